@@ -1,0 +1,1 @@
+"""Port of the parts of weaviate/weaviate ``entities/`` that the module touches."""

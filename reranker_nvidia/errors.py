@@ -1,0 +1,155 @@
+"""The one exception tree of reranker-nvidia.
+
+Every failure the library reports is a :class:`RerankerError`; ``str(err)`` is
+the message the Go module gives for the same failure, word for word, unless
+docs/divergences.md says otherwise (and then Go's text is kept as a prefix
+wherever Go had one). Not a port of a Go file: Go returns plain ``error``
+values; the types here let Python callers tell failures apart without parsing
+text.
+
+    RerankerError
+    ├── ConfigError                 the environment or an argument is unusable
+    ├── InputError                  the CLI's input cannot be read (JSON Lines, UTF-8)
+    ├── ParamsError                 ``no params provided``, ``no properties provided``, …
+    ├── ClientRankError             ``client rank: <cause>`` (``.cause`` is the typed cause)
+    ├── MissingAPIKeyError          ``Nvidia API Key: no api key found …``
+    ├── BaseURLError                SSRF validation: ``baseURL must use HTTPS``, …
+    ├── RequestBuildError           ``create POST request: …``
+    ├── TransportError              ``send POST request: …`` / ``read response body: …``
+    │   ├── DeadlineExceededError   the client timeout ran out (``context deadline exceeded``)
+    │   └── DialRefusedError        the connect-time SSRF guard refused an address
+    ├── UpstreamError               ``connection to NVIDIA API failed with status: N…``
+    │   └── RedirectError           a 3xx answer, which is never followed
+    └── ResponseParseError          ``failed to parse reranker response (status 200): …``
+        ├── InvalidRankingsError    missing, duplicate or out-of-range indices
+        └── ErrorResponseParseError ``failed to parse reranker error response (status N): …``
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BaseURLError",
+    "ClientRankError",
+    "ConfigError",
+    "DeadlineExceededError",
+    "DialRefusedError",
+    "ErrorResponseParseError",
+    "InputError",
+    "InvalidRankingsError",
+    "MissingAPIKeyError",
+    "ParamsError",
+    "RedirectError",
+    "RequestBuildError",
+    "RerankerError",
+    "ResponseParseError",
+    "TransportError",
+    "UpstreamError",
+]
+
+
+class RerankerError(Exception):
+    """Base class: every error this library raises on purpose."""
+
+    @property
+    def message(self) -> str:
+        """The error text (Go's wording)."""
+        return str(self)
+
+
+class ConfigError(RerankerError):
+    """A setting cannot be used, e.g. ``MODULES_CLIENT_TIMEOUT`` that does not parse."""
+
+
+class InputError(RerankerError):
+    """The command line's input cannot be read: bad JSON Lines, invalid UTF-8, …"""
+
+
+class ParamsError(RerankerError):
+    """The ``rerank`` additional property got unusable parameters.
+
+    ``results`` holds what Go returns beside the error: the input unchanged for
+    ``no properties provided``, otherwise ``None``.
+    """
+
+    def __init__(self, message: str, results: object = None) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+class ClientRankError(RerankerError):
+    """The client failed inside the ``rerank`` property: ``client rank: <cause>``."""
+
+    def __init__(self, cause: RerankerError) -> None:
+        super().__init__(f"client rank: {cause}")
+        self.cause = cause
+
+
+class MissingAPIKeyError(RerankerError):
+    """Neither the ``X-Nvidia-Api-Key`` header nor ``NVIDIA_APIKEY`` holds a key."""
+
+
+class BaseURLError(RerankerError):
+    """A base URL from the ``X-Nvidia-Baseurl`` header failed SSRF validation."""
+
+
+class RequestBuildError(RerankerError):
+    """The request URL cannot be parsed: ``create POST request: …``."""
+
+
+class TransportError(RerankerError):
+    """The request could not be sent, or its answer not read, over the network."""
+
+
+class DeadlineExceededError(TransportError, TimeoutError):
+    """The client timeout, which covers every attempt and the body, ran out."""
+
+
+class DialRefusedError(TransportError):
+    """``MODULES_VALIDATE_BASE_URL`` is on and every resolved address is internal."""
+
+
+class UpstreamError(RerankerError):
+    """The service answered with a status other than 200.
+
+    ``status`` is the HTTP status, ``detail`` the text taken from the body (or
+    ``None``), ``body`` the raw body and ``content_type`` its media type.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        detail: str | None = None,
+        body: bytes = b"",
+        content_type: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+        self.body = body
+        self.content_type = content_type
+
+
+class RedirectError(UpstreamError):
+    """A 3xx answer. Redirects are never followed (as in Go); ``location`` says where to."""
+
+    def __init__(self, message: str, *, status: int, location: str | None) -> None:
+        super().__init__(message, status=status, detail=None)
+        self.location = location
+
+
+class ResponseParseError(RerankerError):
+    """A 200 answer whose body is not a ranking response."""
+
+    def __init__(self, message: str, *, status: int = 200) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class InvalidRankingsError(ResponseParseError):
+    """A 200 answer whose indices do not cover each passage exactly once (Go panics)."""
+
+
+class ErrorResponseParseError(ResponseParseError):
+    """A 402, 403 or 422 answer whose body is not the error shape Go expects."""

@@ -1,0 +1,1 @@
+"""Port of weaviate/weaviate ``usecases/modulecomponents`` (the parts this module uses)."""

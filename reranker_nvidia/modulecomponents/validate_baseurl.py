@@ -1,0 +1,150 @@
+"""SSRF validation of base URLs.
+
+Port of usecases/modulecomponents/validate_baseurl.go. With
+``MODULES_VALIDATE_BASE_URL`` on, a base URL must be ``https``, have a host,
+and neither name nor resolve to an internal address. Off (the default),
+every URL passes. Only a base URL from the ``X-Nvidia-Baseurl`` header is
+validated; the connect-time guard in base_client.py covers every connection.
+
+The resolver can be replaced (``resolver=``) so tests need no DNS.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+from reranker_nvidia._gostd import url as gourl
+from reranker_nvidia._gostd.netip import IPAddress, parse_ip
+from reranker_nvidia._gostd.netip import is_disallowed_ip as _is_disallowed_ip
+from reranker_nvidia.entities.config.helpers import enabled
+from reranker_nvidia.errors import BaseURLError
+from reranker_nvidia.modulecomponents.header_values import HeaderSource, get_value_from_context
+
+BLOCKED_HOSTNAMES = ("localhost",)
+BLOCKED_HOST_SUFFIXES = (".local", ".internal", ".localdomain")
+RESOLVE_TIMEOUT = 3.0
+"""Seconds a validation may spend resolving a host (Go: ``3*time.Second``)."""
+
+Resolver = Callable[[str], Sequence[str]]
+"""``host -> IP address strings``; raises :class:`ResolveError` when it cannot."""
+
+
+class ResolveError(OSError):
+    """A host name did not resolve. ``str()`` reads like Go's ``lookup <host>: …``."""
+
+
+def system_resolver(host: str) -> list[str]:
+    """Resolve ``host`` with the operating system, as Go's ``LookupHost`` does."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        reason = "no such host" if err.errno in _NO_SUCH_HOST else str(err.strerror)
+        raise ResolveError(f"lookup {host}: {reason}") from None
+    except UnicodeError:
+        raise ResolveError(f"lookup {host}: no such host") from None
+    addresses: list[str] = []
+    for info in infos:
+        address = str(info[4][0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+_NO_SUCH_HOST = {
+    getattr(socket, name)
+    for name in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY")
+    if hasattr(socket, name)
+}
+
+
+def resolve_with_timeout(resolver: Resolver, host: str, timeout: float) -> list[str]:
+    """Run ``resolver`` for at most ``timeout`` seconds.
+
+    The lookup runs in a daemon thread, so a resolver that hangs can neither
+    block the caller past ``timeout`` nor keep the process from exiting.
+    """
+    outcome: list[list[str] | BaseException] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(list(resolver(host)))
+        except BaseException as err:  # noqa: BLE001 - handed back to the caller's thread
+            outcome.append(err)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="reranker-nvidia-resolve", daemon=True).start()
+    if not done.wait(timeout):
+        raise ResolveError(f"lookup {host}: i/o timeout")
+    result = outcome[0]
+    if isinstance(result, ResolveError):
+        raise result
+    if isinstance(result, OSError | UnicodeError):
+        raise ResolveError(f"lookup {host}: {result}")
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def base_url_validation_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``MODULES_VALIDATE_BASE_URL`` is on (read at every call, as in Go)."""
+    env = os.environ if environ is None else environ
+    return enabled(env.get("MODULES_VALIDATE_BASE_URL", ""))
+
+
+def validated_base_url_from_header(
+    headers: HeaderSource,
+    header_key: str,
+    fallback: str,
+    *,
+    resolver: Resolver | None = None,
+) -> str:
+    """The header's base URL once it passes validation, else ``fallback`` if absent."""
+    header_base_url = get_value_from_context(headers, header_key)
+    if header_base_url == "":
+        return fallback
+    validate_base_url(header_base_url, resolver=resolver)
+    return header_base_url
+
+
+def is_disallowed_ip(ip: IPAddress) -> bool:
+    """Loopback, private, link-local (unicast or multicast) or unspecified."""
+    return _is_disallowed_ip(ip)
+
+
+def validate_base_url(base_url: str, *, resolver: Resolver | None = None) -> None:
+    """Raise :class:`BaseURLError` with Go's text when ``base_url`` may not be used."""
+    if not base_url_validation_enabled() or base_url == "":
+        return
+    try:
+        parsed = gourl.parse(base_url)
+    except gourl.URLError as err:
+        raise BaseURLError(f"invalid baseURL: {err}") from None
+    if parsed.scheme != "https":
+        raise BaseURLError("baseURL must use HTTPS")
+    host = parsed.hostname()
+    if host == "":
+        raise BaseURLError("baseURL must have a non-empty host")
+
+    ip = parse_ip(host)
+    if ip is not None:
+        if is_disallowed_ip(ip):
+            raise BaseURLError("baseURL cannot target internal addresses")
+        return
+
+    lower = host.lower()
+    if lower in BLOCKED_HOSTNAMES or lower.endswith(BLOCKED_HOST_SUFFIXES):
+        raise BaseURLError("baseURL cannot target internal addresses")
+
+    try:
+        addresses = resolve_with_timeout(resolver or system_resolver, host, RESOLVE_TIMEOUT)
+    except ResolveError as err:
+        raise BaseURLError(f"baseURL host could not be resolved: {err}") from None
+    for address in addresses:
+        resolved = parse_ip(address)
+        if resolved is not None and is_disallowed_ip(resolved):
+            raise BaseURLError("baseURL cannot target internal addresses")
