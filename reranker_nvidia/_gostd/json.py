@@ -51,8 +51,8 @@ def syntax_error(text: str, err: json.JSONDecodeError | None = None) -> str:
 
     Go's wording is reproduced for the cases a reranker meets in practice (an
     empty body, a body that does not start like JSON, for example an HTML
-    page, and a body cut short); anything else falls back to Python's own
-    description of the fault, which is as precise but worded differently.
+    page, and a body cut short); any other fault is described by Python's
+    decoder, as precisely but in other words.
     """
     stripped = text.lstrip(" \t\r\n")
     if stripped == "":
@@ -60,11 +60,16 @@ def syntax_error(text: str, err: json.JSONDecodeError | None = None) -> str:
     first = stripped[0]
     if first not in '{["-0123456789tfn':
         return f"invalid character {_quote_char(first)} looking for beginning of value"
-    if err is not None:
-        if err.pos >= len(text.rstrip(" \t\r\n")):
-            return "unexpected end of JSON input"
-        return f"{err.msg} (at offset {err.pos})"
-    return "invalid JSON"
+    if err is None:
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as decode_error:
+            err = decode_error
+        else:
+            return "invalid JSON"
+    if err.pos >= len(text.rstrip(" \t\r\n")) or err.msg.startswith("Unterminated string"):
+        return "unexpected end of JSON input"
+    return f"{err.msg} (at offset {err.pos})"
 
 
 def _reject_constant(name: str) -> Any:

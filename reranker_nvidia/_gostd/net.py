@@ -22,7 +22,8 @@ import httpx
 from reranker_nvidia._gostd import url as gourl
 
 
-def _chain(err: BaseException) -> Iterator[BaseException]:
+def chain(err: BaseException) -> Iterator[BaseException]:
+    """``err``, then its cause (or context), and so on."""
     seen: set[int] = set()
     current: BaseException | None = err
     while current is not None and id(current) not in seen:
@@ -46,7 +47,7 @@ def _describe_connect(err: BaseException, address: str) -> str:
     text = str(err)
     if text.startswith("dial tcp"):
         return text
-    for link in _chain(err):
+    for link in chain(err):
         if isinstance(link, ConnectionRefusedError):
             return f"dial tcp {address}: connect: connection refused"
         if isinstance(link, socket.gaierror):
@@ -66,7 +67,7 @@ def describe(err: BaseException, url: str) -> str:
         return "context deadline exceeded"
     if isinstance(err, httpx.ConnectError | httpcore.ConnectError):
         return _describe_connect(err, host_port(url))
-    for link in _chain(err):
+    for link in chain(err):
         if isinstance(link, ConnectionResetError):
             return "read: connection reset by peer"
         if isinstance(link, BrokenPipeError):

@@ -54,7 +54,7 @@ from reranker_nvidia.errors import (
     UpstreamError,
 )
 from reranker_nvidia.modulecomponents.base_client import (
-    DialGuardError,
+    DialRefused,
     new_async_base_http_client,
     new_base_http_client,
 )
@@ -140,7 +140,14 @@ def get_nvidia_url(
     into ``//v1`` (D-BASEURL-SLASH).
     """
     passed = validated_base_url_from_header(headers, BASE_URL_HEADER, base_url, resolver=resolver)
-    return passed.rstrip("/") + RERANKING_PATH
+    return _without_trailing_slashes(passed) + RERANKING_PATH
+
+
+def _without_trailing_slashes(base_url: str) -> str:
+    """``base_url`` without the slashes that end its path (never the ``//`` of the scheme)."""
+    authority = base_url.find("://")
+    keep = authority + 3 if authority != -1 else 0
+    return base_url[:keep] + base_url[keep:].rstrip("/")
 
 
 def get_api_key(headers: HeaderSource, api_key: str) -> str:
@@ -446,7 +453,7 @@ def transport_error(err: BaseException, url: str, *, reading: bool = False) -> T
         message = f"send POST request: Post {gourl.go_quote(gourl.strip_password(url))}: {reason}"
     if reason == "context deadline exceeded" or reason.endswith(": context deadline exceeded"):
         return DeadlineExceededError(message)
-    if any(isinstance(link, DialGuardError) for link in gonet._chain(err)):
+    if any(isinstance(link, DialRefused) for link in gonet.chain(err)):
         return DialRefusedError(message)
     return TransportError(message)
 

@@ -52,6 +52,14 @@ class DialGuardError(OSError):
     """Go's ``ssrfDialGuard`` refused the address; ``str()`` is Go's text."""
 
 
+class DialRefused(httpcore.ConnectError):
+    """No address of the host may be dialled: the guard refused every one.
+
+    A type of its own because httpcore's pool re-raises connect errors with
+    their cause cut off, so the :class:`DialGuardError` behind it is lost.
+    """
+
+
 def join_host_port(host: str, port: int) -> str:
     """Go's ``net.JoinHostPort``."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -106,7 +114,7 @@ def _dial_plan(host: str, port: int, resolver: Resolver, guard: bool) -> list[st
     if not allowed:
         assert refusal is not None
         first = join_host_port(addresses[0], port) if addresses else host
-        raise httpcore.ConnectError(f"dial tcp {first}: {refusal}") from refusal
+        raise DialRefused(f"dial tcp {first}: {refusal}") from refusal
     return allowed
 
 

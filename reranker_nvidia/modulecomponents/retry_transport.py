@@ -33,6 +33,8 @@ import anyio
 import httpcore
 import httpx
 
+from reranker_nvidia._gostd.net import chain
+
 RETRY_DELAYS: tuple[float, ...] = (0.050, 0.250)
 """Seconds to wait before the first and the second resend (Go: ``retryDelays``)."""
 
@@ -98,18 +100,9 @@ _BROKEN_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _chain(err: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def is_broken_conn_error(err: BaseException) -> bool:
     """EOF, unexpected EOF, connection reset or broken pipe, anywhere in the cause chain."""
-    for link in _chain(err):
+    for link in chain(err):
         if isinstance(link, _BROKEN_CONNECTION_ERRORS):
             return True
         if isinstance(link, httpx.RemoteProtocolError | httpcore.RemoteProtocolError):
