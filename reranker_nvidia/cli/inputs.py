@@ -1,0 +1,92 @@
+"""Reading the command line's input: documents as lines, or search results as JSON Lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from reranker_nvidia.errors import InputError
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One input line: its number (from 1) and its text."""
+
+    number: int
+    text: str
+
+
+def read_bytes(source: str, stdin: BinaryIO | None = None) -> bytes:
+    """All bytes of ``source``: a file path, or ``-`` for standard input."""
+    if source == "-":
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        return stream.read()
+    try:
+        return Path(source).read_bytes()
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise InputError(f"cannot read input {source}: {reason}") from None
+
+
+def decode(data: bytes) -> str:
+    """Strict UTF-8 (a leading byte-order mark is dropped); the error says where it broke."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise InputError(
+            f"input is not valid UTF-8: byte 0x{data[err.start]:02x} at line {line}, "
+            f"column {column} ({err.reason})"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def split_lines(text: str) -> list[Line]:
+    """Lines split on ``\\n`` only, less a ``\\r`` before it; none after a final newline."""
+    if text == "":
+        return []
+    pieces = text.split("\n")
+    if pieces[-1] == "":
+        pieces.pop()
+    return [Line(number, piece.removesuffix("\r")) for number, piece in enumerate(pieces, start=1)]
+
+
+def read_documents(data: bytes) -> list[str]:
+    """One document per line; a blank line is a document ``""``, as Weaviate would send it."""
+    return [line.text for line in split_lines(decode(data))]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+
+
+def read_objects(data: bytes) -> list[dict[str, Any]]:
+    """One JSON object per line; blank lines are skipped; errors name the line."""
+    objects: list[dict[str, Any]] = []
+    for line in split_lines(decode(data)):
+        if line.text.strip() == "":
+            continue
+        try:
+            value = json.loads(line.text, parse_constant=_reject_constant)
+        except json.JSONDecodeError as err:
+            raise InputError(
+                f"input line {line.number} is not valid JSON: {err.msg} (column {err.colno})"
+            ) from None
+        except ValueError as err:
+            raise InputError(f"input line {line.number} is not valid JSON: {err}") from None
+        if not isinstance(value, dict):
+            kind = "null" if value is None else _KINDS.get(type(value), type(value).__name__)
+            raise InputError(f"input line {line.number} is {kind}, not a JSON object")
+        additional = value.get("_additional")
+        if additional is not None and not isinstance(additional, dict):
+            kind = _KINDS.get(type(additional), type(additional).__name__)
+            raise InputError(f"input line {line.number}: _additional must be an object, not {kind}")
+        objects.append(value)
+    return objects

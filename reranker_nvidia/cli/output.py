@@ -1,0 +1,67 @@
+"""Writing results: JSON for programs, a table for people, progress on a terminal."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+_CONTROL = str.maketrans({"\n": " ", "\r": " ", "\t": " "})
+
+
+def format_score(score: float) -> str:
+    """A score for reading: four decimals."""
+    return f"{score:.4f}"
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: int | None = None
+) -> str:
+    """A plain-text table; numbers right-aligned, the last column cut to fit ``width``."""
+    if width is None:
+        width = shutil.get_terminal_size(fallback=(120, 24)).columns
+    cells = [[cell.translate(_CONTROL) for cell in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, cell in enumerate(row[:-1]):
+            widths[i] = max(widths[i], len(cell))
+    fixed = sum(widths[:-1]) + 2 * (len(headers) - 1)
+    last = max(width - fixed, 20)
+
+    def fit(cell: str) -> str:
+        return cell if len(cell) <= last else cell[: last - 1] + "…"
+
+    def line(row: Sequence[str]) -> str:
+        parts = []
+        for i, cell in enumerate(row[:-1]):
+            numeric = cell.lstrip("-+").replace(".", "", 1).isdigit()
+            parts.append(cell.rjust(widths[i]) if numeric else cell.ljust(widths[i]))
+        parts.append(fit(row[-1]))
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths[:-1]) + "  " + "-" * min(last, 40)
+    return "\n".join([line(headers), rule, *(line(row) for row in cells)])
+
+
+class Progress:
+    """``reranked N/M documents`` on stderr, redrawn in place, only on a terminal."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self._active = self._stream.isatty()
+        self._shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self._active:
+            return
+        self._stream.write(f"\rreranked {done}/{total} documents")
+        self._stream.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        """Remove the progress line, so what follows starts on a clean line."""
+        if self._shown:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._shown = False

@@ -1,0 +1,264 @@
+"""``reranker-nvidia rerank``: rerank documents or search results exactly as Weaviate would."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from reranker_nvidia.cli.inputs import read_bytes, read_documents, read_objects
+from reranker_nvidia.cli.output import Progress, format_score, table
+from reranker_nvidia.clients.ranker import Client
+from reranker_nvidia.entities.moduletools.config import ClassConfig
+from reranker_nvidia.entities.search.result import SearchResult
+from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
+from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
+from reranker_nvidia.modulecomponents.ent.rank_result import RankResult
+from reranker_nvidia.modulecomponents.header_values import HeaderSource
+from reranker_nvidia.usecases.config.environment import module_http_client_timeout_from_environment
+from reranker_nvidia.usecases.modules.module_config import ClassBasedModuleConfig
+
+DESCRIPTION = """\
+Rerank documents against a query with an NVIDIA NIM reranking model, with
+exactly the semantics of Weaviate's reranker-nvidia module.
+
+Without --property the input is text, one document per line, and the output
+lists every line with its score. With --property the input is JSON Lines, one
+Weaviate search result per line (properties at the top level, optional
+"_additional" object); each object's document is that property's value when it
+is a string, else "" (Weaviate's rule), and the objects come back reordered,
+each with "_additional": {"rerank": [{"score": s}]}.
+
+Results are sorted by score, highest first; equal scores keep input order.
+"""
+
+EPILOG = """\
+environment:
+  NVIDIA_APIKEY              the API key (an X-Nvidia-Api-Key --header wins over it)
+  MODULES_CLIENT_TIMEOUT     request timeout as a Go duration (50s, 1m30s, 500ms);
+                             --timeout wins over it; default 50s
+  MODULES_VALIDATE_BASE_URL  true/on/enabled/1: refuse internal addresses and
+                             validate an X-Nvidia-Baseurl header (SSRF checks)
+
+exit status: 0 success, 1 error (one line on stderr, nothing on stdout), 2 usage.
+
+examples:
+  reranker-nvidia rerank --query "library hours" --input docs.txt --output json
+  reranker-nvidia rerank --query "Who wrote Dune?" --property description \\
+      --input results.jsonl --base-url http://127.0.0.1:8000 --output json
+"""
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def header_argument(text: str) -> tuple[str, str]:
+    """``'Name: value'`` → ``(name, value)``; argparse turns a ValueError into a usage error."""
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not _HEADER_NAME.match(name):
+        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
+    return name, value.strip(" \t")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 (no timeout) or more seconds, got {text}")
+    return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add ``rerank``'s options."""
+    parser.description = DESCRIPTION
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--query", required=True, metavar="TEXT", help="the query to rank against")
+    parser.add_argument(
+        "--input",
+        default="-",
+        metavar="FILE|-",
+        help="where to read from; '-' (the default) is standard input",
+    )
+    parser.add_argument(
+        "--property",
+        metavar="NAME",
+        help="read JSON Lines search results and rank by this property (Weaviate's rerank)",
+    )
+    parser.add_argument(
+        "--model", metavar="M", help="class setting 'model' (default nvidia/rerank-qa-mistral-4b)"
+    )
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="class setting 'baseURL' (default https://ai.api.nvidia.com)",
+    )
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        type=header_argument,
+        metavar="'Name: value'",
+        help="a request header as Weaviate would receive it, e.g. 'X-Nvidia-Api-Key: …' or "
+        "'X-Nvidia-Baseurl: https://…' (repeatable; names ignore letter case)",
+    )
+    parser.add_argument(
+        "--max-documents",
+        type=positive_int,
+        default=512,
+        metavar="N",
+        help="passages per request (default 512, Weaviate's)",
+    )
+    parser.add_argument(
+        "--max-concurrency",
+        type=positive_int,
+        metavar="N",
+        help="requests in flight at once (default: the number of CPUs, as Weaviate)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="per request, covering resends and the body; 0 means none "
+        "(default: MODULES_CLIENT_TIMEOUT, else 50)",
+    )
+    parser.add_argument(
+        "--output",
+        choices=("table", "json"),
+        default="table",
+        help="'table' for people (default), 'json' for programs",
+    )
+
+
+def _class_config(args: argparse.Namespace) -> ClassConfig:
+    settings: dict[str, Any] = {}
+    if args.model is not None:
+        settings["model"] = args.model
+    if args.base_url is not None:
+        settings["baseURL"] = args.base_url
+    return ClassBasedModuleConfig.for_settings("reranker-nvidia", settings)
+
+
+@dataclass(slots=True)
+class _ProgressClient:
+    """The client, reporting progress: what the rerank property calls."""
+
+    client: Client
+    progress: Progress
+
+    def rank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        cfg: ClassConfig | None = None,
+        *,
+        headers: HeaderSource = None,
+    ) -> RankResult:
+        return self.client.rank(query, documents, cfg, headers=headers, on_progress=self.progress)
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
+    """Rerank; raises RerankerError for the caller to report. Writes only once all succeeded."""
+    timeout = (
+        args.timeout if args.timeout is not None else module_http_client_timeout_from_environment()
+    )
+    data = read_bytes(args.input)
+    cfg = _class_config(args)
+    headers: list[tuple[str, str]] = args.header
+    progress = Progress(stderr)
+    with Client(
+        None, timeout, max_documents=args.max_documents, max_concurrency=args.max_concurrency
+    ) as client:
+        job = _Job(client, args, cfg, headers, progress)
+        try:
+            text = _rerank_lines(job, data) if args.property is None else _rerank_objects(job, data)
+        finally:
+            progress.clear()
+    if text is None:
+        stderr.write("nothing to rerank: the input holds no documents\n")
+    elif text:
+        stdout.write(text)
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    client: Client
+    args: argparse.Namespace
+    cfg: ClassConfig
+    headers: HeaderSource
+    progress: Progress
+
+
+def _rerank_lines(job: _Job, data: bytes) -> str | None:
+    args = job.args
+    documents = read_documents(data)
+    result = job.client.rank(
+        args.query, documents, job.cfg, headers=job.headers, on_progress=job.progress
+    )
+    scores = [s.score for s in result.document_scores]
+    order = sorted(range(len(documents)), key=scores.__getitem__, reverse=True)
+    if args.output == "json":
+        results = [{"index": i, "score": scores[i], "document": documents[i]} for i in order]
+        return _dump({"query": args.query, "results": results}) + "\n"
+    if not documents:
+        return None
+    rows = [
+        [str(rank), str(i), format_score(scores[i]), documents[i]]
+        for rank, i in enumerate(order, 1)
+    ]
+    return table(["#", "line", "score", "document"], rows) + "\n"
+
+
+def _rerank_objects(job: _Job, data: bytes) -> str | None:
+    args = job.args
+    objects = read_objects(data)
+    results = [SearchResult.from_json(obj) for obj in objects]
+    position = {id(result): i for i, result in enumerate(results)}
+    provider = ReRankerProvider(_ProgressClient(job.client, job.progress))
+    params = Params(property=args.property, query=args.query)
+    ranked = provider.additional_property_fn(
+        results, params, None, None, job.cfg, headers=job.headers
+    )
+    if not ranked:
+        return "" if args.output == "json" and objects else None
+    lines: list[str] = []
+    rows: list[list[str]] = []
+    for rank, result in enumerate(ranked, 1):
+        original = objects[position[id(result)]]
+        assert result.additional_properties is not None
+        score = result.additional_properties["rerank"][0].score
+        merged = dict(original)
+        additional = original.get("_additional") or {}
+        merged["_additional"] = {**additional, "rerank": [{"score": score}]}
+        lines.append(_dump(merged))
+        value = original.get(args.property)
+        rows.append([str(rank), str(position[id(result)]), format_score(score), _shown(value)])
+    if args.output == "json":
+        return "\n".join(lines) + "\n"
+    return table(["#", "line", "score", args.property], rows) + "\n"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return f"(not a string: {_dump(value)})" if value is not None else "(missing)"

@@ -1,0 +1,296 @@
+"""``reranker-nvidia rerank``: the interface, input handling, output shapes and exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reranker_nvidia.cli.main import main
+from tests.support.httptest import Handler, Request, TestServer, Writer
+
+StartServer = Callable[[Handler], TestServer]
+
+
+def overlap_scorer(request: Request, w: Writer) -> None:
+    """Logit = words shared with the query; answers in descending order, as NIM does."""
+    body = request.json()
+    query = set(body["query"]["text"].lower().split())
+    scores = [
+        (i, float(len(query & set(p["text"].lower().split()))))
+        for i, p in enumerate(body["passages"])
+    ]
+    scores.sort(key=lambda pair: -pair[1])
+    w.respond(200, {"rankings": [{"index": i, "logit": s} for i, s in scores]})
+
+
+def cli(*argv: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    if stdin is not None:
+        original = sys.stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
+        try:
+            status = main(list(argv), stdout=out, stderr=err)
+        finally:
+            sys.stdin = original
+    else:
+        status = main(list(argv), stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def nim(http_server: StartServer) -> TestServer:
+    return http_server(overlap_scorer)
+
+
+@pytest.fixture
+def keyed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NVIDIA_APIKEY", "env-key")
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return str(path)
+
+
+@pytest.mark.usefixtures("keyed")
+def test_text_input_json_output(nim: TestServer, tmp_path: Path) -> None:
+    docs = write(tmp_path, "docs.txt", "the cat sat\nno match here\ncat and dog\r\nthe dog\n")
+    status, out, err = cli(
+        "rerank", "--query", "cat dog", "--input", docs, "--base-url", nim.url, "--output", "json"
+    )
+    assert (status, err) == (0, "")
+    assert json.loads(out) == {
+        "query": "cat dog",
+        "results": [
+            {"index": 2, "score": 2.0, "document": "cat and dog"},
+            {"index": 0, "score": 1.0, "document": "the cat sat"},
+            {"index": 3, "score": 1.0, "document": "the dog"},
+            {"index": 1, "score": 0.0, "document": "no match here"},
+        ],
+    }
+    assert out.count("\n") == 1
+    assert nim.requests[0].headers["Authorization"] == "Bearer env-key"
+
+
+@pytest.mark.usefixtures("keyed")
+def test_stdin_is_the_default_input(nim: TestServer) -> None:
+    status, out, _ = cli(
+        "rerank", "--query", "dog", "--base-url", nim.url, "--output", "json", stdin=b"a dog\nno\n"
+    )
+    assert status == 0
+    assert [r["index"] for r in json.loads(out)["results"]] == [0, 1]
+
+
+@pytest.mark.usefixtures("keyed")
+def test_json_lines_input_is_reranked_as_weaviate_does(nim: TestServer, tmp_path: Path) -> None:
+    lines = [
+        {"title": "A", "description": "nothing here", "year": 1965},
+        {"title": "B", "description": 42, "_additional": {"id": "b-id", "distance": 0.25}},
+        {"title": "C", "description": "a cat and a dog"},
+        {"title": "D"},
+        {"title": "E", "description": "dog days", "_additional": {"rerank": [{"score": 99}]}},
+    ]
+    source = write(tmp_path, "results.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n\n")
+    status, out, err = cli(
+        "rerank", "--query", "cat dog", "--property", "description", "--input", source,
+        "--base-url", nim.url, "--output", "json",
+    )  # fmt: skip
+    assert (status, err) == (0, "")
+    got = [json.loads(line) for line in out.splitlines()]
+    assert [g["title"] for g in got] == ["C", "E", "A", "B", "D"]
+    assert got[0] == {
+        "title": "C",
+        "description": "a cat and a dog",
+        "_additional": {"rerank": [{"score": 2.0}]},
+    }
+    # Merged into the _additional already there; an old rerank is replaced; the rest untouched.
+    assert got[1]["_additional"] == {"rerank": [{"score": 1.0}]}
+    assert got[3] == {
+        "title": "B",
+        "description": 42,
+        "_additional": {"id": "b-id", "distance": 0.25, "rerank": [{"score": 0.0}]},
+    }
+    # A non-string or missing property is sent as "" (Weaviate's rule).
+    assert [p["text"] for p in nim.requests[0].json()["passages"]] == [
+        "nothing here", "", "a cat and a dog", "", "dog days",
+    ]  # fmt: skip
+
+
+@pytest.mark.usefixtures("keyed")
+def test_headers_behave_as_weaviate_request_headers(
+    nim: TestServer, http_server: StartServer
+) -> None:
+    status, out, _ = cli(
+        "rerank", "--query", "q", "--base-url", "http://127.0.0.1:9", "--output", "json",
+        "--header", "x-nvidia-api-key: header-key", "--header", f"X-NVIDIA-BASEURL:{nim.url}",
+        stdin=b"doc\n",
+    )  # fmt: skip
+    assert status == 0, out
+    assert nim.requests[0].headers["Authorization"] == "Bearer header-key"
+
+
+@pytest.mark.usefixtures("keyed")
+def test_table_output_is_for_people(nim: TestServer) -> None:
+    status, out, _ = cli("rerank", "--query", "dog", "--base-url", nim.url, stdin=b"cat\nhot dog\n")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["#", "line", "score", "document"]
+    assert lines[2].split() == ["1", "1", "1.0000", "hot", "dog"]
+    assert lines[3].split() == ["2", "0", "0.0000", "cat"]
+
+
+def test_empty_input_sends_nothing(http_server: StartServer) -> None:
+    server = http_server(overlap_scorer)
+    status, out, err = cli(
+        "rerank", "--query", "q", "--base-url", server.url, "--output", "json", stdin=b""
+    )
+    assert (status, json.loads(out), err) == (0, {"query": "q", "results": []}, "")
+    status, out, err = cli("rerank", "--query", "q", "--base-url", server.url, stdin=b"")
+    assert (status, out) == (0, "")
+    assert err == "nothing to rerank: the input holds no documents\n"
+    status, out, err = cli(
+        "rerank",
+        "--query",
+        "q",
+        "--property",
+        "p",
+        "--base-url",
+        server.url,
+        "--output",
+        "json",
+        stdin=b"\n",
+    )
+    assert (status, out) == (0, "")
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "message"),
+    [
+        ((), b"doc\n", "error: Nvidia API Key: no api key found neither in request header: "
+         "X-Nvidia-Api-Key nor in environment variable under NVIDIA_APIKEY\n"),
+        (("--input", "/nonexistent/docs.txt"), None,
+         "error: cannot read input /nonexistent/docs.txt: No such file or directory\n"),
+        (("--header", "X-Nvidia-Api-Key: k"), b"ok\n\xff\xfe\n",
+         "error: input is not valid UTF-8: byte 0xff at line 2, column 1 (invalid start byte)\n"),
+        (("--header", "X-Nvidia-Api-Key: k", "--property", "p"), b'{"p": "x"}\n{"p": \n',
+         "error: input line 2 is not valid JSON: Expecting value (column 7)\n"),
+        (("--header", "X-Nvidia-Api-Key: k", "--property", "p"), b'{"p": "x"}\n[1]\n',
+         "error: input line 2 is an array, not a JSON object\n"),
+        (("--header", "X-Nvidia-Api-Key: k", "--property", "p"), b'{"p": NaN}\n',
+         "error: input line 1 is not valid JSON: NaN is not valid JSON\n"),
+        (("--header", "X-Nvidia-Api-Key: k", "--property", "p"), b'{"p": "x", "_additional": 3}\n',
+         "error: input line 1: _additional must be an object, not a number\n"),
+    ],
+)  # fmt: skip
+def test_runtime_errors_are_one_line_and_leave_stdout_empty(
+    nim: TestServer, argv: tuple[str, ...], stdin: bytes | None, message: str
+) -> None:
+    status, out, err = cli("rerank", "--query", "q", "--base-url", nim.url, *argv, stdin=stdin)
+    assert (status, out, err) == (1, "", message)
+
+
+def test_a_multi_line_server_message_stays_on_one_line(http_server: StartServer) -> None:
+    detail = "body -> passages -> 0 -> text\n  ensure this value has at least 1 characters"
+    server = http_server(lambda r, w: w.respond(422, {"status": 422, "detail": detail}))
+    status, out, err = cli(
+        "rerank",
+        "--query",
+        "q",
+        "--base-url",
+        server.url,
+        "--header",
+        "X-Nvidia-Api-Key: k",
+        stdin=b"\n",
+    )
+    assert (status, out) == (1, "")
+    assert err == (
+        "error: connection to NVIDIA API failed with status: 422 error: "
+        "body -> passages -> 0 -> text\\n  ensure this value has at least 1 characters\n"
+    )
+
+
+@pytest.mark.usefixtures("keyed")
+def test_timeout_comes_from_the_flag_or_go_duration_environment(
+    http_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = http_server(lambda r, w: w.block())
+    monkeypatch.setenv("MODULES_CLIENT_TIMEOUT", "1m30x")
+    status, out, err = cli("rerank", "--query", "q", "--base-url", server.url, stdin=b"d\n")
+    assert (status, out) == (1, "")
+    assert (
+        err
+        == 'error: parse MODULES_CLIENT_TIMEOUT as time.Duration: time: unknown unit "x" in duration "1m30x"\n'
+    )
+
+    monkeypatch.setenv("MODULES_CLIENT_TIMEOUT", "150ms")
+    status, _, err = cli("rerank", "--query", "q", "--base-url", server.url, stdin=b"d\n")
+    assert status == 1
+    assert err.endswith(": context deadline exceeded\n")
+
+    monkeypatch.setenv("MODULES_CLIENT_TIMEOUT", "1h")
+    status, _, err = cli(
+        "rerank", "--query", "q", "--base-url", server.url, "--timeout", "0.15", stdin=b"d\n"
+    )
+    assert status == 1
+    assert err.endswith(": context deadline exceeded\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (("rerank",), "the following arguments are required: --query"),
+        (("rerank", "--query", "q", "--header", "no colon"), "expected 'Name: value'"),
+        (("rerank", "--query", "q", "--max-documents", "0"), "must be at least 1"),
+        (("rerank", "--query", "q", "--max-concurrency", "x"), "expected a whole number"),
+        (("rerank", "--query", "q", "--timeout", "-1"), "must be 0 (no timeout) or more seconds"),
+        (("rerank", "--query", "q", "--output", "xml"), "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2(
+    argv: tuple[str, ...], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(list(argv))
+    assert caught.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert fragment in captured.err
+
+
+def test_the_console_script_and_python_m_agree(tmp_path: Path, nim: TestServer) -> None:
+    env: dict[str, Any] = {"NVIDIA_APIKEY": "k", "PATH": str(Path(sys.executable).parent)}
+    runs = [
+        [sys.executable, "-m", "reranker_nvidia"],
+        [str(Path(sys.executable).parent / "reranker-nvidia")],
+    ]
+    outputs = []
+    for command in runs:
+        done = subprocess.run(
+            [*command, "rerank", "--query", "dog", "--base-url", nim.url, "--output", "json"],
+            input=b"a dog\n\xc3\xa9t\xc3\xa9\n",
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert json.loads(outputs[0])["results"][1]["document"] == "été"
+
+    failed = subprocess.run(
+        [sys.executable, "-m", "reranker_nvidia", "rerank", "--query", "q", "--base-url", "http://127.0.0.1:9"],
+        input=b"d\n", capture_output=True, env={"PATH": env["PATH"]}, check=False,
+    )  # fmt: skip
+    assert failed.returncode == 1
+    assert failed.stdout == b""
+    assert failed.stderr.count(b"\n") == 1
+    assert b"Traceback" not in failed.stderr
