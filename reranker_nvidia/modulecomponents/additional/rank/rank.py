@@ -126,6 +126,9 @@ class ReRankerProvider:
         except RerankerError as err:
             raise wrap_client_error(err) from err
         if not isinstance(result, RankResult):
+            close = getattr(result, "close", None)
+            if close is not None:  # an un-awaited coroutine from an async client
+                close()
             raise TypeError("get_score needs a synchronous client; use get_score_async")
         return apply_scores(in_, result)
 
