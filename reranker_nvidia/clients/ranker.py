@@ -233,7 +233,20 @@ def _validation_reason(err: ValidationError, body: bytes) -> str:
 
 
 def parse_rank_response(status: int, body: bytes) -> list[Ranking]:
-    """The rankings of a 200 body, or :class:`ResponseParseError` with Go's prefix."""
+    """The rankings of a 200 body, or :class:`ResponseParseError` with Go's prefix.
+
+    Invalid UTF-8 is read as U+FFFD, as Go's decoder does, rather than refused.
+    """
+    try:
+        parsed = RankResponse.model_validate_json(body)
+    except ValidationError as err:
+        if err.errors()[0]["type"] != "json_invalid":
+            raise ResponseParseError(
+                f"failed to parse reranker response (status {status}): "
+                f"{_validation_reason(err, body)}",
+                status=status,
+            ) from None
+        body = body.decode("utf-8", "replace").encode("utf-8")
     try:
         parsed = RankResponse.model_validate_json(body)
     except ValidationError as err:
