@@ -65,6 +65,8 @@ def syntax_error(text: str, err: json.JSONDecodeError | None = None) -> str:
             json.loads(text)
         except json.JSONDecodeError as decode_error:
             err = decode_error
+        except RecursionError:
+            return "exceeded max depth"
         else:
             return "invalid JSON"
     if err.pos >= len(text.rstrip(" \t\r\n")) or err.msg.startswith("Unterminated string"):

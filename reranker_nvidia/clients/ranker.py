@@ -302,16 +302,43 @@ def to_rank_result(query: str, results: Iterable[Sequence[DocumentScore]]) -> Ra
     return RankResult(query=query, document_scores=document_scores)
 
 
-_TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
 _EXCERPT_LIMIT = 200
+_EXCERPT_SCAN = 64 * 1024
+"""Bytes of a body looked at for the excerpt: enough for any error page's words."""
 
 
-def _excerpt(body: bytes, content_type: str) -> str:
+def _html_words(text: str) -> str:
+    """The words of an HTML page, without tags, scripts and styles, in one pass."""
+    lower = text.lower()
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        start = text.find("<", i)
+        if start == -1:
+            out.append(text[i:])
+            break
+        out.append(text[i:start])
+        end = text.find(">", start)
+        if end == -1:  # an unterminated tag: the rest is markup
+            break
+        out.append(" ")
+        name = lower[start + 1 : end].split(None, 1)[0] if end > start + 1 else ""
+        i = end + 1
+        if name in ("script", "style"):
+            close = lower.find(f"</{name}", i)
+            if close == -1:
+                break
+            after = text.find(">", close)
+            i = n if after == -1 else after + 1
+    return html.unescape("".join(out))
+
+
+def _excerpt(text: str, content_type: str) -> str:
     """A short, one-line text of a non-JSON body; HTML is reduced to its words."""
-    text = body.decode("utf-8", "replace")
+    text = text[:_EXCERPT_SCAN]
     if "html" in content_type.lower() or text.lstrip().startswith("<"):
-        text = html.unescape(_TAGS.sub(" ", text))
+        text = _html_words(text)
     text = _SPACE.sub(" ", text).strip()
     if len(text) > _EXCERPT_LIMIT:
         text = text[: _EXCERPT_LIMIT - 1].rstrip() + "…"
@@ -365,12 +392,13 @@ def get_response_error(
     header_map = {k.lower(): v for k, v in (headers or {}).items()}
     content_type = header_map.get("content-type", "")
     prefix = f"connection to NVIDIA API failed with status: {status_code}"
-    text = body.decode("utf-8", "replace")
+    # Masked first, so no later cut can leave part of a key behind.
+    text = _redact(body.decode("utf-8", "replace"), secrets)
     document: Any = None
     syntax: str | None = None
     try:
         document = gojson.loads(text)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         syntax = gojson.syntax_error(text, err if isinstance(err, json.JSONDecodeError) else None)
 
     def upstream(detail: str | None) -> UpstreamError:
@@ -415,14 +443,15 @@ def get_response_error(
 
     if 300 <= status_code < 400:
         location = header_map.get("location")
+        location = _redact(location, secrets) if location is not None else None
         where = f"redirect to {location} not followed" if location else "redirect not followed"
         return RedirectError(f"{prefix} error: {where}", status=status_code, location=location)
 
     detail_text: str | None = None
     if isinstance(document, Mapping):
         detail_text = _detail_text(document)
-    elif syntax is not None and text.strip():
-        detail_text = _excerpt(body, content_type)
+    elif syntax is not None:
+        detail_text = _excerpt(text, content_type) or None
     if status_code == 202 and detail_text is None and header_map.get("nvcf-reqid"):
         detail_text = (
             f"NVCF accepted the request (nvcf-reqid {header_map['nvcf-reqid']}) "
