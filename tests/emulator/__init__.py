@@ -1,0 +1,1 @@
+"""Tests of the local NIM emulator (reranker_nvidia.emulator)."""

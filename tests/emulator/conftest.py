@@ -1,0 +1,61 @@
+"""Fixtures for the emulator tests: both front ends, moto style, and the real NVIDIA captures.
+
+``make_emu`` is parametrized over ``in-process`` (``httpx.ASGITransport``) and
+``server`` (``running_emulator`` on 127.0.0.1), so every test that uses it
+runs against both. ``capture`` reads a file of the shared capture folder
+(``../shared/nim-captures`` beside the repository) and skips the test, with
+the reason, when that folder is absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+
+from reranker_nvidia.emulator import EmulatorConfig, create_app, running_emulator
+
+from ._support import CAPTURES, KEY, Emu, EmuFactory
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=["in-process", "server"])
+async def make_emu(request: pytest.FixtureRequest) -> AsyncIterator[EmuFactory]:
+    mode: str = request.param
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def factory(config: EmulatorConfig | None = None) -> Emu:
+            app = create_app(config)
+            if mode == "in-process":
+                client = httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://emulator.test"
+                )
+            else:
+                url = stack.enter_context(running_emulator(app=app))
+                client = httpx.AsyncClient(base_url=url)
+            await stack.enter_async_context(client)
+            return Emu(mode, app, client)
+
+        yield factory
+
+
+@pytest.fixture
+async def emu(make_emu: EmuFactory) -> Emu:
+    return await make_emu(EmulatorConfig(api_key=KEY))
+
+
+@pytest.fixture
+def capture() -> Callable[[str], bytes]:
+    if not CAPTURES.is_dir():
+        pytest.skip(f"the NVIDIA capture folder {CAPTURES} is absent; capture comparisons skipped")
+
+    def read(relative: str) -> bytes:
+        return (CAPTURES / relative).read_bytes()
+
+    return read
