@@ -46,7 +46,7 @@ def _optional(
     try:
         command = importlib.import_module(module)
     except ImportError:
-        parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        # Its options are unknown: main() lets anything through and reports the extra.
         parser.set_defaults(missing=_EXTRA_HINT.format(extra=extra))
         return
     command.configure(parser)
@@ -95,7 +95,9 @@ def main(
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "missing", None):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.name is None:
         parser.print_help(out)
         return 2
