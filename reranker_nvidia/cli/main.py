@@ -40,9 +40,18 @@ def _optional(
     help_text: str,
     module: str,
     extra: str,
+    *,
+    selected: str | None,
 ) -> None:
-    """A command whose code needs an extra; without it, the command says which to install."""
+    """A command whose code needs an extra; without it, the command says which to install.
+
+    Its module is imported only when it is the command being run, so one
+    command never pays for another's imports (the contract adapter runs once
+    per case).
+    """
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    if selected != name:
+        return
     try:
         command = importlib.import_module(module)
     except ImportError:
@@ -53,7 +62,15 @@ def _optional(
     parser.set_defaults(command=command.run, missing=None)
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMANDS = ("rerank", "emulator", "demo", "contracts")
+
+
+def _selected(argv: Sequence[str] | None) -> str | None:
+    args = sys.argv[1:] if argv is None else argv
+    return next((arg for arg in args if arg in COMMANDS), None)
+
+
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reranker-nvidia",
         description=DESCRIPTION,
@@ -70,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run the local NIM emulator",
         "reranker_nvidia.emulator.cli",
         "emulator",
+        selected=selected,
     )
     _optional(
         subparsers,
@@ -77,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rerank a bundled sample on the embedded emulator, offline",
         "reranker_nvidia.cli.demo",
         "emulator",
+        selected=selected,
     )
     _optional(
         subparsers,
@@ -84,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check the contract suite, or run it against an implementation",
         "reranker_nvidia.contracts_runner.cli",
         "dev",
+        selected=selected,
     )
     return parser
 
@@ -94,7 +114,7 @@ def main(
     """Run the command line; returns the exit status."""
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
-    parser = build_parser()
+    parser = build_parser(_selected(argv))
     args, unknown = parser.parse_known_args(argv)
     if unknown and not getattr(args, "missing", None):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")

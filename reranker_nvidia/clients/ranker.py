@@ -848,3 +848,21 @@ class ResponseError422(BaseModel):
     """The 422 body Go expects: ``{"detail": [{"msg": "…"}, …]}``."""
 
     detail: list[ErrorDetail] | None = None
+
+
+class ProblemDetails(BaseModel):
+    """NVIDIA's hosted error body (RFC 7807): ``detail`` is a string (D-DETAIL-STRING)."""
+
+    type: str | None = None
+    title: str | None = None
+    status: int | None = None
+    detail: str | None = None
+    instance: str | None = None
+    requestId: str | None = None  # noqa: N815 - the wire name
+
+
+class NimError(BaseModel):
+    """A self-hosted NIM's error body: ``{"object": "error", "message": …}`` (D-DETAIL-MESSAGE)."""
+
+    object: str = "error"
+    message: str

@@ -11,12 +11,16 @@ scheme (``Bearer <redacted>``), key-carrying headers (``x-nvidia-api-key``,
 ``<redacted>``, and every other header value, the query string and the body
 have the configured key and the request's own bearer token replaced by
 ``<redacted>`` (in bodies and query strings only for secrets of 8 or more
-characters, so a test key like ``k`` does not blank out every ``k``).
+characters, so a test key like ``k`` does not blank out every ``k``). The
+whole ``Authorization`` value is kept only as a SHA-256 digest
+(``authorization_sha256``), so a test can check which key a client sent
+without the log ever holding it.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import random
 import threading
@@ -66,6 +70,7 @@ class RequestRecord:
     faults: list[str] = field(default_factory=list)
     tcp_nodelay: bool | None = None
     interaction: int | None = None
+    authorization_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as ``GET /_emulator/requests`` returns it."""
@@ -85,6 +90,7 @@ class RequestRecord:
             "faults": list(self.faults),
             "tcp_nodelay": self.tcp_nodelay,
             "interaction": self.interaction,
+            "authorization_sha256": self.authorization_sha256,
         }
 
 
@@ -205,6 +211,10 @@ class EmulatorState:
         """Append a redacted record of a request; the returned record is the live one."""
         secrets = self._secrets(headers)
         shown: dict[str, str] = {}
+        digest = next(
+            (hashlib.sha256(v.encode()).hexdigest() for n, v in headers if n == "authorization"),
+            None,
+        )
         for name, value in headers:
             clean = _redact_header(name, value, secrets)
             shown[name] = f"{shown[name]}, {clean}" if name in shown else clean
@@ -225,6 +235,7 @@ class EmulatorState:
                 json=parsed,
                 is_json=is_json,
                 tcp_nodelay=tcp_nodelay,
+                authorization_sha256=digest,
             )
             self._log.append(record)
             return record

@@ -94,10 +94,10 @@ def test_a_command_whose_extra_is_missing_says_what_to_install(
         return real(name, package)
 
     monkeypatch.setattr(importlib, "import_module", no_emulator)
-    parser = build_parser()
+    parser = build_parser("emulator")
     args, _ = parser.parse_known_args(["emulator", "--port", "1"])
     assert args.missing == "needs the 'emulator' extra: pip install 'reranker-nvidia[emulator]'"
-    monkeypatch.setattr("reranker_nvidia.cli.main.build_parser", lambda: parser)
+    monkeypatch.setattr("reranker_nvidia.cli.main.build_parser", lambda selected: parser)
     status, out, err = run_main("emulator", "--port", "1")
     assert (status, out) == (1, "")
     assert (

@@ -7,6 +7,7 @@ bodies and its faults, over a real socket.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -77,6 +78,8 @@ def test_scores_are_the_emulators_placed_by_index(emulator: Emulator) -> None:
         "passages": [{"text": d} for d in DOCS],
     }
     assert record.headers["authorization"] == "Bearer <redacted>"
+    # The log never holds the key, only a digest of the header that carried it.
+    assert record.authorization_sha256 == hashlib.sha256(f"Bearer {KEY}".encode()).hexdigest()
     assert record.tcp_nodelay is True
 
 

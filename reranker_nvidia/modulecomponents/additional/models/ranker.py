@@ -1,17 +1,18 @@
 """What lands in ``_additional.rerank``.
 
 Port of usecases/modulecomponents/additional/models/ranker.go (``RankResult``
-with ``Score *float64 `json:"score,omitempty"```).
+with ``Score *float64 `json:"score,omitempty"```). A pydantic model, so the
+output's JSON Schema (contracts/schemas/) is generated from it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 
-@dataclass(slots=True)
-class RankResult:
+
+class RankResult(BaseModel):
     """One entry of ``_additional.rerank``: ``{"score": <float>}``."""
 
     score: float | None = None

@@ -1,0 +1,126 @@
+"""Running one contract case's input against this port (the reference adapter).
+
+The adapter protocol (contracts/README.md, "The adapter protocol"): the
+runner writes ``{"kind": K, "input": {…}}`` as JSON on the program's standard
+input, with the case's ``env`` in the program's environment; the program
+writes the outcome as JSON on standard output and exits 0, or writes
+``{"error": "<message>"}`` and exits 1.
+
+``reranker-nvidia contracts adapter`` is this module as such a program, so
+the protocol is exercised end to end by our own suite.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any, BinaryIO, TextIO
+
+from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, Client
+from reranker_nvidia.config.class_settings import ClassSettings
+from reranker_nvidia.entities.search.result import SearchResult
+from reranker_nvidia.errors import RerankerError
+from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
+from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
+from reranker_nvidia.usecases.config.environment import module_http_client_timeout_from_environment
+from reranker_nvidia.usecases.modules.module_config import ClassBasedModuleConfig
+
+MODULE_NAME = "reranker-nvidia"
+
+
+class AdapterError(Exception):
+    """The case's input is not one this adapter understands (a suite or runner bug)."""
+
+
+def class_config(input_: Mapping[str, Any]) -> ClassBasedModuleConfig | None:
+    """The ClassConfig Weaviate would build: from ``class`` (module name ""), or ``settings``."""
+    if "class" in input_:
+        class_def = input_["class"]
+        return None if class_def is None else ClassBasedModuleConfig(class_def, "")
+    return ClassBasedModuleConfig({"moduleConfig": {MODULE_NAME: dict(input_.get("settings", {}))}})
+
+
+def _headers(input_: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [(str(name), str(value)) for name, value in input_.get("headers", [])]
+
+
+def _client(input_: Mapping[str, Any], environ: Mapping[str, str]) -> Client:
+    # As the module's Init: the key and the timeout come from the environment, once.
+    timeout = module_http_client_timeout_from_environment(environ)
+    return Client(
+        environ.get("NVIDIA_APIKEY", ""),
+        timeout,
+        max_documents=int(input_.get("max_documents", MAX_DOCUMENTS)),
+        max_concurrency=input_.get("max_concurrency"),
+    )
+
+
+def _graphql_params(arguments: str) -> Params:
+    try:
+        import graphql  # noqa: PLC0415 - the graphql extra is only needed for this kind
+    except ImportError as err:  # pragma: no cover - dev installs have it
+        raise AdapterError("graphql-arguments cases need graphql-core") from err
+    try:
+        document = graphql.parse(f"{{ f{arguments} }}")
+    except graphql.GraphQLError as err:
+        raise AdapterError(f"the case's GraphQL arguments do not parse: {err.message}") from None
+    operation = document.definitions[0]
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    field = operation.selection_set.selections[0]
+    assert isinstance(field, graphql.FieldNode)
+    return ReRankerProvider(None).extract_additional_fn(field.arguments)
+
+
+def execute(kind: str, input_: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """One case's outcome: ``{"scores"|"results"|"settings"|"params": …}`` or ``{"error": …}``."""
+    try:
+        if kind == "settings":
+            settings = ClassSettings(class_config(input_))
+            return {"settings": {"model": settings.model(), "baseURL": settings.base_url()}}
+        if kind == "graphql-arguments":
+            params = _graphql_params(str(input_["arguments"]))
+            return {"params": {"property": params.property, "query": params.query}}
+        if kind == "rank":
+            with _client(input_, environ) as client:
+                result = client.rank(
+                    str(input_["query"]),
+                    list(input_["documents"]),
+                    class_config(input_),
+                    headers=_headers(input_),
+                )
+            return {"scores": [score.score for score in result.document_scores]}
+        if kind == "rerank":
+            raw = input_["params"]
+            rerank_params = None if raw is None else Params(raw.get("property"), raw.get("query"))
+            results = [SearchResult.from_json(item) for item in input_["results"]]
+            with _client(input_, environ) as client:
+                ranked = ReRankerProvider(client).additional_property_fn(
+                    results,
+                    rerank_params,
+                    None,
+                    None,
+                    class_config(input_),
+                    headers=_headers(input_),
+                )
+            return {"results": [result.to_json() for result in ranked]}
+    except RerankerError as err:
+        return {"error": str(err)}
+    raise AdapterError(f"unknown case kind {kind!r}")
+
+
+def main(stdin: BinaryIO | None = None, stdout: TextIO | None = None) -> int:
+    """Read one case from standard input, write its outcome to standard output."""
+    import os  # noqa: PLC0415
+
+    source = stdin if stdin is not None else sys.stdin.buffer
+    out = stdout if stdout is not None else sys.stdout
+    try:
+        request = json.loads(source.read())
+        outcome = execute(request["kind"], request["input"], os.environ)
+    except (ValueError, KeyError, TypeError, AdapterError) as err:
+        outcome = {"error": f"adapter: cannot run the case: {err}"}
+        out.write(json.dumps(outcome) + "\n")
+        return 2
+    out.write(json.dumps(outcome, ensure_ascii=False) + "\n")
+    return 1 if "error" in outcome else 0

@@ -1,0 +1,235 @@
+"""The contract suite: it is sound, this port passes it in-process and through the adapter."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reranker_nvidia.contracts_runner import schemas
+from reranker_nvidia.contracts_runner.check import check_suite
+from reranker_nvidia.contracts_runner.runner import (
+    CaseResult,
+    InProcess,
+    Subprocess,
+    emulator_upstream,
+    run_cases,
+    summary,
+)
+from reranker_nvidia.contracts_runner.suite import Case, find_suite, load_cases, select
+
+ROOT = Path(__file__).resolve().parents[2]
+SUITE = ROOT / "contracts"
+CASSETTES = ROOT / "cassettes"
+CAPTURES = ROOT.parent / "shared" / "nim-captures"
+
+
+def failures(results: list[CaseResult]) -> str:
+    return "\n".join(
+        f"{r.case.id}: {' | '.join(r.problems)}" for r in results if r.status != "passed"
+    )
+
+
+def test_the_suite_is_sound() -> None:
+    assert find_suite() == SUITE
+    assert check_suite(SUITE, CAPTURES if CAPTURES.is_dir() else None) == []
+
+
+@pytest.mark.skipif(
+    not CAPTURES.is_dir(), reason="../shared/nim-captures is not beside the checkout"
+)
+def test_every_capture_is_accounted_for() -> None:
+    index = json.loads((SUITE / "captures.json").read_text())
+    files = {p.relative_to(CAPTURES).as_posix() for p in CAPTURES.rglob("*") if p.is_file()}
+    assert files - {"SOURCES.md"} == {name for name in index if not name.startswith("$")}
+
+
+def test_the_port_passes_every_case_in_process() -> None:
+    cases = load_cases(SUITE)
+    assert len(cases) > 150
+    with emulator_upstream() as upstream:
+        results = run_cases(cases, InProcess(), upstream, CASSETTES)
+    assert failures(results) == ""
+    assert summary(results) == f"{len(cases)} passed, 0 failed"
+
+
+def test_go_outcomes_are_accepted_only_with_allow_go() -> None:
+    """Each go_expect is a different outcome from expect, and --allow-go is what admits it."""
+    cases = [c for c in load_cases(SUITE) if c.go_expect is not None]
+    assert len(cases) >= 15
+    for case in cases:
+        assert case.divergence is not None
+        assert case.go_expect != case.expect, case.id
+
+
+@pytest.fixture(scope="module")
+def adapter_results() -> Iterator[list[CaseResult]]:
+    # One case per area and validity through the real adapter process; the whole suite
+    # through the adapter runs in scripts/test (about a minute).
+    first_of_each_file: dict[Path, Case] = {}
+    for case in load_cases(SUITE):
+        first_of_each_file.setdefault(case.file, case)
+    sample = list(first_of_each_file.values())
+    adapter = Subprocess(f"{sys.executable} -m reranker_nvidia contracts adapter", timeout=60)
+    with emulator_upstream() as upstream:
+        yield run_cases(sample, adapter, upstream, CASSETTES)
+
+
+def test_the_suite_passes_through_the_adapter_protocol(adapter_results: list[CaseResult]) -> None:
+    assert len(adapter_results) == 16
+    assert failures(adapter_results) == ""
+
+
+def test_the_command_line_runs_and_reports(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "reranker_nvidia", "contracts", "run", "--cases", "errors/*", "--skip", "errors/4*", "--json"],
+        capture_output=True, check=False, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    report = json.loads(done.stdout)
+    assert report["failed"] == 0
+    ids = [case["id"] for case in report["cases"]]
+    assert ids and all(i.startswith("errors/") and not i.startswith("errors/4") for i in ids)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "reranker_nvidia", "contracts", "check"],
+        capture_output=True,
+        check=False,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout.decode()
+    assert done.stdout.decode().endswith("all sound\n")
+
+
+def test_the_wire_schemas_match_the_models() -> None:
+    assert schemas.stale(SUITE / "schemas") == []
+
+
+def test_the_schemas_describe_what_the_port_sends_and_reads() -> None:
+    import jsonschema
+
+    from reranker_nvidia._gostd.json import marshal
+    from reranker_nvidia.clients.ranker import get_rank_request
+
+    def valid(name: str, value: object) -> None:
+        jsonschema.validate(value, json.loads((SUITE / "schemas" / name).read_text()))
+
+    valid("rank-request.schema.json", json.loads(marshal(get_rank_request("m", "q", ["a", "b"]))))
+    valid(
+        "rank-response.schema.json",
+        {"rankings": [{"index": 0, "logit": -4.1015625}], "usage": {"prompt_tokens": 1}},
+    )
+    valid("additional-rerank.schema.json", [{"score": 0.5}])
+    valid(
+        "problem-details.schema.json",
+        {"status": 403, "title": "Forbidden", "detail": "Authorization failed"},
+    )
+    with pytest.raises(jsonschema.ValidationError):
+        valid("rank-response.schema.json", {"rankings": [{"index": "0", "logit": 1.0}]})
+
+
+def test_select_applies_globs() -> None:
+    cases = load_cases(SUITE)
+    chosen = select(cases, ["settings/*", "errors/402-*"], ["settings/custom-*"])
+    assert chosen
+    assert all(c.id.startswith(("settings/", "errors/402-")) for c in chosen)
+    assert not any(c.id.startswith("settings/custom-") for c in chosen)
+
+
+@pytest.fixture
+def suite_copy(tmp_path: Path) -> Path:
+    """A copy of the suite, cassettes and docs, to break on purpose."""
+    shutil.copytree(SUITE, tmp_path / "contracts")
+    shutil.copytree(CASSETTES, tmp_path / "cassettes")
+    (tmp_path / "docs").mkdir()
+    shutil.copy(ROOT / "docs" / "divergences.md", tmp_path / "docs" / "divergences.md")
+    return tmp_path / "contracts"
+
+
+def edit_cases(suite: Path, name: str, change: object) -> None:
+    path = suite / "cases" / name
+    data = json.loads(path.read_text())
+    change(data)  # type: ignore[operator]
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "problem"),
+    [
+        (
+            "valid/settings.json",
+            lambda d: d["cases"].append(d["cases"][0] | {"description": "another one"}),
+            "is used 2 times",
+        ),
+        (
+            "valid/settings.json",
+            lambda d: d["cases"].append(d["cases"][0] | {"id": "settings/x"}),
+            "description",
+        ),
+        (
+            "valid/settings.json",
+            lambda d: d["cases"][0].update(description="the model should be read"),
+            "'should'",
+        ),
+        (
+            "valid/settings.json",
+            lambda d: d["cases"][0].update(id="errors/misplaced"),
+            "not prefixed by its area",
+        ),
+        ("valid/settings.json", lambda d: d["cases"][0].update(kind="bogus"), "is not one of"),
+        (
+            "valid/settings.json",
+            lambda d: d["cases"][0]["expect"].update(error={"message": "x"}),
+            "valid",
+        ),
+        (
+            "invalid/errors.json",
+            lambda d: d["cases"][1]["upstream"].update(cassette="no-such-cassette"),
+            "missing cassette",
+        ),
+        (
+            "invalid/errors.json",
+            lambda d: d["cases"][0]["upstream"]["replies"].append({"status": 200}),
+            "one expected request",
+        ),
+        (
+            "invalid/errors.json",
+            lambda d: d["cases"][8].update(divergence={"id": "D-NOT-LISTED", "go": "x"}),
+            "not in docs/divergences.md",
+        ),
+        (
+            "valid/chunking.json",
+            lambda d: d["cases"][0]["expect"].update(scores=[], error={"message": "x"}),
+            "valid",
+        ),
+    ],
+)
+def test_check_finds_what_is_broken(
+    suite_copy: Path, file: str, change: object, problem: str
+) -> None:
+    edit_cases(suite_copy, file, change)
+    problems = check_suite(suite_copy, None)
+    assert any(problem in p for p in problems), problems
+
+
+def test_check_finds_unsound_cassettes_and_captures(suite_copy: Path, tmp_path: Path) -> None:
+    cassettes = suite_copy.parent / "cassettes"
+    (cassettes / "orphan.yaml").write_text("version: 1\ninteractions: []\n")
+    text = (cassettes / "error-429-too-many-requests.yaml").read_text()
+    (cassettes / "error-429-too-many-requests.yaml").write_text(
+        text.replace("      Accept:", "      Authorization:\n      - Bearer secret\n      Accept:")
+    )
+    captures = tmp_path / "captures"
+    (captures / "errors").mkdir(parents=True)
+    (captures / "errors" / "999_new_capture.json").write_text("{}")
+    problems = "\n".join(check_suite(suite_copy, captures))
+    assert "orphan.yaml: no provenance mapping" in problems
+    assert "cassettes/orphan.yaml is used by no case" in problems
+    assert "keeps the secret header Authorization" in problems
+    assert "the capture errors/999_new_capture.json is not accounted for" in problems
