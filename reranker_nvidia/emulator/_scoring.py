@@ -23,6 +23,7 @@ ascending. Same input, same output, on every machine.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections import Counter
 from collections.abc import Sequence
@@ -88,17 +89,23 @@ def to_fp16(value: float) -> float:
     return result
 
 
+@functools.lru_cache(maxsize=256)
+def _query_weights(query: str) -> tuple[tuple[tuple[str, float], ...], float]:
+    """The query's distinct terms with their weights, and the weights' sum (once per query)."""
+    weights = {term: (STOP_WEIGHT if term in STOP_WORDS else 1.0) for term in word_tokens(query)}
+    return tuple(weights.items()), sum(weights.values())
+
+
 def pair_logit(query: str, passage: str) -> float:
     """The FP16-exact stand-in logit of one pair (see the module docstring)."""
-    weights = {term: (STOP_WEIGHT if term in STOP_WORDS else 1.0) for term in word_tokens(query)}
-    total = sum(weights.values())
+    weights, total = _query_weights(query)
     if total == 0.0:
         return to_fp16(LOGIT_FLOOR)
     words = word_tokens(passage)
     frequencies = Counter(words)
     norm = K1 * (1.0 - B + B * len(words) / AVERAGE_LENGTH)
     score = 0.0
-    for term, weight in weights.items():
+    for term, weight in weights:
         tf = frequencies.get(term, 0)
         if tf:
             score += weight * tf * (K1 + 1.0) / (tf + norm)

@@ -14,6 +14,7 @@ tokens from the right, the passage first, then the query.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -26,7 +27,13 @@ _WORD: Final = re.compile(r"\w{1,16}")
 
 def count_tokens(text: str) -> int:
     """The number of tokens in ``text`` (see the module docstring)."""
-    return sum(1 for _ in _TOKEN.finditer(text))
+    return len(_TOKEN.findall(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _query_tokens(query: str) -> int:
+    """``count_tokens`` for a query, which every pair of a request shares."""
+    return count_tokens(query)
 
 
 def cut_tokens(text: str, keep: int) -> str:
@@ -67,7 +74,7 @@ def fit_pair(query: str, passage: str, limit: int, *, cut: bool) -> PairFit:
     Without ``cut`` the texts are returned whole and ``used == length``; the
     caller compares ``length`` with the limit itself.
     """
-    q = count_tokens(query)
+    q = _query_tokens(query)
     p = count_tokens(passage)
     length = q + p
     if not cut or length <= limit:
