@@ -16,6 +16,7 @@ items. Exactly one item names the fault; the others are options::
     deprecation=VALUE    add the header "Deprecation: VALUE" to 2xx answers
 
     options, any fault:  count=N     apply to the next N matching requests (default: all)
+                         after=N     let the first N matching requests through first
                          path=GLOB   which request paths match (fnmatch; default: the three
                                      reranking routes; "*" = every path but /_emulator/…)
 
@@ -63,7 +64,7 @@ SPEC is comma-separated KEY or KEY=VALUE items; one item names the fault:
   slow-body=MS       headers at once, body trickled over MS ms
   accepted[=POLLS]   202 + nvcf-reqid; poll GET /v2/nvcf/pexec/status/{reqid}
   deprecation=VALUE  add "Deprecation: VALUE" to 2xx answers
-options: count=N (next N matching requests; default all),
+options: count=N (next N matching requests; default all), after=N (skip N first),
          path=GLOB (default: the reranking routes; * = every path)
 e.g. status=503,count=2,retry-after=10  latency=200  indices=duplicate,count=1"""
 
@@ -72,7 +73,7 @@ INDICES_MODES: Final = ("missing", "duplicate", "out-of-range", "negative")
 UNSORTED_MODES: Final = ("ascending", "index", "shuffled")
 MAX_MS: Final = 3_600_000.0
 
-_OPTION_KEYS: Final = {"count", "path", "retry-after", "jitter"}
+_OPTION_KEYS: Final = {"count", "after", "path", "retry-after", "jitter"}
 _NO_VALUE: Final = {"drop-mid-body", "malformed-json"}
 
 
@@ -80,8 +81,9 @@ _NO_VALUE: Final = {"drop-mid-body", "malformed-json"}
 class FaultSpec:
     """One fault, as parsed from a spec string or JSON. Immutable; arm it to use it.
 
-    ``count=None`` means every matching request; ``path=None`` means the three
-    reranking routes. Only the fields of ``kind`` may be set (``status`` and
+    ``count=None`` means every matching request; ``after`` lets that many
+    matching requests through before the fault applies; ``path=None`` means
+    the three reranking routes. Only the fields of ``kind`` may be set (``status`` and
     ``retry_after`` for ``status``, ``latency_ms`` and ``jitter_ms`` for
     ``latency``, ``mode`` for ``drop``/``indices``/``unsorted``,
     ``slow_body_ms``, ``polls`` for ``accepted``, ``deprecation``).
@@ -89,6 +91,7 @@ class FaultSpec:
 
     kind: FaultKind
     count: int | None = None
+    after: int | None = None
     path: str | None = None
     status: int | None = None
     retry_after: int | None = None
@@ -106,6 +109,8 @@ class FaultSpec:
             )
         if self.count is not None and (_is_not_int(self.count) or self.count < 1):
             raise FaultSpecError(f"count must be a whole number >= 1, not {self.count!r}")
+        if self.after is not None and (_is_not_int(self.after) or self.after < 0):
+            raise FaultSpecError(f"after must be a whole number >= 0, not {self.after!r}")
         if self.path is not None and (not isinstance(self.path, str) or not self.path):
             raise FaultSpecError(f"path must be a non-empty glob, not {self.path!r}")
         allowed = _KIND_FIELDS[self.kind]
@@ -193,7 +198,7 @@ class FaultSpec:
         values: dict[str, Any] = {"kind": kind}
         if kind not in _NO_VALUE and (kind_value is not None or kind not in _OPTIONAL_VALUE):
             values[_VALUE_FIELD[kind]] = _convert(kind, _VALUE_FIELD[kind], kind_value)
-        for key in ("count", "path", "retry-after", "jitter"):
+        for key in ("count", "after", "path", "retry-after", "jitter"):
             if key in items:
                 name = key.replace("-", "_") if key != "jitter" else "jitter_ms"
                 values[name] = _convert(key, name, items[key])
@@ -211,6 +216,8 @@ class FaultSpec:
             parts.append(f"jitter={_fmt(self.jitter_ms)}")
         if self.count is not None:
             parts.append(f"count={self.count}")
+        if self.after is not None:
+            parts.append(f"after={self.after}")
         if self.path is not None:
             parts.append(f"path={self.path}")
         return ",".join(parts)
@@ -317,7 +324,7 @@ def _check_ms(key: str, value: object, *, required: bool) -> None:
 def _convert(key: str, name: str, value: str | None) -> object:
     if value is None or value == "":
         raise FaultSpecError(f"{key} needs a value ({key}=...)")
-    if name in ("status", "retry_after", "count", "polls"):
+    if name in ("status", "retry_after", "count", "after", "polls"):
         try:
             return int(value)
         except ValueError:

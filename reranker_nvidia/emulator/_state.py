@@ -102,6 +102,7 @@ class ArmedFault:
     spec: FaultSpec
     remaining: int | None
     applied: int = 0
+    passed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as ``GET /_emulator/faults`` returns it."""
@@ -255,6 +256,9 @@ class EmulatorState:
                 if armed.spec.kind not in kinds or armed.remaining == 0:
                     continue
                 if not armed.spec.matches(record.path, reranking_route=reranking_route):
+                    continue
+                if armed.spec.after is not None and armed.passed < armed.spec.after:
+                    armed.passed += 1
                     continue
                 if armed.remaining is not None:
                     armed.remaining -= 1

@@ -129,3 +129,13 @@ def test_default_scope_is_the_reranking_routes_and_path_is_a_glob() -> None:
 def test_fault_spec_error_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown key"):
         FaultSpec.parse("nope=1")
+
+
+def test_after_lets_requests_through_first() -> None:
+    spec = FaultSpec.parse("drop,after=2,count=1")
+    assert (spec.after, spec.count) == (2, 1)
+    assert FaultSpec.parse(spec.to_spec()) == spec
+    with pytest.raises(FaultSpecError, match="after must be a whole number"):
+        FaultSpec.parse("drop,after=-1")
+    with pytest.raises(FaultSpecError, match="after must be a whole number"):
+        FaultSpec.parse("drop,after=x")
