@@ -107,8 +107,14 @@ def _check_host(raw: str, host: str) -> None:
         port = host[colon:]
         if port != ":" and not (port[1:].isascii() and port[1:].isdigit()):
             raise URLError(raw, f"invalid port {go_quote(port)} after host")
-    for ch in host:
+    for i, ch in enumerate(host):
         if ch == "%":
+            # Go's unescape in host mode: a valid escape of a non-ASCII byte (or %25).
+            escape = host[i : i + 3]
+            hex_digits = escape[1:]
+            valid = len(escape) == 3 and all(c in "0123456789abcdefABCDEF" for c in hex_digits)
+            if not valid or (int(hex_digits, 16) < 0x80 and escape != "%25"):
+                raise URLError(raw, f"invalid URL escape {go_quote(escape)}")
             continue
         if ord(ch) < 0x80 and ch not in _HOST_SAFE:
             raise URLError(raw, f"invalid character {go_quote(ch)} in host name")

@@ -557,8 +557,18 @@ class _ClientBase:
         return (prepared.headers["Authorization"].removeprefix("Bearer "),)
 
 
-def _build_error(err: httpx.InvalidURL | ValueError, url: str) -> RequestBuildError:
-    return RequestBuildError(f"create POST request: parse {gourl.go_quote(url)}: {err}")
+def _build_request(
+    http: httpx.Client | httpx.AsyncClient, prepared: PreparedRequest
+) -> httpx.Request:
+    """The httpx request; a URL httpx refuses is Go's ``create POST request: …``."""
+    try:
+        return http.build_request(
+            "POST", prepared.url, headers=prepared.headers, content=prepared.body
+        )
+    except (httpx.InvalidURL, ValueError) as err:
+        raise RequestBuildError(
+            f"create POST request: parse {gourl.go_quote(prepared.url)}: {err}"
+        ) from None
 
 
 class Client(_ClientBase):
@@ -653,12 +663,7 @@ class Client(_ClientBase):
         self, query: str, documents: Sequence[str], cfg: ClassConfig | None, headers: HeaderSource
     ) -> list[DocumentScore]:
         prepared = self._prepare(query, documents, cfg, headers)
-        try:
-            request = self._http.build_request(
-                "POST", prepared.url, headers=prepared.headers, content=prepared.body
-            )
-        except (httpx.InvalidURL, ValueError) as err:
-            raise _build_error(err, prepared.url) from None
+        request = _build_request(self._http, prepared)
         try:
             response = self._http.send(request, stream=True)
         except httpx.HTTPError as err:
@@ -750,12 +755,7 @@ class AsyncClient(_ClientBase):
         self, query: str, documents: Sequence[str], cfg: ClassConfig | None, headers: HeaderSource
     ) -> list[DocumentScore]:
         prepared = self._prepare(query, documents, cfg, headers)
-        try:
-            request = self._http.build_request(
-                "POST", prepared.url, headers=prepared.headers, content=prepared.body
-            )
-        except (httpx.InvalidURL, ValueError) as err:
-            raise _build_error(err, prepared.url) from None
+        request = _build_request(self._http, prepared)
         try:
             response = await self._http.send(request, stream=True)
         except httpx.HTTPError as err:

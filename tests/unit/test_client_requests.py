@@ -210,6 +210,17 @@ def test_base_url_errors_come_before_the_missing_key_error(monkeypatch: pytest.M
     )
 
 
+def test_a_url_httpx_cannot_send_is_a_build_error() -> None:
+    recorder = Recorder()
+    with client_for(recorder) as client, pytest.raises(RequestBuildError) as caught:
+        # A punycode label that does not decode: Go would try to dial it; httpx refuses the URL.
+        client.rank("q", ["d"], settings(baseURL="http://xn--a.example"))
+    assert str(caught.value).startswith(
+        'create POST request: parse "http://xn--a.example/v1/retrieval/nvidia/reranking": '
+    )
+    assert recorder.requests == []
+
+
 @pytest.mark.parametrize(
     ("base_url", "message"),
     [

@@ -155,6 +155,7 @@ def test_parse_ip_refuses_what_is_not_an_ip_literal(text: str) -> None:
         ("https://u:p@h/x", "https", "h", "h", ""),
         ("https://[::1]:80/", "https", "[::1]:80", "::1", "80"),
         ("https://[fe80::1%25eth0]/", "https", "[fe80::1%eth0]", "fe80::1%eth0", ""),
+        ("https://caf%C3%A9.example", "https", "café.example", "café.example", ""),
         ("example.com", "", "", "", ""),
         (" https://x", "", "", "", ""),
         ("1http://x", "", "", "", ""),
@@ -184,6 +185,9 @@ def test_url_parse_splits_like_go(
         ("https://h:abc", 'invalid port ":abc" after host'),
         (":foo", "missing protocol scheme"),
         ("https://h\n", "net/url: invalid control character in URL"),
+        ("https://a%zz", 'invalid URL escape "%zz"'),
+        ("https://a%41", 'invalid URL escape "%41"'),
+        ("https://a%4", 'invalid URL escape "%4"'),
     ],
 )
 def test_url_parse_refuses_like_go(raw: str, reason: str) -> None:
