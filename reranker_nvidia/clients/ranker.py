@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import json
-import logging
 import os
 import re
 import threading
@@ -89,8 +88,6 @@ __all__ = [
     "to_document_scores",
     "to_rank_result",
 ]
-
-logger = logging.getLogger("reranker_nvidia")
 
 MAX_DOCUMENTS = 512
 """Passages per request (Go: ``maxDocuments: 512``)."""
