@@ -13,6 +13,7 @@ the protocol is exercised end to end by our own suite.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any, BinaryIO, TextIO
@@ -111,8 +112,6 @@ def execute(kind: str, input_: Mapping[str, Any], environ: Mapping[str, str]) ->
 
 def main(stdin: BinaryIO | None = None, stdout: TextIO | None = None) -> int:
     """Read one case from standard input, write its outcome to standard output."""
-    import os  # noqa: PLC0415
-
     source = stdin if stdin is not None else sys.stdin.buffer
     out = stdout if stdout is not None else sys.stdout
     try:

@@ -15,22 +15,31 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reranker_nvidia.contracts_runner import cassettes
 from reranker_nvidia.contracts_runner.suite import case_files, read_file
 
-DESCRIPTION_LIMIT = 100
+
+class _Validator(Protocol):
+    def iter_errors(self, instance: Any) -> Iterable[Any]: ...
 
 
-def _schema_problems(suite: Path, path: Path, data: Any) -> list[str]:
+def _case_validator(suite: Path) -> _Validator | None:
+    """contracts/case.schema.json's validator, built once per check; None without jsonschema."""
     try:
         import jsonschema  # noqa: PLC0415 - a dev dependency
     except ImportError:  # pragma: no cover - dev installs have it
-        return ["jsonschema is not installed: pip install 'reranker-nvidia[dev]'"]
+        return None
     schema = json.loads((suite / "case.schema.json").read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _schema_problems(suite: Path, path: Path, data: Any, validator: _Validator | None) -> list[str]:
+    if validator is None:  # pragma: no cover - dev installs have it
+        return ["jsonschema is not installed: pip install 'reranker-nvidia[dev]'"]
     return [
         f"{path.relative_to(suite)}: {'/'.join(str(p) for p in error.absolute_path) or '(file)'}: "
         f"{error.message[:300]}"
@@ -76,12 +85,13 @@ def check_suite(suite: Path, captures_dir: Path | None = None) -> list[str]:
     divergences = _divergence_ids(suite)
     ids: Counter[str] = Counter()
     used_cassettes: set[str] = set()
+    validator = _case_validator(suite)
     files = case_files(suite)
     if not files:
         found.append("no case files under cases/valid or cases/invalid")
     for path in files:
         data = read_file(path)
-        schema_problems = _schema_problems(suite, path, data)
+        schema_problems = _schema_problems(suite, path, data, validator)
         found.extend(schema_problems)
         if schema_problems:
             continue

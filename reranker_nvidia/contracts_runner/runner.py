@@ -28,6 +28,7 @@ from unittest import mock
 import httpx
 
 from reranker_nvidia.contracts_runner.adapter import execute
+from reranker_nvidia.contracts_runner.cassettes import load_interactions
 from reranker_nvidia.contracts_runner.suite import Case, substitute
 
 # Environment variables the module reads; a case's ``env`` is all of them it sees.
@@ -121,7 +122,6 @@ class CaseResult:
     status: str  # "passed", "failed", "skipped"
     problems: list[str] = field(default_factory=list)
     outcome: Mapping[str, Any] | None = None
-    requests: Sequence[Mapping[str, Any]] = field(default_factory=list)
     matched: str = "expect"  # or "go_expect"
     seconds: float = 0.0
 
@@ -249,8 +249,6 @@ def _request_problems(
 
 def interactions_for(case: Case, cassettes: Path, base_url: str) -> list[dict[str, Any]]:
     """The upstream answers to replay: a cassette, or the replies paired with the requests."""
-    from reranker_nvidia.contracts_runner.cassettes import load_interactions  # noqa: PLC0415
-
     upstream = case.upstream
     if "cassette" in upstream:
         return load_interactions(cassettes / f"{upstream['cassette']}.yaml")
@@ -331,7 +329,6 @@ def run_case(
         status="failed" if problems else "passed",
         problems=problems,
         outcome=outcome,
-        requests=received or [],
         matched=matched,
         seconds=time.monotonic() - started,
     )

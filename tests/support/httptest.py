@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -166,12 +166,3 @@ def start_server(handler: Handler) -> TestServer:
     )
     thread.start()
     return TestServer(server, thread)
-
-
-def serving(handler: Handler) -> Iterator[TestServer]:
-    """Generator for fixtures: a server that is closed afterwards."""
-    server = start_server(handler)
-    try:
-        yield server
-    finally:
-        server.close()
