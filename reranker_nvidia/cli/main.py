@@ -85,7 +85,7 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
         subparsers,
         "emulator",
         "run the local NIM emulator",
-        "reranker_nvidia.emulator.cli",
+        "nim_emulator.cli",
         "emulator",
         selected=selected,
     )
@@ -101,8 +101,8 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
         subparsers,
         "contracts",
         "check the contract suite, or run it against an implementation",
-        "reranker_nvidia.contracts_runner.cli",
-        "dev",
+        "reranker_nvidia.cli.contracts",
+        "contracts",
         selected=selected,
     )
     return parser

@@ -89,7 +89,7 @@ def test_a_command_whose_extra_is_missing_says_what_to_install(
     real = importlib.import_module
 
     def no_emulator(name: str, package: str | None = None) -> object:
-        if name == "reranker_nvidia.emulator.cli":
+        if name == "nim_emulator.cli":
             raise ImportError("No module named 'starlette'")
         return real(name, package)
 

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nim_emulator import EmulatorConfig, load_cassette, running_emulator
+from reranker_contracts.cassettes import problems, read_cassette
+from reranker_contracts.record import RecordError, record, recordable
 from reranker_nvidia import ClassBasedModuleConfig, Client
-from reranker_nvidia.contracts_runner.cassettes import problems, read_cassette
-from reranker_nvidia.contracts_runner.record import record, recordable
-from reranker_nvidia.emulator import EmulatorConfig, load_cassette, running_emulator
-from reranker_nvidia.errors import ConfigError
 from tests.conftest import LIVE_API_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,9 +76,9 @@ def test_recorded_cassettes_load_in_vcrpy(tmp_path: Path) -> None:
 
 
 def test_recording_needs_a_key_unless_elsewhere(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="NVIDIA_APIKEY is not set: nothing recorded"):
+    with pytest.raises(RecordError, match="NVIDIA_APIKEY is not set: nothing recorded"):
         record(CASSETTES, tmp_path, api_key=None)
-    with pytest.raises(ConfigError, match="no recordable cassette matches"):
+    with pytest.raises(RecordError, match="no recordable cassette matches"):
         record(CASSETTES, tmp_path, names=["error-429-too-many-requests"], api_key="k")
 
 

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from reranker_nvidia.contracts_runner.adapter import execute, main
-from reranker_nvidia.contracts_runner.runner import (
+from reranker_contracts.runner import (
     InProcess,
     Subprocess,
     emulator_upstream,
@@ -21,13 +20,14 @@ from reranker_nvidia.contracts_runner.runner import (
     run_cases,
     run_live,
 )
-from reranker_nvidia.contracts_runner.suite import (
+from reranker_contracts.suite import (
     Case,
     SuiteError,
     find_suite,
     load_cases,
     substitute,
 )
+from reranker_nvidia.contract_adapter.adapter import execute, main
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "contracts"
@@ -63,7 +63,7 @@ def upstream() -> Any:
 def test_wrong_scores_fail_with_a_diff(upstream: Any) -> None:
     result = run_case(
         case("response-mapping/scores-placed-by-index"),
-        Fixed({"scores": [9.0, -1.0, 0.5]}, InProcess()),
+        Fixed({"scores": [9.0, -1.0, 0.5]}, InProcess(execute)),
         upstream,
         CASSETTES,
     )
@@ -89,7 +89,7 @@ def test_an_outcome_where_an_error_is_due_fails(upstream: Any) -> None:
 def test_a_different_error_text_fails_and_a_prefix_is_enough_where_stated(upstream: Any) -> None:
     exact = run_case(
         case("errors/500-empty-body"),
-        Fixed({"error": "connection to NVIDIA API failed with status: 500 "}, InProcess()),
+        Fixed({"error": "connection to NVIDIA API failed with status: 500 "}, InProcess(execute)),
         upstream,
         CASSETTES,
     )
@@ -97,14 +97,17 @@ def test_a_different_error_text_fails_and_a_prefix_is_enough_where_stated(upstre
     prefix = case("response-mapping/index-is-a-string")
     passed = run_case(
         prefix,
-        Fixed({"error": "failed to parse reranker response (status 200): anything"}, InProcess()),
+        Fixed(
+            {"error": "failed to parse reranker response (status 200): anything"},
+            InProcess(execute),
+        ),
         upstream,
         CASSETTES,
     )
     assert passed.status == "passed"
     failed = run_case(
         prefix,
-        Fixed({"error": "failed to parse reranker error response"}, InProcess()),
+        Fixed({"error": "failed to parse reranker error response"}, InProcess(execute)),
         upstream,
         CASSETTES,
     )
@@ -129,7 +132,7 @@ def test_a_wrong_header_fails(upstream: Any) -> None:
         expect=original.expect, source=original.source, file=original.file, validity=original.validity,
         upstream=original.upstream,
     )  # fmt: skip
-    result = run_case(altered, InProcess(), upstream, CASSETTES)
+    result = run_case(altered, InProcess(execute), upstream, CASSETTES)
     assert result.problems == [
         "request header Authorization: expected 'Bearer env-key', got another value"
     ]
@@ -139,7 +142,7 @@ def test_go_outcomes_pass_only_when_allowed(upstream: Any) -> None:
     diverging = case("errors/422-list-joins-every-msg")
     go_like = Fixed(
         {"error": "connection to NVIDIA API failed with status: 422 error: first first"},
-        InProcess(),
+        InProcess(execute),
     )
     assert run_case(diverging, go_like, upstream, CASSETTES).status == "failed"
     allowed = run_case(diverging, go_like, upstream, CASSETTES, allow_go=True)
@@ -147,8 +150,8 @@ def test_go_outcomes_pass_only_when_allowed(upstream: Any) -> None:
 
 
 def test_reports_are_machine_readable(upstream: Any) -> None:
-    results = run_cases([case("settings/custom-model")], InProcess(), upstream, CASSETTES)
-    report = report_json(results, InProcess())
+    results = run_cases([case("settings/custom-model")], InProcess(execute), upstream, CASSETTES)
+    report = report_json(results, InProcess(execute))
     assert report["summary"] == "1 passed, 0 failed"
     assert report["cases"][0]["id"] == "settings/custom-model"
     assert report["cases"][0]["matched"] == "expect"
@@ -241,7 +244,7 @@ def test_the_adapter_answers_each_kind() -> None:
 def test_live_runs_skip_without_a_key_and_judge_only_counts() -> None:
     live_cases = [c for c in load_cases(SUITE) if c.live]
     assert live_cases
-    skipped = run_live(load_cases(SUITE), InProcess(), "")
+    skipped = run_live(load_cases(SUITE), InProcess(execute), "")
     assert [r.status for r in skipped] == ["skipped"] * len(live_cases)
     # With a key, the live base URL replaces the emulator's; a fake implementation shows the judging.
     judged = run_live(live_cases, Fixed({"scores": [1.0, 2.0]}), "real-key")
@@ -259,6 +262,8 @@ def test_placeholders_and_suite_discovery(tmp_path: Path) -> None:
         "n": 1,
     }
     assert find_suite(SUITE) == SUITE
+    with pytest.raises(SuiteError, match="is not the contract suite"):
+        find_suite(tmp_path)
     with pytest.raises(SuiteError, match="cannot find the contract suite"):
         _find_outside(tmp_path)
 
@@ -270,7 +275,7 @@ def _find_outside(tmp_path: Path) -> Path:
     here = os.getcwd()
     os.chdir(tmp_path)
     try:
-        from reranker_nvidia.contracts_runner import suite
+        from reranker_contracts import suite
 
         original = suite.__file__
         suite.__file__ = str(tmp_path / "a" / "b" / "suite.py")

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reranker_nvidia.contracts_runner import schemas
-from reranker_nvidia.contracts_runner.check import check_suite
-from reranker_nvidia.contracts_runner.runner import (
+from reranker_contracts.check import check_suite
+from reranker_contracts.runner import (
     CaseResult,
     InProcess,
     Subprocess,
@@ -21,12 +20,14 @@ from reranker_nvidia.contracts_runner.runner import (
     run_cases,
     summary,
 )
-from reranker_nvidia.contracts_runner.suite import Case, find_suite, load_cases, select
+from reranker_contracts.suite import Case, find_suite, load_cases, select
+from reranker_nvidia.contract_adapter import schemas
+from reranker_nvidia.contract_adapter.adapter import execute
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "contracts"
 CASSETTES = ROOT / "cassettes"
-CAPTURES = ROOT.parent / "shared" / "nim-captures"
+CAPTURES = SUITE / "captures"
 
 
 def failures(results: list[CaseResult]) -> str:
@@ -37,12 +38,9 @@ def failures(results: list[CaseResult]) -> str:
 
 def test_the_suite_is_sound() -> None:
     assert find_suite() == SUITE
-    assert check_suite(SUITE, CAPTURES if CAPTURES.is_dir() else None) == []
+    assert check_suite(SUITE, CAPTURES) == []
 
 
-@pytest.mark.skipif(
-    not CAPTURES.is_dir(), reason="../shared/nim-captures is not beside the checkout"
-)
 def test_every_capture_is_accounted_for() -> None:
     index = json.loads((SUITE / "captures.json").read_text())
     files = {p.relative_to(CAPTURES).as_posix() for p in CAPTURES.rglob("*") if p.is_file()}
@@ -53,7 +51,7 @@ def test_the_port_passes_every_case_in_process() -> None:
     cases = load_cases(SUITE)
     assert len(cases) > 150
     with emulator_upstream() as upstream:
-        results = run_cases(cases, InProcess(), upstream, CASSETTES)
+        results = run_cases(cases, InProcess(execute), upstream, CASSETTES)
     assert failures(results) == ""
     assert summary(results) == f"{len(cases)} passed, 0 failed"
 

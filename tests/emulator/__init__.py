@@ -1,1 +1,1 @@
-"""Tests of the local NIM emulator (reranker_nvidia.emulator)."""
+"""Tests of the local NIM emulator (nim_emulator)."""

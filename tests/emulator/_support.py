@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from reranker_nvidia.emulator import EmulatorState
+from nim_emulator import EmulatorState
 
-CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "nim-captures"
+CAPTURES = Path(__file__).resolve().parents[2] / "contracts" / "captures"
 KEY = "nvapi-test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 GENERIC = "/v1/retrieval/nvidia/reranking"

@@ -1,4 +1,4 @@
-"""The public API of reranker_nvidia.emulator: exported names and configuration checks."""
+"""The public API of nim_emulator: exported names and configuration checks."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
-from reranker_nvidia import emulator
-from reranker_nvidia.emulator import (
+import nim_emulator as emulator
+from nim_emulator import (
     EmulatorConfig,
     EmulatorConfigError,
     EmulatorError,

@@ -9,8 +9,8 @@ from typing import Any
 import anyio
 import pytest
 
-from reranker_nvidia.emulator import EmulatorConfig, FaultSpec, create_app
-from reranker_nvidia.emulator._app import _pause, _read_body, _reorder
+from nim_emulator import EmulatorConfig, FaultSpec, create_app
+from nim_emulator._app import _pause, _read_body, _reorder
 
 from ._support import GENERIC, body
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from reranker_nvidia.emulator import EmulatorConfig
+from nim_emulator import EmulatorConfig
 
 from ._support import GENERIC, KEY, NEMOTRON, Emu, EmuFactory, body, capture_lines
 

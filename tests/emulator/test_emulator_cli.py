@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reranker_nvidia.emulator import EmulatorConfig, FaultSpec, cli
+from nim_emulator import EmulatorConfig, FaultSpec, cli
 
 
 def parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reranker_nvidia.emulator import EmulatorConfig, FaultSpec
+from nim_emulator import EmulatorConfig, FaultSpec
 
 from ._support import AUTH, GENERIC, KEY, Emu, EmuFactory, body
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reranker_nvidia.emulator import FaultSpec, FaultSpecError
+from nim_emulator import FaultSpec, FaultSpecError
 
 
 @pytest.mark.parametrize(

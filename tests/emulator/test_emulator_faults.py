@@ -11,7 +11,7 @@ import anyio
 import httpx
 import pytest
 
-from reranker_nvidia.emulator import (
+from nim_emulator import (
     EmulatedConnectionDrop,
     EmulatedConnectionReset,
     EmulatorConfig,

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from reranker_nvidia.emulator import EmulatorConfig, count_tokens
-from reranker_nvidia.emulator._tokens import cut_tokens, fit_pair, word_tokens
+from nim_emulator import EmulatorConfig, count_tokens
+from nim_emulator._tokens import cut_tokens, fit_pair, word_tokens
 
 from ._support import KEY, NEMOTRON, Emu, EmuFactory, body, capture_lines
 

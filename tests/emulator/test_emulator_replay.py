@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from reranker_nvidia.emulator import (
+from nim_emulator import (
     CassetteError,
     EmulatorConfig,
     FaultSpec,
@@ -18,7 +18,7 @@ from reranker_nvidia.emulator import (
     load_cassette,
     running_emulator,
 )
-from reranker_nvidia.emulator._cassette import bodies_match, parse_cassette
+from nim_emulator._cassette import bodies_match, parse_cassette
 
 from ._support import GENERIC, Emu, EmuFactory, body
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from reranker_nvidia.emulator import EmulatorConfig
+from nim_emulator import EmulatorConfig
 
 from ._support import AUTH, GENERIC, KEY, NEMOTRON, Emu, EmuFactory, body, capture_lines
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reranker_nvidia.emulator import pair_logit, rank_passages
-from reranker_nvidia.emulator._scoring import LOGIT_FLOOR, to_fp16
+from nim_emulator import pair_logit, rank_passages
+from nim_emulator._scoring import LOGIT_FLOOR, to_fp16
 
 from ._support import NEMOTRON, Emu
 

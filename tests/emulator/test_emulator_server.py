@@ -16,7 +16,7 @@ from datetime import datetime
 import httpx
 import pytest
 
-from reranker_nvidia.emulator import (
+from nim_emulator import (
     EmulatorConfig,
     EmulatorConfigError,
     EmulatorServerError,
@@ -219,7 +219,7 @@ def test_serve_in_the_main_thread_stops_on_a_signal(signum: signal.Signals) -> N
 
 SCRIPT = """
 import argparse, sys
-from reranker_nvidia.emulator import cli
+from nim_emulator import cli
 parser = argparse.ArgumentParser(prog="reranker-nvidia emulator")
 cli.configure(parser)
 sys.exit(cli.run(parser.parse_args(sys.argv[1:])))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reranker_nvidia.emulator import EmulatorConfig
+from nim_emulator import EmulatorConfig
 
 from ._support import AUTH, GENERIC, KEY, NEMOTRON, Emu, EmuFactory, body, capture_lines
 

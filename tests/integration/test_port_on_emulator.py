@@ -15,16 +15,16 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, Client
-from reranker_nvidia.cli.main import main
-from reranker_nvidia.emulator import (
+from nim_emulator import (
     EmulatorConfig,
     FaultSpec,
     create_app,
     pair_logit,
     running_emulator,
 )
-from reranker_nvidia.emulator._state import EmulatorState
+from nim_emulator._state import EmulatorState
+from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, Client
+from reranker_nvidia.cli.main import main
 from reranker_nvidia.errors import (
     DeadlineExceededError,
     InvalidRankingsError,

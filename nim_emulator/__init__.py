@@ -1,0 +1,67 @@
+"""A local, NIM-compatible emulator of NVIDIA's reranking service, for offline tests.
+
+Not a port of a Go file: Weaviate's Go module has no emulator. Like moto, one
+backend has two front ends — the Starlette app from :func:`create_app`, used
+in-process through ``httpx.ASGITransport``, and the same app on a real
+loopback socket (:func:`running_emulator`, :func:`serve`, the ``emulator``
+command)::
+
+    from nim_emulator import EmulatorConfig, FaultSpec, running_emulator
+
+    config = EmulatorConfig(api_key="k", faults=[FaultSpec.parse("status=429,count=1")])
+    with running_emulator(config) as base_url:
+        ...  # POST {base_url}/v1/retrieval/nvidia/reranking
+
+Error bodies are NVIDIA's own where a capture exists; the scores are a
+deterministic BM25-style stand-in, NOT NVIDIA's model. docs/emulator.md lists
+the routes, the rules, the fault grammar and what is not reproduced.
+"""
+
+from nim_emulator._app import CONNECTION_EXTENSION, create_app
+from nim_emulator._cassette import Cassette, Interaction, load_cassette, parse_cassette
+from nim_emulator._catalogue import DEFAULT_SELF_HOSTED_MODEL, MODELS, ModelInfo
+from nim_emulator._config import EmulatorConfig
+from nim_emulator._errors import (
+    CassetteError,
+    EmulatedConnectionDrop,
+    EmulatedConnectionReset,
+    EmulatorConfigError,
+    EmulatorError,
+    EmulatorServerError,
+    FaultSpecError,
+)
+from nim_emulator._faults import FAULT_GRAMMAR, FaultSpec
+from nim_emulator._scoring import pair_logit, rank_passages
+from nim_emulator._server import running_emulator, serve
+from nim_emulator._state import ArmedFault, EmulatorState, RequestRecord
+from nim_emulator._tokens import count_tokens
+
+__all__ = [
+    "CONNECTION_EXTENSION",
+    "DEFAULT_SELF_HOSTED_MODEL",
+    "FAULT_GRAMMAR",
+    "MODELS",
+    "ArmedFault",
+    "Cassette",
+    "CassetteError",
+    "EmulatedConnectionDrop",
+    "EmulatedConnectionReset",
+    "EmulatorConfig",
+    "EmulatorConfigError",
+    "EmulatorError",
+    "EmulatorServerError",
+    "EmulatorState",
+    "FaultSpec",
+    "FaultSpecError",
+    "Interaction",
+    "ModelInfo",
+    "RequestRecord",
+    "count_tokens",
+    "create_app",
+    "load_cassette",
+    "pair_logit",
+    "parse_cassette",
+    "rank_passages",
+    "running_emulator",
+    "serve",
+]

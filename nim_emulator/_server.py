@@ -1,0 +1,299 @@
+"""The emulator on a real socket: uvicorn in a background thread, with TCP_NODELAY on.
+
+Not a port of a Go file (moto's ``ThreadedMotoServer`` plays this part).
+Two front ends share one runner:
+
+* :func:`running_emulator` — a context manager for tests: binds the port
+  itself (port 0 = a free one), starts uvicorn in a thread, yields the base
+  URL once the server accepts connections, stops it on exit. Start plus stop
+  takes a few milliseconds, so it can be used per test.
+* :func:`serve` — the command line's loop: same runner, prints one line when
+  ready, stops on SIGINT or SIGTERM and returns 0.
+
+Two small uvicorn subclasses make this work. The HTTP protocol (uvicorn's h11
+one) sets TCP_NODELAY on every accepted socket — without it a client on a
+reused connection can wait ~40 ms per request (Nagle + delayed ACK) — and puts
+a connection handle in each request's ASGI scope (``scope["extensions"]``) so
+the app can drop the connection for the ``drop`` faults. The server replaces
+uvicorn's fixed 0.1 s ticks with a wake-up event, so stopping is immediate,
+and after a grace period closes connections that still wait on a slow answer
+(the app sees a disconnect and returns) instead of cancelling tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import struct
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from types import FrameType
+from typing import Any, Final, TextIO, cast
+
+import uvicorn
+from starlette.applications import Starlette
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from nim_emulator._app import CONNECTION_EXTENSION, create_app
+from nim_emulator._config import EmulatorConfig
+from nim_emulator._errors import EmulatorConfigError, EmulatorServerError
+
+__all__ = ["READY_MESSAGE", "running_emulator", "serve"]
+
+READY_MESSAGE: Final = "reranker-nvidia emulator listening on {url}"
+START_TIMEOUT_S: Final = 10.0
+GRACE_S: Final = 2.0
+DROP_FLUSH_S: Final = 5.0
+
+_ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+class _Connection:
+    """The handle the app finds at ``scope["extensions"][CONNECTION_EXTENSION]``."""
+
+    def __init__(self, protocol: _EmulatorProtocol) -> None:
+        self._protocol = protocol
+
+    @property
+    def tcp_nodelay(self) -> bool | None:
+        return self._protocol.tcp_nodelay
+
+    async def drop(self, *, reset: bool) -> None:
+        transport = self._protocol.transport
+        if reset:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                # SO_LINGER on with a zero timeout: close() sends RST instead of FIN.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        else:
+            transport.close()  # FIN once the buffered bytes (a partial body) are written
+        try:
+            await asyncio.wait_for(self._protocol.gone.wait(), DROP_FLUSH_S)
+        except TimeoutError:  # the client stopped reading: give up on the buffered bytes
+            transport.abort()
+            await self._protocol.gone.wait()
+
+
+class _EmulatorProtocol(H11Protocol):
+    """uvicorn's h11 protocol, plus TCP_NODELAY and a connection handle in the scope."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gone = asyncio.Event()
+        self.tcp_nodelay: bool | None = None
+        inner = cast(_ASGIApp, self.app)
+        handle = _Connection(self)
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            scope.setdefault("extensions", {})[CONNECTION_EXTENSION] = handle
+            await inner(scope, receive, send)
+
+        self.app = app
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.tcp_nodelay = bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.gone.set()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server with an immediate stop and a connection-closing shutdown."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self.ready.set()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+
+    def request_exit(self) -> None:
+        """Ask the server to stop; callable from any thread."""
+        self.should_exit = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                loop.call_soon_threadsafe(wake.set)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()  # closes idle keep-alive connections at once
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GRACE_S
+        while self.server_state.tasks and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        deadline = loop.time() + 1.0
+        while self.server_state.tasks and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        for task in list(self.server_state.tasks):
+            task.cancel()
+        for server in self.servers:
+            await server.wait_closed()
+        await self.lifespan.shutdown()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise EmulatorConfigError(f"port must be 0-65535, not {port!r}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise EmulatorServerError(f"cannot listen on {host}:{port}: {exc}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        if sys.platform != "win32":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise EmulatorServerError(f"cannot listen on {host}:{port}: {exc}") from None
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class _Runner:
+    """One uvicorn server in one background thread, on a socket bound beforehand."""
+
+    def __init__(self, app: Starlette, host: str, port: int) -> None:
+        self._sock = _bind(host, port)
+        self.url = _url(self._sock)
+        config = uvicorn.Config(
+            app,
+            loop="asyncio",
+            http=_EmulatorProtocol,
+            ws="none",
+            lifespan="off",
+            interface="asgi3",
+            log_config=None,
+            server_header=False,
+        )
+        self._server = _Server(config)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"reranker-nvidia-emulator {self.url}", daemon=True
+        )
+
+    def _run(self) -> None:
+        try:
+            self._server.run(sockets=[self._sock])
+        except BaseException as exc:  # noqa: BLE001  (reported by start())
+            self._error = exc
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> None:
+        self._thread.start()
+        waited = 0.0
+        while not self._server.ready.wait(0.005):
+            waited += 0.005
+            if not self._thread.is_alive() or waited > START_TIMEOUT_S:
+                self.stop()
+                raise EmulatorServerError(
+                    f"the emulator server at {self.url} did not start: {self._error!r}"
+                )
+
+    def stop(self) -> None:
+        self._server.request_exit()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._sock.close()
+
+
+@contextlib.contextmanager
+def running_emulator(
+    config: EmulatorConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    app: Starlette | None = None,
+) -> Iterator[str]:
+    """Run the emulator on ``host:port`` in a background thread; yield its base URL.
+
+    ``port=0`` picks a free port. Pass ``app`` (from :func:`create_app`) instead
+    of ``config`` to keep a handle on ``app.state.emulator``. The server is
+    stopped, and its thread joined, when the block exits.
+    """
+    if app is not None and config is not None:
+        raise EmulatorConfigError("give running_emulator a config or an app, not both")
+    runner = _Runner(app or create_app(config), host, port)
+    runner.start()
+    try:
+        yield runner.url
+    finally:
+        runner.stop()
+
+
+def serve(
+    config: EmulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    stop: threading.Event | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Serve until SIGINT or SIGTERM (or until ``stop`` is set); return 0.
+
+    Prints ``reranker-nvidia emulator listening on http://HOST:PORT`` on
+    ``out`` (stdout) once the server accepts connections. Signal handlers are
+    installed only when called from the main thread; from another thread, use
+    ``stop``. Raises :class:`EmulatorServerError` when it cannot listen.
+    Returns 1 if the server thread dies on its own.
+    """
+    runner = _Runner(create_app(config), host, port)
+    stop_event = stop if stop is not None else threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop_event.set()
+
+        for handled in (signal.SIGINT, signal.SIGTERM):
+            previous[handled] = signal.signal(handled, on_signal)
+    try:
+        runner.start()
+        stream = out if out is not None else sys.stdout
+        stream.write(READY_MESSAGE.format(url=runner.url) + "\n")
+        stream.flush()
+        while not stop_event.wait(0.1):
+            if not runner.alive:
+                return 1
+        return 0
+    finally:
+        runner.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -1,0 +1,143 @@
+"""``reranker-nvidia contracts check``: the suite validates itself.
+
+Checks, in order: every case file against contracts/case.schema.json; ids
+unique across the suite and prefixed by their file's area; descriptions
+unique in a file, short, and free of "should" (JSON-Schema-Test-Suite's
+rule); valid cases expect an outcome and invalid ones an error; inline
+replies paired one to one with expected requests; every referenced cassette
+present and sound (format, provenance, no secrets) and every cassette used;
+every divergence named in docs/divergences.md; and, when the captures folder
+is beside the checkout, every capture accounted for in contracts/captures.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+from reranker_contracts import cassettes
+from reranker_contracts.suite import case_files, read_file
+
+
+class _Validator(Protocol):
+    def iter_errors(self, instance: Any) -> Iterable[Any]: ...
+
+
+def _case_validator(suite: Path) -> _Validator | None:
+    """contracts/case.schema.json's validator, built once per check; None without jsonschema."""
+    try:
+        import jsonschema  # noqa: PLC0415 - a dev dependency
+    except ImportError:  # pragma: no cover - dev installs have it
+        return None
+    schema = json.loads((suite / "case.schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _schema_problems(suite: Path, path: Path, data: Any, validator: _Validator | None) -> list[str]:
+    if validator is None:  # pragma: no cover - dev installs have it
+        return ["jsonschema is not installed: pip install 'reranker-nvidia[dev]'"]
+    return [
+        f"{path.relative_to(suite)}: {'/'.join(str(p) for p in error.absolute_path) or '(file)'}: "
+        f"{error.message[:300]}"
+        for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    ]
+
+
+def _divergence_ids(suite: Path) -> set[str] | None:
+    document = suite.parent / "docs" / "divergences.md"
+    if not document.is_file():
+        return None
+    return set(re.findall(r"\bD-[A-Z0-9-]+[A-Z0-9]\b", document.read_text(encoding="utf-8")))
+
+
+def captures_problems(suite: Path, ids: set[str], captures_dir: Path | None) -> list[str]:
+    """Every capture file is behind a case (or excluded with a reason) in captures.json."""
+    index_path = suite / "captures.json"
+    if not index_path.is_file():
+        return ["captures.json is missing"]
+    index = json.loads(index_path.read_text(encoding="utf-8"))
+    found: list[str] = []
+    for name, entry in index.items():
+        if name.startswith("$"):
+            continue
+        listed = entry.get("cases", [])
+        if not listed and not entry.get("excluded"):
+            found.append(f"captures.json: {name} has neither cases nor a reason to be excluded")
+        for case_id in listed:
+            if case_id not in ids:
+                found.append(f"captures.json: {name} names an unknown case {case_id}")
+    if captures_dir is not None and captures_dir.is_dir():
+        for path in sorted(captures_dir.rglob("*")):
+            relative = path.relative_to(captures_dir).as_posix()
+            if path.is_file() and relative != "SOURCES.md" and relative not in index:
+                found.append(f"captures.json: the capture {relative} is not accounted for")
+    return found
+
+
+def check_suite(suite: Path, captures_dir: Path | None = None) -> list[str]:
+    """Every problem found; an empty list means the suite is sound."""
+    found: list[str] = []
+    cassette_dir = suite.parent / "cassettes"
+    divergences = _divergence_ids(suite)
+    ids: Counter[str] = Counter()
+    used_cassettes: set[str] = set()
+    validator = _case_validator(suite)
+    files = case_files(suite)
+    if not files:
+        found.append("no case files under cases/valid or cases/invalid")
+    for path in files:
+        data = read_file(path)
+        schema_problems = _schema_problems(suite, path, data, validator)
+        found.extend(schema_problems)
+        if schema_problems:
+            continue
+        name = path.relative_to(suite).as_posix()
+        if data["area"] != path.stem:
+            found.append(f"{name}: area {data['area']!r} differs from the file name")
+        descriptions: Counter[str] = Counter()
+        for case in data["cases"]:
+            case_id, description = case["id"], case["description"]
+            ids[case_id] += 1
+            descriptions[description] += 1
+            if case_id.split("/", 1)[0] != data["area"]:
+                found.append(f"{name}: {case_id} is not prefixed by its area {data['area']}/")
+            if "should" in description.lower().split():
+                found.append(f"{name}: {case_id}: say what happens, not what 'should' happen")
+            expects_error = "error" in case["expect"]
+            if path.parent.name == "valid" and expects_error:
+                found.append(f"{name}: {case_id} expects an error but sits with the valid cases")
+            if path.parent.name == "invalid" and not expects_error:
+                found.append(
+                    f"{name}: {case_id} expects an outcome but sits with the invalid cases"
+                )
+            upstream = case.get("upstream", {})
+            replies = upstream.get("replies")
+            requests = case["expect"].get("requests")
+            if replies is not None and (requests is None or len(requests) < len(replies)):
+                found.append(f"{name}: {case_id}: each inline reply needs one expected request")
+            cassette = upstream.get("cassette")
+            if cassette is not None:
+                used_cassettes.add(cassette)
+                cassette_path = cassette_dir / f"{cassette}.yaml"
+                if not cassette_path.is_file():
+                    found.append(f"{name}: {case_id} names a missing cassette {cassette}")
+            divergence = case.get("divergence")
+            if divergence and divergences is not None and divergence["id"] not in divergences:
+                found.append(f"{name}: {case_id}: {divergence['id']} is not in docs/divergences.md")
+        for description, count in descriptions.items():
+            if count > 1:
+                found.append(f"{name}: the description {description!r} is used {count} times")
+    for case_id, count in ids.items():
+        if count > 1:
+            found.append(f"the id {case_id} is used {count} times")
+    if cassette_dir.is_dir():
+        for path in sorted(cassette_dir.glob("*.yaml")):
+            found.extend(cassettes.problems(path))
+            if path.stem not in used_cassettes:
+                found.append(f"cassettes/{path.name} is used by no case")
+    found.extend(captures_problems(suite, set(ids), captures_dir))
+    return found

@@ -1,0 +1,124 @@
+"""Finding and loading the contract suite: case files under ``contracts/cases/``.
+
+A case file is ``contracts/cases/{valid|invalid}/<area>.json``; ``valid``
+cases end in an outcome, ``invalid`` ones in an error. contracts/README.md
+defines every field.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PLACEHOLDER_BASE = "{{base}}"
+PLACEHOLDER_HOSTPORT = "{{hostport}}"
+
+
+class SuiteError(Exception):
+    """The suite cannot be found or read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One case, as written in its file."""
+
+    id: str
+    description: str
+    kind: str
+    input: Mapping[str, Any]
+    expect: Mapping[str, Any]
+    source: Mapping[str, Any]
+    file: Path
+    validity: str
+    upstream: Mapping[str, Any] = field(default_factory=dict)
+    go_expect: Mapping[str, Any] | None = None
+    divergence: Mapping[str, Any] | None = None
+    live: bool = False
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any], file: Path) -> Case:
+        return cls(
+            id=raw["id"],
+            description=raw["description"],
+            kind=raw["kind"],
+            input=raw["input"],
+            expect=raw["expect"],
+            source=raw["source"],
+            file=file,
+            validity=file.parent.name,
+            upstream=raw.get("upstream", {}),
+            go_expect=raw.get("go_expect"),
+            divergence=raw.get("divergence"),
+            live=bool(raw.get("live", False)),
+        )
+
+
+def find_suite(start: Path | None = None) -> Path:
+    """The ``contracts/`` folder: ``start``, else the suite installed with this runner.
+
+    A wheel carries the suite inside the package (``_suite/contracts``); a
+    checkout has it beside the package, at the repository's top level.
+    """
+    if start is not None:
+        if (start / "case.schema.json").is_file():
+            return start
+        raise SuiteError(f"{start} is not the contract suite (it holds no case.schema.json)")
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_suite" / "contracts", here.parent / "contracts"):
+        if (candidate / "case.schema.json").is_file():
+            return candidate
+    raise SuiteError("cannot find the contract suite installed with this runner; pass --suite DIR")
+
+
+def case_files(suite: Path) -> list[Path]:
+    """Every case file, valid ones first, each group sorted by name."""
+    return sorted((suite / "cases").glob("valid/*.json")) + sorted(
+        (suite / "cases").glob("invalid/*.json")
+    )
+
+
+def read_file(path: Path) -> Mapping[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SuiteError(f"{path}: {err}") from None
+    if not isinstance(data, dict):
+        raise SuiteError(f"{path}: a case file must hold a JSON object")
+    return data
+
+
+def load_cases(suite: Path) -> list[Case]:
+    cases: list[Case] = []
+    for path in case_files(suite):
+        for raw in read_file(path).get("cases", []):
+            cases.append(Case.from_json(raw, path))
+    return cases
+
+
+def select(cases: Iterable[Case], include: Sequence[str], skip: Sequence[str]) -> list[Case]:
+    """Cases whose id matches one ``include`` glob (all when none) and no ``skip`` glob."""
+
+    def matches(case: Case, patterns: Sequence[str]) -> bool:
+        return any(fnmatch.fnmatchcase(case.id, pattern) for pattern in patterns)
+
+    return [
+        case
+        for case in cases
+        if (not include or matches(case, include)) and not matches(case, skip)
+    ]
+
+
+def substitute(value: Any, base_url: str) -> Any:
+    """Replace ``{{base}}`` and ``{{hostport}}`` in every string of ``value``."""
+    if isinstance(value, str):
+        hostport = base_url.split("://", 1)[-1]
+        return value.replace(PLACEHOLDER_BASE, base_url).replace(PLACEHOLDER_HOSTPORT, hostport)
+    if isinstance(value, list):
+        return [substitute(item, base_url) for item in value]
+    if isinstance(value, dict):
+        return {key: substitute(item, base_url) for key, item in value.items()}
+    return value
