@@ -9,7 +9,6 @@ text.
 
     RerankerError
     ├── ConfigError                 the environment or an argument is unusable
-    ├── InputError                  the CLI's input cannot be read (JSON Lines, UTF-8)
     ├── ParamsError                 ``no params provided``, ``no properties provided``, …
     ├── ClientRankError             ``client rank: <cause>`` (``.cause`` is the typed cause)
     ├── MissingAPIKeyError          ``Nvidia API Key: no api key found …``
@@ -34,7 +33,6 @@ __all__ = [
     "DeadlineExceededError",
     "DialRefusedError",
     "ErrorResponseParseError",
-    "InputError",
     "InvalidRankingsError",
     "MissingAPIKeyError",
     "ParamsError",
@@ -58,10 +56,6 @@ class RerankerError(Exception):
 
 class ConfigError(RerankerError):
     """A setting cannot be used, e.g. ``MODULES_CLIENT_TIMEOUT`` that does not parse."""
-
-
-class InputError(RerankerError):
-    """The command line's input cannot be read: bad JSON Lines, invalid UTF-8, …"""
 
 
 class ParamsError(RerankerError):

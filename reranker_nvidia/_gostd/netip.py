@@ -1,4 +1,4 @@
-"""Go's ``net.IP`` classification, as ``isDisallowedIP`` in Weaviate uses it.
+"""Go's ``net.IP`` parsing and classification methods, which Weaviate's ``isDisallowedIP`` uses.
 
 Ported behaviour of Go's standard library (``net/ip.go``). Python's
 ``ipaddress`` flags differ from Go's (``is_private`` also covers documentation
@@ -44,22 +44,35 @@ def parse_ip(text: str) -> IPAddress | None:
     return ip
 
 
-def is_disallowed_ip(ip: IPAddress) -> bool:
-    """Loopback, private, link-local unicast or multicast, or unspecified: Go's test."""
+def is_loopback(ip: IPAddress) -> bool:
+    """Go's ``IP.IsLoopback``: 127.0.0.0/8 or ::1."""
     if isinstance(ip, ipaddress.IPv4Address):
-        return (
-            ip in _V4_LOOPBACK
-            or any(ip in net for net in _V4_PRIVATE)
-            or ip in _V4_LINK_LOCAL_UNICAST
-            or ip in _V4_LINK_LOCAL_MULTICAST
-            or ip == ipaddress.IPv4Address(0)
-        )
+        return ip in _V4_LOOPBACK
+    return ip == ipaddress.IPv6Address(1)
+
+
+def is_private(ip: IPAddress) -> bool:
+    """Go's ``IP.IsPrivate``: RFC 1918 for IPv4, RFC 4193 (fc00::/7) for IPv6."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return any(ip in net for net in _V4_PRIVATE)
+    return ip in _V6_PRIVATE
+
+
+def is_link_local_unicast(ip: IPAddress) -> bool:
+    """Go's ``IP.IsLinkLocalUnicast``: 169.254.0.0/16 or fe80::/10."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip in _V4_LINK_LOCAL_UNICAST
+    return ip in _V6_LINK_LOCAL_UNICAST
+
+
+def is_link_local_multicast(ip: IPAddress) -> bool:
+    """Go's ``IP.IsLinkLocalMulticast``: 224.0.0.0/24, or ff02::/16 in any flags."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip in _V4_LINK_LOCAL_MULTICAST
     packed = ip.packed
-    link_local_multicast = packed[0] == 0xFF and (packed[1] & 0x0F) == 0x02
-    return (
-        ip == ipaddress.IPv6Address(1)
-        or ip in _V6_PRIVATE
-        or ip in _V6_LINK_LOCAL_UNICAST
-        or link_local_multicast
-        or ip == ipaddress.IPv6Address(0)
-    )
+    return packed[0] == 0xFF and (packed[1] & 0x0F) == 0x02
+
+
+def is_unspecified(ip: IPAddress) -> bool:
+    """Go's ``IP.IsUnspecified``: 0.0.0.0 or ::."""
+    return int(ip) == 0

@@ -15,11 +15,10 @@ from importlib import resources
 from typing import Any
 
 from nim_emulator import EmulatorConfig, running_emulator
-from reranker_nvidia.cli.inputs import read_bytes, read_objects
+from reranker_nvidia.cli.inputs import InputError, read_bytes, read_objects
 from reranker_nvidia.cli.output import format_score, table
 from reranker_nvidia.clients.ranker import Client
 from reranker_nvidia.entities.search.result import SearchResult
-from reranker_nvidia.errors import InputError
 from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
 from reranker_nvidia.usecases.modules.module_config import ClassBasedModuleConfig

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from reranker_nvidia.errors import InputError
+from reranker_nvidia.errors import RerankerError
+
+
+class InputError(RerankerError):
+    """The command line's input cannot be read: bad JSON Lines, invalid UTF-8, …"""
 
 
 @dataclass(frozen=True, slots=True)

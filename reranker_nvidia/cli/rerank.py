@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from reranker_nvidia._gostd.context import HeaderSource
 from reranker_nvidia.cli.inputs import read_bytes, read_documents, read_objects
 from reranker_nvidia.cli.output import Progress, format_score, table
 from reranker_nvidia.clients.ranker import Client
@@ -17,7 +18,6 @@ from reranker_nvidia.entities.search.result import SearchResult
 from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
 from reranker_nvidia.modulecomponents.ent.rank_result import RankResult
-from reranker_nvidia.modulecomponents.header_values import HeaderSource
 from reranker_nvidia.usecases.config.environment import module_http_client_timeout_from_environment
 from reranker_nvidia.usecases.modules.module_config import ClassBasedModuleConfig
 

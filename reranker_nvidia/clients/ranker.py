@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 from reranker_nvidia._gostd import json as gojson
 from reranker_nvidia._gostd import net as gonet
 from reranker_nvidia._gostd import url as gourl
+from reranker_nvidia._gostd.context import HeaderSource
 from reranker_nvidia.clients.ranker_meta import meta_info
 from reranker_nvidia.config.class_settings import ClassSettings
 from reranker_nvidia.entities.moduletools.config import ClassConfig
@@ -58,7 +59,7 @@ from reranker_nvidia.modulecomponents.base_client import (
     new_base_http_client,
 )
 from reranker_nvidia.modulecomponents.ent.rank_result import DocumentScore, RankResult
-from reranker_nvidia.modulecomponents.header_values import HeaderSource, get_value_from_context
+from reranker_nvidia.modulecomponents.header_values import get_value_from_context
 from reranker_nvidia.modulecomponents.validate_baseurl import (
     Resolver,
     validated_base_url_from_header,

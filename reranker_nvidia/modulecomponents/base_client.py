@@ -29,7 +29,7 @@ import anyio
 import httpcore
 import httpx
 
-from reranker_nvidia._gostd.netip import is_disallowed_ip, parse_ip
+from reranker_nvidia._gostd.netip import parse_ip
 from reranker_nvidia.modulecomponents.retry_transport import (
     AsyncRetryTransport,
     RetryTransport,
@@ -39,6 +39,7 @@ from reranker_nvidia.modulecomponents.validate_baseurl import (
     ResolveError,
     Resolver,
     base_url_validation_enabled,
+    is_disallowed_ip,
     system_resolver,
 )
 

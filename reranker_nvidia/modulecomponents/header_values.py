@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-HeaderSource = Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]] | None
-"""Request headers: ``{"X-Nvidia-Api-Key": "…"}``, ``[("x-nvidia-api-key", "…")]``, …"""
+from reranker_nvidia._gostd.context import HeaderSource
 
 
 def header_values(headers: HeaderSource, key: str) -> list[str]:

@@ -16,12 +16,13 @@ import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
+from reranker_nvidia._gostd import netip
 from reranker_nvidia._gostd import url as gourl
+from reranker_nvidia._gostd.context import HeaderSource
 from reranker_nvidia._gostd.netip import IPAddress, parse_ip
-from reranker_nvidia._gostd.netip import is_disallowed_ip as _is_disallowed_ip
 from reranker_nvidia.entities.config.helpers import enabled
 from reranker_nvidia.errors import BaseURLError
-from reranker_nvidia.modulecomponents.header_values import HeaderSource, get_value_from_context
+from reranker_nvidia.modulecomponents.header_values import get_value_from_context
 
 BLOCKED_HOSTNAMES = ("localhost",)
 BLOCKED_HOST_SUFFIXES = (".local", ".internal", ".localdomain")
@@ -112,8 +113,18 @@ def validated_base_url_from_header(
 
 
 def is_disallowed_ip(ip: IPAddress) -> bool:
-    """Loopback, private, link-local (unicast or multicast) or unspecified."""
-    return _is_disallowed_ip(ip)
+    """Whether ``ip`` is the local host or an internal network (Go: ``isDisallowedIP``).
+
+    Used by :func:`validate_base_url` and by the dial guard, which sees the
+    address actually resolved and so also catches DNS rebinding.
+    """
+    return (
+        netip.is_loopback(ip)
+        or netip.is_private(ip)
+        or netip.is_link_local_unicast(ip)
+        or netip.is_link_local_multicast(ip)
+        or netip.is_unspecified(ip)
+    )
 
 
 def validate_base_url(base_url: str, *, resolver: Resolver | None = None) -> None:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reranker_nvidia import Client
-from reranker_nvidia.modulecomponents.header_values import HeaderSource
+from reranker_nvidia._gostd.context import HeaderSource
 from tests.property._support import (
     PROPERTY,
     RERANKING_PATH,

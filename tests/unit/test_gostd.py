@@ -10,8 +10,9 @@ import pytest
 from reranker_nvidia._gostd import json as gojson
 from reranker_nvidia._gostd import net as gonet
 from reranker_nvidia._gostd import url as gourl
-from reranker_nvidia._gostd.netip import is_disallowed_ip, parse_ip
+from reranker_nvidia._gostd.netip import parse_ip
 from reranker_nvidia._gostd.time import DurationError, parse_duration
+from reranker_nvidia.modulecomponents.validate_baseurl import is_disallowed_ip
 
 
 @pytest.mark.parametrize(

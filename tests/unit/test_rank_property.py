@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import graphql
 import pytest
 
+from reranker_nvidia._gostd.context import HeaderSource
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
 from reranker_nvidia.errors import ClientRankError, ParamsError, RerankerError
@@ -15,7 +16,6 @@ from reranker_nvidia.modulecomponents.additional.provider_ranker import new_rank
 from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
 from reranker_nvidia.modulecomponents.ent.rank_result import DocumentScore, RankResult
-from reranker_nvidia.modulecomponents.header_values import HeaderSource
 
 
 class TableClient:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from reranker_nvidia._gostd.context import HeaderSource
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
 from reranker_nvidia.errors import ParamsError, RerankerError
@@ -26,7 +27,6 @@ from reranker_nvidia.modulecomponents.additional.rank.rank_result import (
     wrap_client_error,
 )
 from reranker_nvidia.modulecomponents.ent.rank_result import RankResult
-from reranker_nvidia.modulecomponents.header_values import HeaderSource
 
 
 class ReRankerClient(Protocol):
