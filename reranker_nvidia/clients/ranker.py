@@ -33,7 +33,6 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from reranker_nvidia._gostd import json as gojson
-from reranker_nvidia._gostd import net as gonet
 from reranker_nvidia._gostd import url as gourl
 from reranker_nvidia._gostd.context import HeaderSource
 from reranker_nvidia.clients.ranker_meta import meta_info
@@ -53,6 +52,7 @@ from reranker_nvidia.errors import (
     TransportError,
     UpstreamError,
 )
+from reranker_nvidia.modulecomponents import _http_errors as gonet
 from reranker_nvidia.modulecomponents.base_client import (
     DialRefused,
     new_async_base_http_client,

@@ -33,7 +33,7 @@ import anyio
 import httpcore
 import httpx
 
-from reranker_nvidia._gostd.net import chain
+from reranker_nvidia.modulecomponents._http_errors import chain
 
 RETRY_DELAYS: tuple[float, ...] = (0.050, 0.250)
 """Seconds to wait before the first and the second resend (Go: ``retryDelays``)."""

@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from reranker_nvidia._gostd import json as gojson
-from reranker_nvidia._gostd import net as gonet
 from reranker_nvidia._gostd import url as gourl
 from reranker_nvidia._gostd.netip import parse_ip
 from reranker_nvidia._gostd.time import DurationError, parse_duration
+from reranker_nvidia.modulecomponents import _http_errors as gonet
 from reranker_nvidia.modulecomponents.validate_baseurl import is_disallowed_ip
 
 

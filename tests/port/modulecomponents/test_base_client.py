@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from reranker_nvidia._gostd.net import describe
+from reranker_nvidia.modulecomponents._http_errors import describe
 from reranker_nvidia.modulecomponents.base_client import new_base_http_client
 from tests.support.httptest import Handler, Request, TestServer, Writer
 

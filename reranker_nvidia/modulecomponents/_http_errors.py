@@ -1,4 +1,7 @@
-"""How Go's ``net`` and ``net/http`` word a failed request.
+"""How Go's ``net`` and ``net/http`` word a failed request, from httpx's exceptions.
+
+Python-only plumbing of the HTTP client (it knows httpx and httpcore, so it
+is not part of ``_gostd``, which knows only the standard library).
 
 Weaviate wraps a transport failure as ``send POST request: Post "<url>":
 <error>`` and a failed body read as ``read response body: <error>``. This
