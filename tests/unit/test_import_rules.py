@@ -6,14 +6,18 @@
 
 Each check imports every module of a package (but the excluded ones) in a
 subprocess and reads ``sys.modules``, so an import made at module level
-anywhere in the package is seen, however indirect.
+anywhere in the package is seen, however indirect. Inside the port, the
+layers of the Go mirror only point down: that is read from the source, so an
+import inside a function counts too.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +87,100 @@ def test_the_probe_sees_an_import_it_must_refuse() -> None:
     # without this the rule above could pass because the probe saw nothing.
     result = _probe("reranker_nvidia", [])
     assert "reranker_contracts" in result["loaded"]
+
+
+# Layers of the Go mirror, lowest first: a module imports only from its own layer or below.
+# Go's standard library and the error tree are the ground floor; the entities Weaviate's core
+# defines come next; then usecases, the shared module components, the module's own packages,
+# the module, and on top what is ours alone (the CLI and the contract adapter).
+LAYERS = {
+    "reranker_nvidia._gostd": 0,
+    "reranker_nvidia.errors": 0,
+    "reranker_nvidia.entities": 1,
+    "reranker_nvidia.usecases": 2,
+    "reranker_nvidia.modulecomponents": 3,
+    "reranker_nvidia.config": 4,
+    "reranker_nvidia.clients": 4,
+    "reranker_nvidia.class_configurator": 4,
+    "reranker_nvidia.module": 5,
+    "reranker_nvidia": 5,
+    "reranker_nvidia.cli": 6,
+    "reranker_nvidia.contract_adapter": 6,
+    "reranker_nvidia.__main__": 6,
+}
+PACKAGE = Path(__file__).resolve().parents[2] / "reranker_nvidia"
+
+
+def layer_of(module: str) -> int:
+    """The layer of the longest prefix of ``module`` named in LAYERS."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in LAYERS:
+            return LAYERS[prefix]
+    raise AssertionError(f"{module} is in no layer")
+
+
+def upward_imports(module: str, source: str) -> list[str]:
+    """The imports of ``source`` (anywhere in it, also inside functions) that point up."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            targets = [node.module]
+        elif isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            if target.split(".")[0] != "reranker_nvidia" or target.startswith(module + "."):
+                continue
+            if layer_of(target) > layer_of(module):
+                found.append(f"{module} imports {target}")
+    return found
+
+
+def _modules() -> list[tuple[str, Path]]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found.append((name, path))
+    return found
+
+
+def test_layers_only_point_down() -> None:
+    modules = _modules()
+    assert len(modules) > 30
+    problems = [
+        problem
+        for name, path in modules
+        for problem in upward_imports(name, path.read_text(encoding="utf-8"))
+    ]
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "upward"),
+    [
+        pytest.param(
+            "reranker_nvidia.entities.x",
+            "from reranker_nvidia.modulecomponents.header_values import f",
+            True,
+            id="entities-to-modulecomponents",
+        ),
+        pytest.param(
+            "reranker_nvidia._gostd.x",
+            "def f():\n    import reranker_nvidia.clients.ranker",
+            True,
+            id="a-function-level-import",
+        ),
+        pytest.param(
+            "reranker_nvidia.clients.ranker",
+            "from reranker_nvidia.errors import RerankerError",
+            False,
+            id="downward",
+        ),
+    ],
+)
+def test_the_layer_check_sees_an_upward_import(module: str, source: str, upward: bool) -> None:
+    assert bool(upward_imports(module, source)) is upward
