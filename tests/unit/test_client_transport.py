@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import anyio
+import httpx
 import pytest
 
 from reranker_nvidia import ClassBasedModuleConfig, Client
 from reranker_nvidia.clients.ranker import parse_rank_response
+from reranker_nvidia.modulecomponents._retry_drivers import Pause
+from reranker_nvidia.modulecomponents.base_client import (
+    BaseTransport,
+    DialGuardError,
+    DialRefused,
+    new_base_http_client,
+)
+from reranker_nvidia.modulecomponents.retry_transport import (
+    AsyncRetryTransport,
+    round_trip_with_retries,
+)
+from tests.support.dns import FakeResolver
 from tests.support.httptest import Handler, Request, TestServer, Writer
 
 StartServer = Callable[[Handler], TestServer]
@@ -57,3 +71,78 @@ def test_connections_are_pooled_across_calls(http_server: StartServer) -> None:
 def test_invalid_utf8_in_a_200_body_reads_as_go_does() -> None:
     body = b'{"rankings": [{"index": 0, "logit": 2.5}], "note": "caf\xe9"}'
     assert [r.logit for r in parse_rank_response(200, body)] == [2.5]
+
+
+def test_the_resend_flow_yields_each_attempt_and_pause() -> None:
+    # The one flow both transports drive, run by hand: attempt, break, pause, attempt, answer.
+    request = httpx.Request("POST", "http://localhost/", content=b"{}")
+    resends: list[None] = []
+    flow = round_trip_with_retries(request, lambda: resends.append(None), asynchronous=False)
+    assert next(flow) is request
+    trace = request.extensions["trace"]
+    trace("http11.send_request_headers.started", {})  # sent without a dial: a pooled connection
+    pause = flow.throw(httpx.RemoteProtocolError("Server disconnected without sending a response."))
+    assert isinstance(pause, Pause)
+    assert 0.050 <= pause.seconds < 0.100
+    assert "trace" not in request.extensions
+    assert flow.send(None) is request
+    assert resends == [None]
+    answer = httpx.Response(200)
+    with pytest.raises(StopIteration) as done:
+        flow.send(answer)
+    assert done.value.value is answer
+
+
+def test_a_trace_the_caller_installed_still_sees_every_event(http_server: StartServer) -> None:
+    server = http_server(ok)
+    seen: list[str] = []
+    with new_base_http_client(30) as client:
+        response = client.post(
+            server.url, content=b"{}", extensions={"trace": lambda name, info: seen.append(name)}
+        )
+    assert response.status_code == 200
+    assert "connection.connect_tcp.started" in seen
+    assert "http11.send_request_headers.started" in seen
+
+
+def test_the_dial_guard_it_is_given_sees_every_address(http_server: StartServer) -> None:
+    server = http_server(ok)
+    dialled: list[tuple[str, str]] = []
+
+    def refuse(network: str, address: str) -> None:
+        dialled.append((network, address))
+        raise DialGuardError(f'refusing to dial internal address "{address}"')
+
+    resolver = FakeResolver({"nim.example": ["127.0.0.1", "::1"]})
+    port = httpx.URL(server.url).port
+    with (
+        new_base_http_client(
+            30, transport=BaseTransport(dial_guard=refuse, resolver=resolver)
+        ) as client,
+        pytest.raises(httpx.ConnectError) as caught,
+    ):
+        client.post(f"http://nim.example:{port}/", content=b"{}")
+    assert dialled == [("tcp", f"127.0.0.1:{port}"), ("tcp", f"[::1]:{port}")]
+    assert isinstance(caught.value.__cause__, DialRefused)
+    assert str(caught.value) == (
+        f'dial tcp 127.0.0.1:{port}: refusing to dial internal address "127.0.0.1:{port}"'
+    )
+    assert server.requests == []
+
+
+class SlowAsyncTransport(httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(10)
+        return httpx.Response(200)  # pragma: no cover - always cancelled first
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_cancelled_attempt_leaves_the_request_as_it_was(anyio_backend: str) -> None:
+    transport = AsyncRetryTransport(SlowAsyncTransport())
+    request = httpx.Request("POST", "http://localhost/", content=b"{}")
+    extensions = request.extensions
+    with anyio.move_on_after(0.05) as scope:
+        await transport.handle_async_request(request)
+    assert scope.cancelled_caught
+    assert request.extensions is extensions
+    assert transport.resends == 0

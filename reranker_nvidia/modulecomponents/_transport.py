@@ -1,0 +1,401 @@
+"""The network layer under the base client: Python-only plumbing of base_client.py.
+
+Go's ``NewBaseHttpClient`` sends through ``http.DefaultTransport`` and, with
+``MODULES_VALIDATE_BASE_URL`` on, through a clone whose dialer runs
+``ssrfDialGuard`` in its ``Control`` hook, after DNS resolution. Python's
+HTTP stack has no such hook, so :class:`BaseTransport` (and its async twin)
+is a pooled httpcore transport over a network backend of our own, which
+
+- resolves the host itself and hands each address, before dialling it, to
+  the dial guard it was given (base_client.py passes ``ssrf_dial_guard``);
+- bounds every socket operation by the deadline the retry transport sets
+  (``_deadline.py``), which is how one timeout covers a whole request on the
+  synchronous client too.
+
+Nothing here imports base_client.py: the guard comes in as a callable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import Any, TypeAlias
+
+import anyio
+import httpcore
+import httpx
+
+from reranker_nvidia._gostd.netip import parse_ip
+from reranker_nvidia.modulecomponents._deadline import bounded_timeout as _bounded
+from reranker_nvidia.modulecomponents.validate_baseurl import (
+    ResolveError,
+    Resolver,
+    system_resolver,
+)
+
+# Go's http.DefaultTransport: MaxIdleConns 100, IdleConnTimeout 90 s.
+MAX_IDLE_CONNECTIONS = 100
+IDLE_CONNECTION_TIMEOUT = 90.0
+
+DialGuard: TypeAlias = Callable[[str, str], None]
+"""Go's dialer ``Control`` hook: ``(network, "host:port")``; raises :class:`DialGuardError`."""
+
+
+class DialGuardError(OSError):
+    """A dial guard refused the address; ``str()`` is Go's text."""
+
+
+class DialRefused(httpcore.ConnectError):
+    """No address of the host may be dialled: the guard refused every one.
+
+    A type of its own because httpcore's pool re-raises connect errors with
+    their cause cut off, so the :class:`DialGuardError` behind it is lost.
+    """
+
+
+def join_host_port(host: str, port: int) -> str:
+    """Go's ``net.JoinHostPort``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def split_host_port(address: str) -> tuple[str, str]:
+    """Go's ``net.SplitHostPort``; raises ValueError with Go's text."""
+    if address.startswith("["):
+        end = address.find("]")
+        if end == -1 or not address[end + 1 :].startswith(":"):
+            raise ValueError(f"address {address}: missing port in address")
+        return address[1:end], address[end + 2 :]
+    if address.count(":") != 1:
+        reason = "missing port in address" if ":" not in address else "too many colons in address"
+        raise ValueError(f"address {address}: {reason}")
+    host, port = address.split(":", 1)
+    return host, port
+
+
+def _dial_plan(host: str, port: int, resolver: Resolver, guard: DialGuard | None) -> list[str]:
+    """The addresses to try, in order; raises ConnectError when none may be dialled."""
+    if parse_ip(host) is not None:
+        addresses = [host]
+    else:
+        try:
+            addresses = list(resolver(host))
+        except (ResolveError, OSError, UnicodeError) as err:
+            message = str(err) if isinstance(err, ResolveError) else f"lookup {host}: {err}"
+            raise httpcore.ConnectError(f"dial tcp: {message}") from err
+    if guard is None:
+        return addresses
+    allowed: list[str] = []
+    refusal: DialGuardError | None = None
+    for address in addresses:
+        try:
+            guard("tcp", join_host_port(address, port))
+        except DialGuardError as err:
+            refusal = refusal or err
+        else:
+            allowed.append(address)
+    if not allowed:
+        assert refusal is not None
+        first = join_host_port(addresses[0], port) if addresses else host
+        raise DialRefused(f"dial tcp {first}: {refusal}") from refusal
+    return allowed
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every call is bounded by the deadline in force."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's socket backend plus the deadline bound and, if given, the dial guard."""
+
+    def __init__(self, *, guard: DialGuard | None, resolver: Resolver | None = None) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._guard = guard
+        self._resolver = resolver
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        if self._guard is None and self._resolver is None:
+            stream = self._inner.connect_tcp(
+                host, port, _bounded(timeout), local_address, socket_options
+            )
+            return _DeadlineStream(stream)
+        plan = _dial_plan(host, port, self._resolver or system_resolver, self._guard)
+        failure: Exception | None = None
+        for address in plan:
+            try:
+                stream = self._inner.connect_tcp(
+                    address, port, _bounded(timeout), local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as err:
+                failure = failure or err
+                continue
+            return _DeadlineStream(stream)
+        assert failure is not None
+        raise failure
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:  # pragma: no cover - never configured
+        raise httpcore.ConnectError("unix sockets are not supported")
+
+    def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore retries are off
+        self._inner.sleep(seconds)
+
+
+class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
+    """The async twin of :class:`_DeadlineStream`."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, _bounded(timeout))
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, _bounded(timeout))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        inner = await self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout))
+        return _AsyncDeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
+    """The async twin of :class:`GuardedBackend`, on anyio."""
+
+    def __init__(self, *, guard: DialGuard | None, resolver: Resolver | None = None) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._guard = guard
+        self._resolver = resolver
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        if self._guard is None and self._resolver is None:
+            stream = await self._inner.connect_tcp(
+                host, port, _bounded(timeout), local_address, socket_options
+            )
+            return _AsyncDeadlineStream(stream)
+        resolver = self._resolver or system_resolver
+        plan = await anyio.to_thread.run_sync(_dial_plan, host, port, resolver, self._guard)
+        failure: Exception | None = None
+        for address in plan:
+            try:
+                stream = await self._inner.connect_tcp(
+                    address, port, _bounded(timeout), local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as err:
+                failure = failure or err
+                continue
+            return _AsyncDeadlineStream(stream)
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:  # pragma: no cover - never configured
+        raise httpcore.ConnectError("unix sockets are not supported")
+
+    async def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore retries are off
+        await self._inner.sleep(seconds)
+
+
+# httpx's HTTPCORE_EXC_MAP pairs (httpx/_transports/default.py), most specific first.
+_EXCEPTION_MAP: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    """Re-raise httpcore's exceptions as httpx's, keeping the original as the cause."""
+    # Follows httpx's map_httpcore_exceptions (httpx/_transports/default.py).
+    try:
+        yield
+    except httpx.TransportError:
+        raise
+    except Exception as err:
+        for source, target in _EXCEPTION_MAP:
+            if isinstance(err, source):
+                raise target(str(err)) from err
+        raise
+
+
+def _core_request(request: httpx.Request, stream: Any) -> httpcore.Request:
+    # Follows httpx's HTTPTransport.handle_request: the same request, in httpcore's terms.
+    return httpcore.Request(
+        method=request.method,
+        url=httpcore.URL(
+            scheme=request.url.raw_scheme,
+            host=request.url.raw_host,
+            port=request.url.port,
+            target=request.url.raw_path,
+        ),
+        headers=request.headers.raw,
+        content=stream,
+        extensions=request.extensions,
+    )
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    # Follows httpx's ResponseStream (httpx/_transports/default.py).
+    def __init__(self, inner: Iterable[bytes]) -> None:
+        self._inner = inner
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _httpx_errors():
+            yield from self._inner
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+
+class _AsyncResponseStream(httpx.AsyncByteStream):
+    # Follows httpx's AsyncResponseStream (httpx/_transports/default.py).
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _httpx_errors():
+            async for chunk in self._inner:
+                yield chunk
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._inner, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _ssl_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context(trust_env=False)
+
+
+class BaseTransport(httpx.BaseTransport):
+    """Pooled HTTP/1.1 over :class:`GuardedBackend` (Go: ``http.DefaultTransport``).
+
+    ``dial_guard`` runs on every address about to be dialled (Go: the
+    dialer's ``Control`` hook); ``None`` dials without one.
+    """
+
+    def __init__(
+        self, *, dial_guard: DialGuard | None = None, resolver: Resolver | None = None
+    ) -> None:
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=_ssl_context(),
+            max_connections=None,
+            max_keepalive_connections=MAX_IDLE_CONNECTIONS,
+            keepalive_expiry=IDLE_CONNECTION_TIMEOUT,
+            network_backend=GuardedBackend(guard=dial_guard, resolver=resolver),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        # Follows httpx's HTTPTransport.handle_request.
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        with _httpx_errors():
+            response = self._pool.handle_request(_core_request(request, request.stream))
+        assert isinstance(response.stream, Iterable)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class AsyncBaseTransport(httpx.AsyncBaseTransport):
+    """The async twin of :class:`BaseTransport`."""
+
+    def __init__(
+        self, *, dial_guard: DialGuard | None = None, resolver: Resolver | None = None
+    ) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=_ssl_context(),
+            max_connections=None,
+            max_keepalive_connections=MAX_IDLE_CONNECTIONS,
+            keepalive_expiry=IDLE_CONNECTION_TIMEOUT,
+            network_backend=AsyncGuardedBackend(guard=dial_guard, resolver=resolver),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # Follows httpx's AsyncHTTPTransport.handle_async_request.
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        with _httpx_errors():
+            response = await self._pool.handle_async_request(_core_request(request, request.stream))
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_AsyncResponseStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
