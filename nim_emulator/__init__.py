@@ -1,10 +1,24 @@
 """A local, NIM-compatible emulator of NVIDIA's reranking service, for offline tests.
 
-Not a port of a Go file: Weaviate's Go module has no emulator. Like moto, one
-backend has two front ends — the Starlette app from :func:`create_app`, used
-in-process through ``httpx.ASGITransport``, and the same app on a real
-loopback socket (:func:`running_emulator`, :func:`serve`, the ``emulator``
-command)::
+Not a port of a Go file: Weaviate's Go module has no emulator. It is laid
+out like a moto service:
+
+* ``urls.py`` — every route, NVIDIA's and the ``/_emulator/`` control routes, in one table;
+* ``responses.py`` — thin handlers: parse the request, call the model layer, render;
+* ``models.py`` — the state (request log, armed faults, pending results,
+  replay cursor) and the NIM's rules (keys, validation, limits, scoring);
+* ``exceptions.py`` — NVIDIA's errors as exceptions the response layer
+  renders, and the emulator's own errors;
+* ``faults.py`` — the fault grammar and every place a fault takes effect;
+
+with ``_app.py`` (the ASGI layer), ``_server.py`` (the real socket),
+``_wire.py`` (replies and ASGI calls) and the data helpers ``_config``,
+``_catalogue``, ``_captures``, ``_tokens``, ``_scoring``, ``_cassette``.
+
+Like moto, one backend has two front ends — the Starlette app from
+:func:`create_app`, used in-process through ``httpx.ASGITransport``, and the
+same app on a real loopback socket (:func:`running_emulator`, :func:`serve`,
+the ``emulator`` command)::
 
     from nim_emulator import EmulatorConfig, FaultSpec, running_emulator
 
@@ -17,11 +31,15 @@ deterministic BM25-style stand-in, NOT NVIDIA's model. docs/emulator.md lists
 the routes, the rules, the fault grammar and what is not reproduced.
 """
 
-from nim_emulator._app import CONNECTION_EXTENSION, create_app
+from nim_emulator._app import create_app
 from nim_emulator._cassette import Cassette, Interaction, load_cassette, parse_cassette
 from nim_emulator._catalogue import DEFAULT_SELF_HOSTED_MODEL, MODELS, ModelInfo
 from nim_emulator._config import EmulatorConfig
-from nim_emulator._errors import (
+from nim_emulator._scoring import pair_logit, rank_passages
+from nim_emulator._server import running_emulator, serve
+from nim_emulator._tokens import count_tokens
+from nim_emulator._wire import CONNECTION_EXTENSION
+from nim_emulator.exceptions import (
     CassetteError,
     EmulatedConnectionDrop,
     EmulatedConnectionReset,
@@ -30,11 +48,8 @@ from nim_emulator._errors import (
     EmulatorServerError,
     FaultSpecError,
 )
-from nim_emulator._faults import FAULT_GRAMMAR, FaultSpec
-from nim_emulator._scoring import pair_logit, rank_passages
-from nim_emulator._server import running_emulator, serve
-from nim_emulator._state import ArmedFault, EmulatorState, RequestRecord
-from nim_emulator._tokens import count_tokens
+from nim_emulator.faults import FAULT_GRAMMAR, FaultSpec
+from nim_emulator.models import ArmedFault, EmulatorState, RequestRecord
 
 __all__ = [
     "CONNECTION_EXTENSION",

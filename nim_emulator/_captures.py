@@ -1,19 +1,19 @@
-"""Real NVIDIA payloads, copied byte for byte from the project's capture folder.
+"""Real NVIDIA payloads, copied byte for byte from the repository's capture folder.
 
-Each constant names the file it was copied from (under the shared
-``nim-captures/`` folder; the emulator never reads that folder at run time)
-and the public source that ``nim-captures/SOURCES.md`` gives for it. Nothing
-in this module is invented: bodies the emulator has to make up live in
-``_replies.py`` and are labelled there as inferred or invented.
+Each constant names the file it was copied from (under ``contracts/captures/``;
+the emulator never reads that folder at run time) and the public source that
+``contracts/captures/SOURCES.md`` gives for it. Nothing in this module is
+invented: bodies the emulator has to make up live in ``exceptions.py`` and
+``responses.py`` and are labelled there as inferred or invented.
 
 Trailing newlines: the capture files all end in ``\\n``. Where the wire bytes
 are known to carry it, the constant keeps it: the 410 capture's
 ``content-length: 167`` counts a 166-byte JSON text plus ``\\n``, so NVIDIA's
 problem-details bodies end in ``\\n``: the 403 and 429 bodies, from the same gateway,
-keep the ``\\n`` of their files, and the 502 body (quoted in nim-api.md, no file)
+keep the ``\\n`` of their files, and the 502 body (reported publicly, no file)
 gets one by the same inference; ``404 page not
 found\\n`` is 19 bytes on the wire. The 401 text is an axum rejection message,
-which has no newline (the brief and the captured literal agree). The success
+which has no newline (the NVCF source literal and the capture agree). The success
 body was saved by a Python script; its final ``\\n`` is treated as the file's,
 not the wire's.
 """
@@ -53,7 +53,7 @@ NOT_FOUND_404_HEADERS: Final = (
 
 # errors/404_unknown_model_generic-reranking_fieldnote.txt — public GitHub file (repository not
 # identified), POST https://ai.api.nvidia.com/v1/retrieval/nvidia/reranking with an unknown model.
-# Real message text only: the envelope around it was NOT captured (see _replies.unknown_model).
+# Real message text only: the envelope around it was NOT captured (exceptions.UnknownModelError).
 GENERIC_ROUTE_AVAILABLE_MODELS: Final = (
     "Available models are: ['nvidia/rerank-qa-mistral-4b', 'nv-rerank-qa-mistral-4b:1']"
 )
@@ -75,8 +75,8 @@ GONE_410_HEADERS: Final = (
 # issue #690 (2026-06-03; also #30, #1485). Real body; no Retry-After header was reported.
 TOO_MANY_REQUESTS_429: Final = b'{"status":429,"title":"Too Many Requests"}\n'
 
-# reference/nim-api.md, "Errors" table, 502 row ("body seen"). There is no file for it in
-# nim-captures/ and SOURCES.md does not itemise its origin. The final newline is inferred from
+# Reported publicly as the body seen with a 502 from NVIDIA's gateway. There is no file for it in
+# contracts/captures/ and SOURCES.md does not itemise its origin. The final newline is inferred from
 # the gateway's other problem-details bodies (see the module docstring).
 BAD_GATEWAY_502: Final = (
     b'{"type":"about:blank","title":"Bad Gateway","status":502,'
@@ -86,7 +86,7 @@ BAD_GATEWAY_502: Final = (
 # errors/422_validation_nvcf-problem-details_garak-748.reconstructed.json — NVIDIA/garak issue
 # #748 (2024-06-19), a chat model on integrate.api.nvidia.com. Real field names, values and order;
 # the JSON text itself was reconstructed by hand from a Python dict print. Only the constants of
-# that envelope are kept here; see _replies.validation_error.
+# that envelope are kept here; see exceptions.HostedValidationError.
 VALIDATION_422_TYPE: Final = "urn:inference-service:problem-details:unprocessable-entity"
 VALIDATION_422_TITLE: Final = "Unprocessable Entity"
 
@@ -105,7 +105,7 @@ LENGTH_OVERFLOW_TEMPLATE: Final = "Input length {length} exceeds maximum allowed
 # success/hosted_generic-reranking_rerank-qa-mistral-4b.request.json / .response.json — public
 # GitHub file "NVIDIA API Verification Report" (repository not identified), POST
 # https://ai.api.nvidia.com/v1/retrieval/nvidia/reranking. Real capture, FP16-exact logits.
-# The emulator answers exactly this request with exactly these bytes (see _backend).
+# The emulator answers exactly this request with exactly these bytes (see models.rank_hosted).
 HOSTED_GENERIC_REQUEST: Final = {
     "model": "nvidia/rerank-qa-mistral-4b",
     "query": {"text": "What are the library hours?"},

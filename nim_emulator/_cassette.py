@@ -1,6 +1,6 @@
 """Cassettes for replay mode: vcrpy's YAML format, read into typed, immutable data.
 
-Not a port of a Go file. The format is vcrpy's version 1::
+The format is vcrpy's version 1::
 
     version: 1
     interactions:
@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from nim_emulator._errors import CassetteError
+from nim_emulator.exceptions import CassetteError
 
 __all__ = ["Cassette", "Interaction", "bodies_match", "load_cassette", "parse_cassette"]
 

@@ -1,7 +1,7 @@
 """The reranking models the emulator knows: routes, token limits, passage limits, end of life.
 
-Not a port of a Go file. The table follows reference/nim-api.md ("Models" and
-"Routes"); every value that page does not state is marked *chosen* below and in
+The table follows NVIDIA's model documentation (models, routes, limits, end of
+life); every value it does not state is marked *chosen* below and in
 docs/emulator.md.
 """
 
@@ -51,7 +51,7 @@ MODELS: Final[dict[str, ModelInfo]] = {
     info.id: info
     for info in (
         # The generic route's model and its alias. Token limit: not documented; 512 is *chosen*
-        # (the mistral-4b rerankers' limit). Truncates by default: nim-api.md says so of the
+        # (the mistral-4b rerankers' limit). Truncates by default: NVIDIA says so of the
         # alias, and the two ids name one model.
         ModelInfo("nvidia/rerank-qa-mistral-4b", max_tokens=512, default_truncate="END"),
         ModelInfo("nv-rerank-qa-mistral-4b:1", max_tokens=512, default_truncate="END"),
@@ -61,9 +61,9 @@ MODELS: Final[dict[str, ModelInfo]] = {
             hosted_per_model=True,
             self_hosted_overflow_status=400,
         ),
-        # Token limit "?" in nim-api.md: 512 is *chosen* (the v1 generation's limit).
+        # Token limit not documented: 512 is *chosen* (the v1 generation's limit).
         ModelInfo("nvidia/llama-3.2-nv-rerankqa-1b-v1", max_tokens=512, hosted_per_model=True),
-        # End of life 2026-05-18 (nim-api.md); the time of day, 00:00:00Z, is *chosen*.
+        # End of life 2026-05-18 (NVIDIA's notice); the time of day, 00:00:00Z, is *chosen*.
         ModelInfo(
             "nvidia/llama-3.2-nv-rerankqa-1b-v2",
             max_tokens=8192,
@@ -73,8 +73,8 @@ MODELS: Final[dict[str, ModelInfo]] = {
         ModelInfo("nvidia/llama-nemotron-rerank-1b-v2", max_tokens=8192, hosted_per_model=True),
         ModelInfo("nvidia/llama-nemotron-rerank-500m-v2", max_tokens=8192),
         ModelInfo("nvidia/llama-3.2-nemoretriever-500m-rerank-v2", max_tokens=8192),
-        # "8192–10240" in nim-api.md: the upper bound is *chosen*. 1000 passages is the hosted
-        # limit; the emulator applies it on /v1/ranking too (*chosen*).
+        # "8192–10240" in NVIDIA's documentation: the upper bound is *chosen*. 1000 passages is
+        # the hosted limit; the emulator applies it on /v1/ranking too (*chosen*).
         ModelInfo(
             "nvidia/llama-nemotron-rerank-vl-1b-v2",
             max_tokens=10240,

@@ -1,7 +1,4 @@
-"""The emulator's settings: one dataclass shared by the Python API and the command line.
-
-Not a port of a Go file.
-"""
+"""The emulator's settings: one dataclass shared by the Python API and the command line."""
 
 from __future__ import annotations
 
@@ -12,8 +9,8 @@ from pathlib import Path
 
 from nim_emulator._cassette import Cassette
 from nim_emulator._catalogue import DEFAULT_SELF_HOSTED_MODEL
-from nim_emulator._errors import EmulatorConfigError
-from nim_emulator._faults import FaultSpec
+from nim_emulator.exceptions import EmulatorConfigError
+from nim_emulator.faults import FaultSpec
 
 __all__ = ["EmulatorConfig"]
 

@@ -1,6 +1,6 @@
 """Deterministic, query-aware stand-in scores. These are NOT NVIDIA's model.
 
-Not a port of a Go file. A real NIM runs a cross-encoder; the emulator runs a
+A real NIM runs a cross-encoder; the emulator runs a
 BM25-style formula on each (query, passage) pair *on its own*, so a passage's
 score never depends on the other passages in the request (as with a
 cross-encoder, and unlike corpus BM25, which would make the scores of chunked

@@ -1,7 +1,6 @@
 """The emulator on a real socket: uvicorn in a background thread, with TCP_NODELAY on.
 
-Not a port of a Go file (moto's ``ThreadedMotoServer`` plays this part).
-Two front ends share one runner:
+moto's ``ThreadedMotoServer`` plays this part there. Two front ends share one runner:
 
 * :func:`running_emulator` — a context manager for tests: binds the port
   itself (port 0 = a free one), starts uvicorn in a thread, yields the base
@@ -37,9 +36,10 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from nim_emulator._app import CONNECTION_EXTENSION, create_app
+from nim_emulator._app import create_app
 from nim_emulator._config import EmulatorConfig
-from nim_emulator._errors import EmulatorConfigError, EmulatorServerError
+from nim_emulator._wire import CONNECTION_EXTENSION
+from nim_emulator.exceptions import EmulatorConfigError, EmulatorServerError
 
 __all__ = ["READY_MESSAGE", "running_emulator", "serve"]
 

@@ -1,6 +1,6 @@
 """The emulator's token count: an approximation, NOT NVIDIA's tokenizer.
 
-Not a port of a Go file. A token is either a run of at most 16 word
+A token is either a run of at most 16 word
 characters (letters, digits, underscore, any script) or one other non-space
 character. ``"Library 9-10."`` is 5 tokens: ``Library``, ``9``, ``-``, ``10``,
 ``.``. A 40-letter word is 3 tokens (16 + 16 + 8). Real NIMs use the model's

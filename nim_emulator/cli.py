@@ -1,6 +1,6 @@
 """The ``reranker-nvidia emulator`` command: its options (``configure``) and its body (``run``).
 
-Not a port of a Go file. The main command line owns the parser; it calls
+The main command line owns the parser; it calls
 ``configure(subparser)`` to add the options and ``run(args)`` to start the
 server. Bad option values (a fault spec off the grammar, an unreadable
 cassette, a negative latency) are usage errors: argparse prints the message
@@ -16,9 +16,9 @@ from pathlib import Path
 from nim_emulator._cassette import Cassette, load_cassette
 from nim_emulator._catalogue import DEFAULT_SELF_HOSTED_MODEL
 from nim_emulator._config import EmulatorConfig
-from nim_emulator._errors import CassetteError, EmulatorError, FaultSpecError
-from nim_emulator._faults import FAULT_GRAMMAR, FaultSpec
 from nim_emulator._server import serve
+from nim_emulator.exceptions import CassetteError, EmulatorError, FaultSpecError
+from nim_emulator.faults import FAULT_GRAMMAR, FaultSpec
 
 __all__ = ["configure", "main", "run"]
 

@@ -10,7 +10,8 @@ import anyio
 import pytest
 
 from nim_emulator import EmulatorConfig, FaultSpec, create_app
-from nim_emulator._app import _pause, _read_body, _reorder
+from nim_emulator._wire import pause, read_body
+from nim_emulator.faults import _reorder
 
 from ._support import GENERIC, body
 
@@ -68,8 +69,8 @@ def request_body(data: bytes, more: bool = False) -> Message:
 
 
 async def test_read_body_joins_chunks_and_sees_a_disconnect() -> None:
-    assert await _read_body(receiver(request_body(b"ab", True), request_body(b"c"))) == b"abc"
-    assert await _read_body(receiver(request_body(b"ab", True))) is None
+    assert await read_body(receiver(request_body(b"ab", True), request_body(b"c"))) == b"abc"
+    assert await read_body(receiver(request_body(b"ab", True))) is None
 
 
 async def test_client_gone_before_the_body_ends_is_not_answered() -> None:
@@ -79,15 +80,15 @@ async def test_client_gone_before_the_body_ends_is_not_answered() -> None:
 
 
 async def test_pause_returns_false_when_the_client_disconnects() -> None:
-    assert await _pause(30.0, receiver()) is False
-    assert await _pause(0.0, receiver()) is True
+    assert await pause(30.0, receiver()) is False
+    assert await pause(0.0, receiver()) is True
 
 
 async def test_pause_ignores_other_messages_until_the_time_is_up() -> None:
     async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    assert await _pause(0.01, receive) is True
+    assert await pause(0.01, receive) is True
 
 
 async def test_disconnect_during_latency_ends_the_request() -> None:

@@ -140,10 +140,11 @@ async def test_configured_latency_and_jitter_apply_to_every_route(make_emu: EmuF
     assert time.perf_counter() - start >= 0.8 * 0.120
 
 
-async def test_client_giving_up_during_latency_ends_the_request(make_emu: EmuFactory) -> None:
-    emu = await faulty(make_emu, "latency=60000,count=1")
-    if emu.mode == "in-process":
-        pytest.skip("in-process the app cannot see a client timeout (no socket to close)")
+async def test_client_giving_up_during_latency_ends_the_request(
+    make_socket_emu: EmuFactory,
+) -> None:
+    # Server only: in-process there is no socket for the client's timeout to close.
+    emu = await faulty(make_socket_emu, "latency=60000,count=1")
     with pytest.raises(httpx.ReadTimeout):
         await emu.client.post(GENERIC, json=body(), headers=AUTH, timeout=0.2)
     for _ in range(200):
@@ -189,10 +190,11 @@ async def test_drop_mid_body_sends_part_of_the_promised_body(make_emu: EmuFactor
     assert emu.state.requests[0].status == 200
 
 
-async def test_drop_mid_body_streaming_client_sees_the_headers_first(make_emu: EmuFactory) -> None:
-    emu = await faulty(make_emu, "drop-mid-body,count=1")
-    if emu.mode == "in-process":
-        pytest.skip("ASGITransport buffers the body, so the error comes before the headers")
+async def test_drop_mid_body_streaming_client_sees_the_headers_first(
+    make_socket_emu: EmuFactory,
+) -> None:
+    # Server only: ASGITransport buffers the body, so in-process the error comes before the headers.
+    emu = await faulty(make_socket_emu, "drop-mid-body,count=1")
     async with emu.client.stream("POST", GENERIC, json=body(), headers=AUTH) as response:
         assert response.status_code == 200
         with pytest.raises(httpx.RemoteProtocolError):
@@ -292,10 +294,9 @@ async def test_slow_body_trickles_the_body(make_emu: EmuFactory) -> None:
     assert [r.outcome for r in emu.state.requests] == ["answered", "answered"]
 
 
-async def test_slow_body_headers_arrive_before_the_body(make_emu: EmuFactory) -> None:
-    emu = await faulty(make_emu, "slow-body=300,count=1")
-    if emu.mode == "in-process":
-        pytest.skip("ASGITransport buffers the body, so headers and body arrive together")
+async def test_slow_body_headers_arrive_before_the_body(make_socket_emu: EmuFactory) -> None:
+    # Server only: ASGITransport buffers the body, so in-process headers and body arrive together.
+    emu = await faulty(make_socket_emu, "slow-body=300,count=1")
     start = time.perf_counter()
     async with emu.client.stream("POST", GENERIC, json=body(), headers=AUTH) as response:
         headers_at = time.perf_counter() - start

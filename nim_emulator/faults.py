@@ -1,7 +1,7 @@
-"""Fault specs: the small grammar of ``--fault`` and its JSON twin on ``POST /_emulator/faults``.
+"""Faults, all of them: the ``--fault`` grammar, and the one place where faults take effect.
 
-Not a port of a Go file. A spec is comma-separated ``key`` or ``key=value``
-items. Exactly one item names the fault; the others are options::
+**The grammar.** A spec is comma-separated ``key`` or ``key=value`` items.
+Exactly one item names the fault; the others are options::
 
     status=CODE          answer CODE (400-599) with NVIDIA's body for it   [retry-after=SECONDS]
     latency=MS           wait MS milliseconds before answering             [jitter=MS]
@@ -24,18 +24,62 @@ Examples: ``status=503,count=2,retry-after=10``, ``latency=200,jitter=50``,
 ``indices=duplicate,count=1``, ``status=503,path=/v1/health/ready``. Values
 cannot contain ``,``. JSON: ``{"spec": "status=429,count=1"}`` or the fields
 of :class:`FaultSpec` (``{"kind": "status", "status": 429, "count": 1}``).
+
+**Where they take effect.** The ASGI layer hands every emulated request (anything
+outside ``/_emulator/``) to :func:`serve`, which answers it in this order:
+
+1. latency: the configured ``latency_ms`` + jitter, plus the first matching
+   ``latency`` fault; a client that disconnects meanwhile ends the request;
+2. outcome: the first matching ``status`` or ``drop`` fault, else the NIM's
+   answer (the response layer's);
+3. on a 200 with ``rankings``: the first matching ``indices``, ``unsorted`` and
+   ``malformed-json`` faults; on a 2xx: ``deprecation``; on a 200: ``accepted``;
+4. delivery: the first matching ``drop-mid-body`` or ``slow-body`` fault, if
+   the answer has a body; else the answer goes out whole.
+
+At most one fault of each kind applies to a request, and a fault is used up
+(its ``count`` decremented) only when it takes effect; one that does not apply
+waits for a later request.
+
+Dropping a connection: on the emulator's own server the TCP connection is
+closed (FIN; ``drop=reset`` sends RST) through the connection handle the
+server puts in the ASGI scope. In-process there is no socket, so the fault
+raises :class:`~nim_emulator.exceptions.EmulatedConnectionDrop` (an
+``httpx.RemoteProtocolError``) or ``EmulatedConnectionReset`` (an
+``httpx.ReadError``), which ``httpx.ASGITransport`` hands to the client. Under
+another ASGI server the exception reaches that server, which typically answers
+500 or closes the connection.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import random
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from fnmatch import fnmatchcase
-from typing import Any, Final, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
-from nim_emulator._errors import FaultSpecError
+from nim_emulator._wire import Reply, Wire
+from nim_emulator.exceptions import (
+    EmulatedConnectionDrop,
+    EmulatedConnectionReset,
+    FaultSpecError,
+    ForbiddenError,
+    NimError,
+    PageNotFoundError,
+    ProblemDetailsError,
+)
 
-__all__ = ["FAULT_GRAMMAR", "FaultKind", "FaultSpec"]
+if TYPE_CHECKING:  # the model layer keeps the armed faults, so it imports this module
+    from nim_emulator.models import EmulatorState, RequestRecord
+
+__all__ = ["FAULT_GRAMMAR", "FaultKind", "FaultSpec", "accepted_reply", "serve"]
+
+
+# ---- the grammar ----------------------------------------------------------------------------
 
 FaultKind = Literal[
     "status",
@@ -341,3 +385,226 @@ def _fmt(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+# ---- where the faults take effect -----------------------------------------------------------
+
+SLOW_BODY_CHUNKS: Final = 16
+# Inferred: Retry-After of a 503 when the fault gives none. 10800 is the one value reported
+# (for a model that is offline); give retry-after=N to change it.
+DEFAULT_503_RETRY_AFTER: Final = 10800
+
+
+async def serve(
+    state: EmulatorState,
+    record: RequestRecord,
+    wire: Wire,
+    answer: Callable[[], Reply],
+    *,
+    reranking_route: bool,
+) -> None:
+    """Answer one emulated request, ``answer()`` being the NIM's reply (module docstring)."""
+    run = _Run(state, record, reranking_route)
+    delay_ms = state.config.latency_ms + state.uniform(state.config.jitter_ms)
+    latency = run.take("latency")
+    if latency is not None:
+        delay_ms += (latency.latency_ms or 0.0) + state.uniform(latency.jitter_ms or 0.0)
+    if not await wire.pause(delay_ms / 1000.0):
+        state.update(record, outcome="client-disconnected")
+        return
+
+    outcome = run.take("status", "drop")
+    if outcome is not None and outcome.kind == "drop":
+        state.update(record, outcome="dropped")
+        await _drop(wire, reset=outcome.mode == "reset", partial=None)
+        return
+    if outcome is not None:
+        assert outcome.status is not None
+        reply = _status_answer(outcome.status, outcome.retry_after, str(uuid.uuid4()))
+    else:
+        reply = run.rewrite(answer())
+
+    delivery = run.take("drop-mid-body", "slow-body") if reply.body else None
+    state.update(record, status=reply.status)
+    if delivery is not None and delivery.kind == "drop-mid-body":
+        state.update(record, outcome="dropped-mid-body")
+        cut = len(reply.body) // 2
+        await wire.start(reply)
+        if cut:
+            await wire.chunk(reply.body[:cut], more=True)
+        await _drop(wire, reset=False, partial=(cut, len(reply.body)))
+        return
+    # The record says "answered" before the last byte goes out, so a client that reads
+    # the log right after its answer never sees "pending".
+    if delivery is not None:
+        seconds = (delivery.slow_body_ms or 0.0) / 1000.0
+        trickled = await _send_slowly(
+            wire, reply, seconds, before_last=lambda: state.update(record, outcome="answered")
+        )
+        if not trickled:
+            state.update(record, outcome="client-disconnected")
+        return
+    state.update(record, outcome="answered")
+    await wire.reply(reply)
+
+
+def _status_answer(status: int, retry_after: int | None, request_id: str) -> Reply:
+    """The answer of a ``status=CODE`` fault: NVIDIA's body for the code.
+
+    Captured bodies: 403, 404 (text page), 429, 502; every other body is
+    inferred (:meth:`ProblemDetailsError.inferred`). 504 adds ``nvcf-status:
+    errored`` and ``nvcf-reqid``. A 503 carries ``Retry-After`` (10800 unless
+    ``retry-after`` is given); other codes carry it only when ``retry-after``
+    is given.
+    """
+    error: NimError
+    if status == 403:
+        error = ForbiddenError()
+    elif status == 404:
+        error = PageNotFoundError()
+    elif status == 429:
+        error = ProblemDetailsError.too_many_requests()
+    elif status == 502:
+        error = ProblemDetailsError.bad_gateway()
+    else:
+        error = ProblemDetailsError.inferred(status)
+    reply = error.reply()
+    if status == 503 and retry_after is None:
+        retry_after = DEFAULT_503_RETRY_AFTER
+    if retry_after is not None:
+        reply.headers.append(("retry-after", str(retry_after)))
+    if status == 504:
+        reply.headers += [("nvcf-reqid", request_id), ("nvcf-status", "errored")]
+    return reply
+
+
+class _Run:
+    """The faults of one request: which are taken, and the rewrites of stage 3."""
+
+    def __init__(self, state: EmulatorState, record: RequestRecord, reranking_route: bool) -> None:
+        self.state = state
+        self.record = record
+        self.reranking_route = reranking_route
+
+    def take(self, *kinds: str) -> FaultSpec | None:
+        """The first armed fault of one of ``kinds`` that matches; it is used up."""
+        return self.state.take_fault(self.record, kinds, reranking_route=self.reranking_route)
+
+    def rewrite(self, reply: Reply) -> Reply:
+        """Stage 3: the body faults, ``deprecation`` and ``accepted``."""
+        payload = reply.payload
+        if reply.status == 200 and payload is not None and _rankable(payload):
+            fault = self.take("indices")
+            if fault is not None:
+                reply = reply.with_payload(_corrupt_indices(payload, fault.mode or ""))
+            fault = self.take("unsorted")
+            if fault is not None:
+                reply = reply.with_payload(_reorder(reply.payload or payload, fault.mode or ""))
+            if self.take("malformed-json") is not None:
+                reply.body = reply.body[: len(reply.body) // 2]
+        if 200 <= reply.status < 300:
+            fault = self.take("deprecation")
+            if fault is not None and fault.deprecation is not None:
+                reply.headers.append(("deprecation", fault.deprecation))
+        if reply.status == 200:
+            fault = self.take("accepted")
+            if fault is not None:
+                request_id = reply.header("nvcf-reqid") or str(uuid.uuid4())
+                self.state.store_pending(request_id, reply, fault.polls or 0)
+                accepted = accepted_reply(request_id)
+                deprecation = reply.header("deprecation")
+                if deprecation is not None:
+                    accepted.headers.append(("deprecation", deprecation))
+                return accepted
+        return reply
+
+
+def accepted_reply(request_id: str) -> Reply:
+    """202 with an empty body, ``nvcf-status: in-progress`` and ``nvcf-reqid`` (NVCF polling)."""
+    return Reply(202, [("nvcf-reqid", request_id), ("nvcf-status", "in-progress")])
+
+
+def _rankable(payload: dict[str, Any]) -> bool:
+    """Whether ``rankings`` is a non-empty list of objects (replayed bodies may be anything)."""
+    rankings = payload.get("rankings")
+    return (
+        isinstance(rankings, list) and bool(rankings) and all(isinstance(e, dict) for e in rankings)
+    )
+
+
+def _corrupt_indices(payload: dict[str, Any], mode: str) -> dict[str, Any]:
+    """``rankings`` with one bad index: the last entry (the lowest logit) is the one hit."""
+    rankings = [dict(entry) for entry in payload["rankings"]]
+    if mode == "missing":
+        rankings = rankings[:-1]
+    elif mode == "duplicate":
+        if len(rankings) > 1:
+            rankings[-1]["index"] = rankings[0]["index"]
+        else:
+            rankings.append(dict(rankings[0]))
+    elif mode == "out-of-range":
+        rankings[-1]["index"] = len(payload["rankings"])
+    else:  # negative
+        rankings[-1]["index"] = -1
+    return {**payload, "rankings": rankings}
+
+
+def _reorder(payload: dict[str, Any], mode: str) -> dict[str, Any]:
+    """``rankings`` out of logit order: ascending, by index, or a fixed shuffle."""
+    rankings = [dict(entry) for entry in payload["rankings"]]
+    if mode == "ascending":
+        rankings.sort(key=lambda e: (_logit(e), -_index(e)))
+    elif mode == "index":
+        rankings.sort(key=_index)
+    else:  # shuffled: seeded by the rankings themselves, so the same answer every time
+        seed = json.dumps(rankings, sort_keys=True)
+        shuffled = list(rankings)
+        random.Random(seed).shuffle(shuffled)  # noqa: S311  (not security)
+        if shuffled == rankings and len(rankings) > 1:
+            shuffled = shuffled[1:] + shuffled[:1]
+        rankings = shuffled
+    return {**payload, "rankings": rankings}
+
+
+def _logit(entry: dict[str, Any]) -> float:
+    value = entry.get("logit")
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _index(entry: dict[str, Any]) -> int:
+    value = entry.get("index")
+    return value if isinstance(value, int) else 0
+
+
+async def _send_slowly(
+    wire: Wire, reply: Reply, seconds: float, before_last: Callable[[], None]
+) -> bool:
+    """``slow-body``: headers now, then the body in up to 16 chunks spread over ``seconds``."""
+    await wire.start(reply)
+    body = reply.body
+    pieces = min(SLOW_BODY_CHUNKS, len(body))
+    size = -(-len(body) // pieces)
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    for chunk in chunks:
+        if not await wire.pause(seconds / len(chunks)):
+            return False
+        await wire.chunk(chunk, more=True)
+    before_last()
+    await wire.chunk(b"", more=False)
+    return True
+
+
+async def _drop(wire: Wire, *, reset: bool, partial: tuple[int, int] | None) -> None:
+    """``drop`` / ``drop-mid-body``: close the connection (server) or raise what httpx would."""
+    if wire.conn is not None:
+        await wire.conn.drop(reset=reset)
+        return
+    if reset:
+        raise EmulatedConnectionReset("[Errno 104] Connection reset by peer")
+    if partial is None:
+        raise EmulatedConnectionDrop("Server disconnected without sending a response.")
+    received, expected = partial
+    raise EmulatedConnectionDrop(
+        "peer closed connection without sending complete message body "
+        f"(received {received} bytes, expected {expected})"
+    )
