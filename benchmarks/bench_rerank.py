@@ -30,7 +30,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, Client
+from reranker_nvidia import NAME, AsyncClient, ClassBasedModuleConfig, Client
 from reranker_nvidia.clients.ranker import num_cpu
 from reranker_nvidia.modulecomponents.base_client import BaseTransport
 
@@ -101,7 +101,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with server(args.server, args.latency_ms) as base_url:
-        cfg = ClassBasedModuleConfig.for_settings("reranker-nvidia", {"baseURL": base_url})
+        cfg = ClassBasedModuleConfig.for_settings(NAME, {"baseURL": base_url})
         print(
             f"{args.server} {base_url} (own process), {args.latency_ms:g} ms per request, "
             f"{num_cpu()} CPUs, median of {args.runs}"

@@ -2,18 +2,26 @@
 
 The package mirrors weaviate/weaviate ``modules/reranker-nvidia`` and the
 ``usecases/modulecomponents`` code it uses, file for file (docs/go-mapping.md).
-The names most callers need are re-exported here::
+``errors.py`` is not a port of a Go file: Go returns plain ``error`` values.
+The names most callers need are re-exported here, and only here; every other
+name is imported from the module that defines it::
 
     from reranker_nvidia import Client, SearchResult, ReRankerProvider, Params
 
     with Client() as client:                       # NVIDIA_APIKEY from the environment
         result = client.rank("query", ["doc one", "doc two"])
+
+Two Go types are called ``RankResult``: ``ent.RankResult`` (what
+:meth:`Client.rank` returns) is ``RankResult`` here, and
+``models.RankResult`` (each entry of ``_additional.rerank``) is
+``RerankScore``.
 """
 
 from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, AsyncClient, Client
 from reranker_nvidia.config.class_settings import (
     DEFAULT_BASE_URL,
     DEFAULT_NVIDIA_MODEL,
+    NAME,
     ClassSettings,
 )
 from reranker_nvidia.entities.moduletools.config import ClassConfig
@@ -35,8 +43,12 @@ from reranker_nvidia.errors import (
     TransportError,
     UpstreamError,
 )
-from reranker_nvidia.module import NAME, ModuleInitParams, RerankerModule
-from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
+from reranker_nvidia.module import ModuleInitParams, RerankerModule
+from reranker_nvidia.modulecomponents.additional.models.ranker import RankResult as RerankScore
+from reranker_nvidia.modulecomponents.additional.rank.rank import (
+    AsyncReRankerProvider,
+    ReRankerProvider,
+)
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
 from reranker_nvidia.modulecomponents.ent.rank_result import DocumentScore, RankResult
 from reranker_nvidia.usecases.modules.module_config import ClassBasedModuleConfig
@@ -49,6 +61,7 @@ __all__ = [
     "MAX_DOCUMENTS",
     "NAME",
     "AsyncClient",
+    "AsyncReRankerProvider",
     "BaseURLError",
     "ClassBasedModuleConfig",
     "ClassConfig",
@@ -69,6 +82,7 @@ __all__ = [
     "ReRankerProvider",
     "RedirectError",
     "RequestBuildError",
+    "RerankScore",
     "RerankerError",
     "RerankerModule",
     "ResponseParseError",

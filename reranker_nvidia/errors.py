@@ -3,9 +3,8 @@
 Every failure the library reports is a :class:`RerankerError`; ``str(err)`` is
 the message the Go module gives for the same failure, word for word, unless
 docs/divergences.md says otherwise (and then Go's text is kept as a prefix
-wherever Go had one). Not a port of a Go file: Go returns plain ``error``
-values; the types here let Python callers tell failures apart without parsing
-text.
+wherever Go had one). Go returns plain ``error`` values; the types here let
+Python callers tell failures apart without parsing text.
 
     RerankerError
     ├── ConfigError                 the environment or an argument is unusable

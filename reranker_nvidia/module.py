@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 
 from reranker_nvidia.class_configurator import ClassConfigurator
-from reranker_nvidia.clients.ranker import Client
+from reranker_nvidia.clients.ranker import API_KEY_ENV, Client
+from reranker_nvidia.config.class_settings import NAME
 from reranker_nvidia.entities.modulecapabilities.additional import AdditionalProperty
 from reranker_nvidia.entities.modulecapabilities.module import ModuleType
 from reranker_nvidia.errors import RerankerError
@@ -29,8 +30,6 @@ from reranker_nvidia.usecases.config.environment import (
     Config,
     module_http_client_timeout_from_environment,
 )
-
-NAME = "reranker-nvidia"
 
 
 @dataclass(slots=True)
@@ -74,7 +73,7 @@ class RerankerModule(ClassConfigurator):
 
     def _init_additional(self, params: ModuleInitParams) -> None:
         env = os.environ if params.environ is None else params.environ
-        api_key = env.get("NVIDIA_APIKEY", "")
+        api_key = env.get(API_KEY_ENV, "")
         client = Client(
             api_key,
             params.config.module_http_client_timeout,

@@ -18,9 +18,11 @@ from nim_emulator import EmulatorConfig, running_emulator
 from reranker_nvidia.cli.inputs import InputError, read_bytes, read_objects
 from reranker_nvidia.cli.output import format_score, table
 from reranker_nvidia.clients.ranker import Client
+from reranker_nvidia.config.class_settings import NAME
 from reranker_nvidia.entities.search.result import SearchResult
 from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
+from reranker_nvidia.modulecomponents.additional.rank.rank_result import PROPERTY_RERANK
 from reranker_nvidia.usecases.modules.module_config import ClassBasedModuleConfig
 
 DEFAULT_QUERY = "Which novel is set on a desert planet that is the only source of the spice?"
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     before = [[str(i + 1), _label(obj, args.property)] for i, obj in enumerate(objects)]
 
     with running_emulator(EmulatorConfig(api_key=DEMO_KEY)) as base_url:
-        cfg = ClassBasedModuleConfig.for_settings("reranker-nvidia", {"baseURL": base_url})
+        cfg = ClassBasedModuleConfig.for_settings(NAME, {"baseURL": base_url})
         with Client(DEMO_KEY, 30.0) as client:
             ranked = ReRankerProvider(client).additional_property_fn(
                 results, Params(property=args.property, query=args.query), None, None, cfg
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     after = []
     for rank, result in enumerate(ranked, 1):
         assert result.additional_properties is not None
-        score = result.additional_properties["rerank"][0].score
+        score = result.additional_properties[PROPERTY_RERANK][0].score
         was = position[id(result)]
         after.append(
             [str(rank), str(was + 1), format_score(score), _label(objects[was], args.property)]

@@ -12,11 +12,13 @@ from typing import Any, TextIO
 from reranker_nvidia._gostd.context import HeaderSource
 from reranker_nvidia.cli.inputs import read_bytes, read_documents, read_objects
 from reranker_nvidia.cli.output import Progress, format_score, table
-from reranker_nvidia.clients.ranker import Client
+from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, Client
+from reranker_nvidia.config.class_settings import DEFAULT_BASE_URL, DEFAULT_NVIDIA_MODEL, NAME
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
 from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
+from reranker_nvidia.modulecomponents.additional.rank.rank_result import PROPERTY_RERANK
 from reranker_nvidia.modulecomponents.ent.rank_result import RankResult
 from reranker_nvidia.usecases.config.environment import module_http_client_timeout_from_environment
 from reranker_nvidia.usecases.modules.module_config import ClassBasedModuleConfig
@@ -101,12 +103,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="read JSON Lines search results and rank by this property (Weaviate's rerank)",
     )
     parser.add_argument(
-        "--model", metavar="M", help="class setting 'model' (default nvidia/rerank-qa-mistral-4b)"
+        "--model", metavar="M", help=f"class setting 'model' (default {DEFAULT_NVIDIA_MODEL})"
     )
     parser.add_argument(
         "--base-url",
         metavar="URL",
-        help="class setting 'baseURL' (default https://ai.api.nvidia.com)",
+        help=f"class setting 'baseURL' (default {DEFAULT_BASE_URL})",
     )
     parser.add_argument(
         "--header",
@@ -120,9 +122,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-documents",
         type=positive_int,
-        default=512,
+        default=MAX_DOCUMENTS,
         metavar="N",
-        help="passages per request (default 512, Weaviate's)",
+        help=f"passages per request (default {MAX_DOCUMENTS}, Weaviate's)",
     )
     parser.add_argument(
         "--max-concurrency",
@@ -151,7 +153,7 @@ def _class_config(args: argparse.Namespace) -> ClassConfig:
         settings["model"] = args.model
     if args.base_url is not None:
         settings["baseURL"] = args.base_url
-    return ClassBasedModuleConfig.for_settings("reranker-nvidia", settings)
+    return ClassBasedModuleConfig.for_settings(NAME, settings)
 
 
 @dataclass(slots=True)
@@ -246,10 +248,10 @@ def _rerank_objects(job: _Job, data: bytes) -> str | None:
     for rank, result in enumerate(ranked, 1):
         original = objects[position[id(result)]]
         assert result.additional_properties is not None
-        score = result.additional_properties["rerank"][0].score
+        score = result.additional_properties[PROPERTY_RERANK][0].score
         merged = dict(original)
         additional = original.get("_additional") or {}
-        merged["_additional"] = {**additional, "rerank": [{"score": score}]}
+        merged["_additional"] = {**additional, PROPERTY_RERANK: [{"score": score}]}
         lines.append(_dump(merged))
         value = original.get(args.property)
         rows.append([str(rank), str(position[id(result)]), format_score(score), _shown(value)])

@@ -1,5 +1,6 @@
-"""Port of weaviate/weaviate ``modules/reranker-nvidia/clients``."""
+"""Port of weaviate/weaviate ``modules/reranker-nvidia/clients``.
 
-from reranker_nvidia.clients.ranker import AsyncClient, Client
-
-__all__ = ["AsyncClient", "Client"]
+The ``_``-prefixed modules are not ports of a Go file: they hold what the
+Python client needs beside Go's code (sending with httpx, the error dialects
+Go does not read).
+"""

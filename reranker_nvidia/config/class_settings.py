@@ -16,10 +16,15 @@ from reranker_nvidia.modulecomponents.settings.class_settings_property_helper im
 )
 from reranker_nvidia.modulecomponents.validate_baseurl import Resolver
 
+NAME = "reranker-nvidia"
+"""The module's name (Go: module.go's ``Name``, which module.py returns).
+
+Defined here, the lowest layer that needs it, because module.py imports this
+one; Go, under the same constraint, writes the literal here a second time.
+"""
+
 DEFAULT_BASE_URL = "https://ai.api.nvidia.com"
 DEFAULT_NVIDIA_MODEL = "nvidia/rerank-qa-mistral-4b"
-
-MODULE_NAME = "reranker-nvidia"
 
 
 class ClassSettings:
@@ -29,7 +34,7 @@ class ClassSettings:
 
     def __init__(self, cfg: ClassConfig | None) -> None:
         self._cfg = cfg
-        self._property_values_helper = PropertyValuesHelper(MODULE_NAME)
+        self._property_values_helper = PropertyValuesHelper(NAME)
 
     def base_url(self) -> str:
         """``baseURL``, default ``https://ai.api.nvidia.com``."""

@@ -4,7 +4,9 @@ The adapter protocol (contracts/README.md, "The adapter protocol"): the
 runner writes ``{"kind": K, "input": {…}}`` as JSON on the program's standard
 input, with the case's ``env`` in the program's environment; the program
 writes the outcome as JSON on standard output and exits 0, or writes
-``{"error": "<message>"}`` and exits 1.
+``{"error": "<message>"}`` and exits 1. With ``--persistent`` the program
+stays up: one ``{"kind", "input", "env"}`` case per line in, one outcome per
+line out, each case run with exactly the module variables its ``env`` names.
 
 ``reranker-nvidia contracts adapter`` is this module as such a program, so
 the protocol is exercised end to end by our own suite.
@@ -18,16 +20,14 @@ import sys
 from collections.abc import Mapping
 from typing import Any, BinaryIO, TextIO
 
-from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, Client
-from reranker_nvidia.config.class_settings import ClassSettings
+from reranker_nvidia.clients.ranker import API_KEY_ENV, MAX_DOCUMENTS, Client
+from reranker_nvidia.config.class_settings import NAME, ClassSettings
 from reranker_nvidia.entities.search.result import SearchResult
 from reranker_nvidia.errors import RerankerError
 from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
 from reranker_nvidia.usecases.config.environment import module_http_client_timeout_from_environment
 from reranker_nvidia.usecases.modules.module_config import ClassBasedModuleConfig
-
-MODULE_NAME = "reranker-nvidia"
 
 
 class AdapterError(Exception):
@@ -39,7 +39,7 @@ def class_config(input_: Mapping[str, Any]) -> ClassBasedModuleConfig | None:
     if "class" in input_:
         class_def = input_["class"]
         return None if class_def is None else ClassBasedModuleConfig(class_def, "")
-    return ClassBasedModuleConfig({"moduleConfig": {MODULE_NAME: dict(input_.get("settings", {}))}})
+    return ClassBasedModuleConfig({"moduleConfig": {NAME: dict(input_.get("settings", {}))}})
 
 
 def _headers(input_: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -50,7 +50,7 @@ def _client(input_: Mapping[str, Any], environ: Mapping[str, str]) -> Client:
     # As the module's Init: the key and the timeout come from the environment, once.
     timeout = module_http_client_timeout_from_environment(environ)
     return Client(
-        environ.get("NVIDIA_APIKEY", ""),
+        environ.get(API_KEY_ENV, ""),
         timeout,
         max_documents=int(input_.get("max_documents", MAX_DOCUMENTS)),
         max_concurrency=input_.get("max_concurrency"),
@@ -70,7 +70,7 @@ def _graphql_params(arguments: str) -> Params:
     assert isinstance(operation, graphql.OperationDefinitionNode)
     field = operation.selection_set.selections[0]
     assert isinstance(field, graphql.FieldNode)
-    return ReRankerProvider(None).extract_additional_fn(field.arguments)
+    return ReRankerProvider().extract_additional_fn(field.arguments)
 
 
 def execute(kind: str, input_: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
@@ -110,10 +110,18 @@ def execute(kind: str, input_: Mapping[str, Any], environ: Mapping[str, str]) ->
     raise AdapterError(f"unknown case kind {kind!r}")
 
 
-def main(stdin: BinaryIO | None = None, stdout: TextIO | None = None) -> int:
-    """Read one case from standard input, write its outcome to standard output."""
+def main(
+    stdin: BinaryIO | None = None, stdout: TextIO | None = None, *, persistent: bool = False
+) -> int:
+    """Read one case from standard input, write its outcome to standard output.
+
+    With ``persistent``, read one case per line until standard input ends,
+    answering each on one line (``--persistent``, contracts/README.md).
+    """
     source = stdin if stdin is not None else sys.stdin.buffer
     out = stdout if stdout is not None else sys.stdout
+    if persistent:
+        return _serve(source, out)
     try:
         request = json.loads(source.read())
         outcome = execute(request["kind"], request["input"], os.environ)
@@ -123,3 +131,28 @@ def main(stdin: BinaryIO | None = None, stdout: TextIO | None = None) -> int:
         return 2
     out.write(json.dumps(outcome, ensure_ascii=False) + "\n")
     return 1 if "error" in outcome else 0
+
+
+# The module's environment variables: a persistent case sets exactly those it names.
+MODULE_ENVIRONMENT = ("NVIDIA_APIKEY", "MODULES_CLIENT_TIMEOUT", "MODULES_VALIDATE_BASE_URL")
+
+
+def _serve(source: BinaryIO, out: TextIO) -> int:
+    """One case per line in, one outcome per line out; a line that is no case gets an error."""
+    for line in source:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            env = request.get("env") or {}
+            for name in MODULE_ENVIRONMENT:
+                if name in env:
+                    os.environ[name] = str(env[name])
+                else:
+                    os.environ.pop(name, None)
+            outcome = execute(request["kind"], request["input"], os.environ)
+        except (ValueError, KeyError, TypeError, AttributeError, AdapterError) as err:
+            outcome = {"error": f"adapter: cannot run the case: {err}"}
+        out.write(json.dumps(outcome, ensure_ascii=False) + "\n")
+        out.flush()
+    return 0

@@ -13,9 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
+from reranker_nvidia.clients._ranker_errors import NimError, ProblemDetails
 from reranker_nvidia.clients.ranker import (
-    NimError,
-    ProblemDetails,
     RankRequest,
     RankResponse,
     ResponseError402,

@@ -17,12 +17,12 @@ import pytest
 
 from nim_emulator import (
     EmulatorConfig,
+    EmulatorState,
     FaultSpec,
     create_app,
     pair_logit,
     running_emulator,
 )
-from nim_emulator._state import EmulatorState
 from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, Client
 from reranker_nvidia.cli.main import main
 from reranker_nvidia.errors import (

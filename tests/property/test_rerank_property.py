@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from reranker_nvidia import Client, SearchResult
 from reranker_nvidia.modulecomponents.additional.models.ranker import RankResult as AdditionalRank
-from reranker_nvidia.modulecomponents.additional.rank import Params, ReRankerProvider
+from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
+from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
 from tests.property._support import PROPERTY, finite_floats, small_json, table_server
 
 # A small set of scores, so that most pages hold ties (0.0 and -0.0 tie too).

@@ -161,7 +161,7 @@ def test_a_200_body_of_the_wrong_shape_is_a_parse_error(body: str, reason: str) 
     assert str(err) == f"failed to parse reranker response (status 200): {reason}"
 
 
-# Status, body, content type -> the exact message. Bodies from ../shared/nim-captures where one exists.
+# Status, body, content type -> the exact message. Bodies from contracts/captures where one exists.
 ERRORS: list[tuple[str, int, str, str, str]] = [
     (
         "402 as Go expects it",

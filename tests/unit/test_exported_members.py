@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import reranker_nvidia
 from reranker_nvidia import errors
+from reranker_nvidia.modulecomponents.additional.models import ranker as models
+from reranker_nvidia.modulecomponents.ent import rank_result as ent
 
 
 def test_all_is_sorted_and_complete() -> None:
@@ -11,6 +16,29 @@ def test_all_is_sorted_and_complete() -> None:
     assert names == sorted(names, key=lambda n: (not n.isupper(), n.startswith("_"), n))
     for name in names:
         assert hasattr(reranker_nvidia, name), name
+
+
+def test_the_two_rank_results_are_told_apart() -> None:
+    # Go's ent.RankResult (what Client.rank returns) and models.RankResult (one _additional.rerank
+    # entry) share a name; the root exports the second as RerankScore.
+    assert reranker_nvidia.RankResult is ent.RankResult
+    assert reranker_nvidia.RerankScore is models.RankResult
+    assert reranker_nvidia.RankResult is not reranker_nvidia.RerankScore
+    assert "RerankScore" in reranker_nvidia.__all__
+
+
+def test_sub_packages_re_export_nothing() -> None:
+    # One import path per name: a sub-package's __init__ is a docstring, nothing else.
+    for info in pkgutil.walk_packages(reranker_nvidia.__path__, "reranker_nvidia."):
+        if not info.ispkg:
+            continue
+        package = importlib.import_module(info.name)
+        public = [
+            name
+            for name, value in vars(package).items()
+            if not name.startswith("_") and not isinstance(value, type(reranker_nvidia))
+        ]
+        assert public == [], info.name
 
 
 def test_every_error_is_exported_and_a_reranker_error() -> None:

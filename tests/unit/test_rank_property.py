@@ -10,10 +10,13 @@ import pytest
 from reranker_nvidia._gostd.context import HeaderSource
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
-from reranker_nvidia.errors import ClientRankError, ParamsError, RerankerError
+from reranker_nvidia.errors import ClientRankError, ConfigError, ParamsError, RerankerError
 from reranker_nvidia.modulecomponents.additional.models.ranker import RankResult as AdditionalRank
 from reranker_nvidia.modulecomponents.additional.provider_ranker import new_ranker_provider
-from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
+from reranker_nvidia.modulecomponents.additional.rank.rank import (
+    AsyncReRankerProvider,
+    ReRankerProvider,
+)
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
 from reranker_nvidia.modulecomponents.ent.rank_result import DocumentScore, RankResult
 
@@ -39,8 +42,13 @@ class TableClient:
         return RankResult(query, scored[:-1] if self.short else scored)
 
 
-class AsyncTableClient(TableClient):
-    async def rank(  # type: ignore[override]
+class AsyncTableClient:
+    """:class:`TableClient` behind an async ``rank``."""
+
+    def __init__(self, scores: dict[str, float] | None = None) -> None:
+        self.table = TableClient(scores)
+
+    async def rank(
         self,
         query: str,
         documents: Sequence[str],
@@ -48,7 +56,7 @@ class AsyncTableClient(TableClient):
         *,
         headers: HeaderSource = None,
     ) -> RankResult:
-        return TableClient.rank(self, query, documents, cfg, headers=headers)
+        return self.table.rank(query, documents, cfg, headers=headers)
 
 
 def results(*values: object) -> list[SearchResult]:
@@ -160,20 +168,42 @@ async def test_the_async_twin_gives_the_same_answer(anyio_backend: str) -> None:
     sync_ranked = ReRankerProvider(TableClient(table)).additional_property_fn(
         results("a", "b", "c"), Params(property="text", query="q")
     )
-    async_ranked = await ReRankerProvider(AsyncTableClient(table)).additional_property_fn_async(
+    async_client = AsyncTableClient(table)
+    async_ranked = await AsyncReRankerProvider(async_client).additional_property_fn_async(
         results("a", "b", "c"), Params(property="text", query="q")
     )
     assert [r.to_json() for r in sync_ranked] == [r.to_json() for r in async_ranked]
-    assert await ReRankerProvider(AsyncTableClient()).additional_property_fn_async([], None) == []
+    assert async_client.table.calls == [("q", ["a", "b", "c"], None)]
+    provider = AsyncReRankerProvider(AsyncTableClient())
+    assert await provider.additional_property_fn_async([], None) == []
     with pytest.raises(ParamsError, match="wrong parameters"):
-        await ReRankerProvider(AsyncTableClient()).additional_property_fn_async(results("a"), "x")
+        await provider.additional_property_fn_async(results("a"), "x")
+    with pytest.raises(ParamsError, match="no properties provided"):
+        await provider.additional_property_fn_async(results("a"), Params())
 
 
-def test_the_sync_path_refuses_an_async_client() -> None:
-    with pytest.raises(TypeError, match="get_score_async"):
-        ReRankerProvider(AsyncTableClient()).additional_property_fn(
-            results("a"), Params(property="text")
-        )  # type: ignore[arg-type]
+def test_each_provider_has_only_its_own_way_to_rank() -> None:
+    # One provider per kind of client: nothing has to guess whether rank() must be awaited.
+    assert not hasattr(ReRankerProvider(), "additional_property_fn_async")
+    assert not hasattr(AsyncReRankerProvider(AsyncTableClient()), "additional_property_fn")
+
+
+def test_the_graphql_helpers_need_no_client_but_ranking_does() -> None:
+    provider = ReRankerProvider()
+    assert provider.extract_additional_fn([]) == Params()
+    assert provider.additional_field_fn("Books") is not None
+    with pytest.raises(ParamsError, match="wrong parameters"):  # checked first, as in Go
+        provider.additional_property_fn(results("a"), "x")
+    with pytest.raises(ConfigError, match="no client"):
+        provider.additional_property_fn(results("a"), Params(property="text"))
+
+
+def test_the_async_provider_serves_the_same_graphql_helpers() -> None:
+    sync, async_ = ReRankerProvider(), AsyncReRankerProvider(AsyncTableClient())
+    assert async_.additional_property_default_value() == sync.additional_property_default_value()
+    args = parse_arguments('(property: "p", query: "q")')
+    assert async_.extract_additional_fn(args) == sync.extract_additional_fn(args)
+    assert async_.additional_field_fn("Books").type.of_type.name == "BooksAdditionalReranker"
 
 
 def test_params_helpers() -> None:

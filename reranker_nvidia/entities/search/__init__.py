@@ -1,5 +1,1 @@
 """Port of weaviate/weaviate ``entities/search`` (the result shape)."""
-
-from reranker_nvidia.entities.search.result import Object, SearchResult
-
-__all__ = ["Object", "SearchResult"]

@@ -1,6 +1,9 @@
 """Registering the additional property ``rerank``.
 
-Port of usecases/modulecomponents/additional/provider_ranker.go.
+Port of usecases/modulecomponents/additional/provider_ranker.go. Go's
+``PropertyRerank`` is ``PROPERTY_RERANK`` of rank/rank_result.py, the lower
+of the two modules that use it; Go's private ``reRankerClient`` is
+``ReRankerClient`` of rank/rank.py, the same interface.
 """
 
 from __future__ import annotations
@@ -9,13 +12,8 @@ from reranker_nvidia.entities.modulecapabilities.additional import (
     AdditionalProperty,
     AdditionalSearch,
 )
-from reranker_nvidia.modulecomponents.additional.rank.rank import (
-    AsyncReRankerClient,
-    ReRankerClient,
-    ReRankerProvider,
-)
-
-PROPERTY_RERANK = "rerank"
+from reranker_nvidia.modulecomponents.additional.rank import rank as rankerrank
+from reranker_nvidia.modulecomponents.additional.rank.rank_result import PROPERTY_RERANK
 
 
 class GraphQLAdditionalRankerProvider:
@@ -23,7 +21,7 @@ class GraphQLAdditionalRankerProvider:
 
     __slots__ = ("re_ranker_provider",)
 
-    def __init__(self, re_ranker_provider: ReRankerProvider) -> None:
+    def __init__(self, re_ranker_provider: rankerrank.ReRankerProvider) -> None:
         self.re_ranker_provider = re_ranker_provider
 
     def additional_properties(self) -> dict[str, AdditionalProperty]:
@@ -43,8 +41,6 @@ class GraphQLAdditionalRankerProvider:
         )
 
 
-def new_ranker_provider(
-    client: ReRankerClient | AsyncReRankerClient,
-) -> GraphQLAdditionalRankerProvider:
+def new_ranker_provider(client: rankerrank.ReRankerClient) -> GraphQLAdditionalRankerProvider:
     """Go's ``NewRankerProvider``."""
-    return GraphQLAdditionalRankerProvider(ReRankerProvider(client))
+    return GraphQLAdditionalRankerProvider(rankerrank.new(client))

@@ -1,74 +1,143 @@
 """Scoring and sorting search results: Go's ``getScore``.
 
-Port of usecases/modulecomponents/additional/rank/rank_result.go:
+Port of usecases/modulecomponents/additional/rank/rank_result.go. Go's
+``getScore`` is a method of ``ReRankerProvider``; here it is a function of the
+client, which the providers of rank.py call. :func:`get_score_async` is its
+twin for an async client, after Go's code.
 
-1. no results → no results, and no call;
-2. no params → ``no params provided``; an empty ``property`` → the error
-   ``no properties provided`` (the input travels with it as ``.results``);
-3. each result's document is its property's value when that is a string,
-   else ``""`` (missing, number, list, null); the name must match exactly,
-   and ``id`` always reads ``""`` because Go's ``Object()`` drops it;
-4. one rank call for the whole page, with the ``query`` argument or ``""``;
-   a failure becomes ``client rank: <error>``;
-5. each result gets ``_additional.rerank = [{"score": s}]``;
-6. results are sorted by score, descending.
-
-Deliberate differences (docs/divergences.md): equal scores keep their input
-order (D-RANK-STABLE); a new list is returned and the caller's list keeps its
-order (D-RANK-INPLACE); a client that returns fewer scores than results is an
-error, not a panic (D-RANK-SHORT).
+Deliberate differences (docs/divergences.md), each a helper below: a
+property named ``id`` reads ``""`` without being deleted (D-RANK-ID, in
+``SearchResult.object()``); a client that returns too few scores is an
+error, not a panic (D-RANK-SHORT); equal scores keep their input order
+(D-RANK-STABLE) and a new list is returned (D-RANK-INPLACE).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from reranker_nvidia._gostd.context import HeaderSource
+from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
 from reranker_nvidia.errors import ClientRankError, ParamsError, RerankerError
-from reranker_nvidia.modulecomponents.additional.models.ranker import RankResult as AdditionalRank
+from reranker_nvidia.modulecomponents.additional.models import ranker as rerankmodels
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
-from reranker_nvidia.modulecomponents.ent.rank_result import RankResult
+from reranker_nvidia.modulecomponents.ent.rank_result import DocumentScore, RankResult
+
+if TYPE_CHECKING:
+    from reranker_nvidia.modulecomponents.additional.rank.rank import (
+        AsyncReRankerClient,
+        ReRankerClient,
+    )
 
 PROPERTY_RERANK = "rerank"
+"""Go: provider_ranker.go's ``PropertyRerank``. Defined here, the lower of the two
+packages that use it (provider_ranker.py imports this one); Go writes the literal here."""
 
 
-def documents_to_rank(in_: Sequence[SearchResult], params: Params | None) -> list[str] | None:
-    """Steps 1 to 3: the documents to send, or ``None`` when there is nothing to rank."""
+def get_score(
+    client: ReRankerClient,
+    cfg: ClassConfig | None,
+    in_: Sequence[SearchResult],
+    params: Params | None,
+    *,
+    headers: HeaderSource = None,
+) -> list[SearchResult]:
+    """Rank ``in_`` against the ``query`` argument by the ``property`` argument, best first."""
     if len(in_) == 0:
-        return None
+        return []
     if params is None:
         raise ParamsError("no params provided")
+
     rank_property = params.get_property()
+    query = params.get_query()
+
     if len(rank_property) == 0:
         raise ParamsError("no properties provided", results=in_)
-    documents: list[str] = []
-    for result in in_:
-        value = result.object().properties.get(rank_property)
-        documents.append(value if isinstance(value, str) else "")
-    return documents
+
+    documents = [_property_text(result, rank_property) for result in in_]
+
+    try:
+        result = client.rank(query, documents, cfg, headers=headers)
+    except RerankerError as err:
+        raise ClientRankError(err) from err
+
+    for item, document_score in zip(in_, _one_score_per_result(in_, result), strict=True):
+        if item.additional_properties is None:
+            item.additional_properties = {}
+        item.additional_properties[PROPERTY_RERANK] = [
+            rerankmodels.RankResult(score=document_score.score)
+        ]
+
+    return _sorted_by_score(in_)
 
 
-def apply_scores(in_: Sequence[SearchResult], result: RankResult) -> list[SearchResult]:
-    """Steps 5 and 6: annotate each result with its score, then sort, stably, descending."""
+def _property_text(result: SearchResult, rank_property: str) -> str:
+    """The property's value when it is a string, else ``""`` (D-RANK-ID: ``id`` reads ``""``)."""
+    value = result.object().properties.get(rank_property)
+    return value if isinstance(value, str) else ""
+
+
+def _one_score_per_result(in_: Sequence[SearchResult], result: RankResult) -> list[DocumentScore]:
+    """D-RANK-SHORT: too few scores (Go panics), or too many, are ``client rank: …``."""
     scores = result.document_scores
     if len(scores) != len(in_):
         raise ClientRankError(
             RerankerError(f"the client returned {len(scores)} scores for {len(in_)} documents")
         )
-    for item, document_score in zip(in_, scores, strict=True):
-        if item.additional_properties is None:
-            item.additional_properties = {}
-        item.additional_properties[PROPERTY_RERANK] = [AdditionalRank(score=document_score.score)]
+    return scores
+
+
+def _sorted_by_score(in_: Sequence[SearchResult]) -> list[SearchResult]:
+    """Descending by score; D-RANK-STABLE keeps ties in input order, D-RANK-INPLACE copies."""
     return sorted(in_, key=_score, reverse=True)
 
 
 def _score(item: SearchResult) -> float:
     assert item.additional_properties is not None
-    rank: list[AdditionalRank] = item.additional_properties[PROPERTY_RERANK]
+    rank: list[rerankmodels.RankResult] = item.additional_properties[PROPERTY_RERANK]
     assert rank[0].score is not None
     return rank[0].score
 
 
-def wrap_client_error(err: RerankerError) -> ClientRankError:
-    """Step 4's error: ``client rank: <error>``."""
-    return ClientRankError(err)
+# --------------------------------------------------------------------------
+# Python only: the twin for an async client
+# --------------------------------------------------------------------------
+
+
+async def get_score_async(
+    client: AsyncReRankerClient,
+    cfg: ClassConfig | None,
+    in_: Sequence[SearchResult],
+    params: Params | None,
+    *,
+    headers: HeaderSource = None,
+) -> list[SearchResult]:
+    """:func:`get_score` with an awaited rank call."""
+    if len(in_) == 0:
+        return []
+    if params is None:
+        raise ParamsError("no params provided")
+
+    rank_property = params.get_property()
+    query = params.get_query()
+
+    if len(rank_property) == 0:
+        raise ParamsError("no properties provided", results=in_)
+
+    documents = [_property_text(result, rank_property) for result in in_]
+
+    try:
+        result = await client.rank(query, documents, cfg, headers=headers)
+    except RerankerError as err:
+        raise ClientRankError(err) from err
+
+    for item, document_score in zip(in_, _one_score_per_result(in_, result), strict=True):
+        if item.additional_properties is None:
+            item.additional_properties = {}
+        item.additional_properties[PROPERTY_RERANK] = [
+            rerankmodels.RankResult(score=document_score.score)
+        ]
+
+    return _sorted_by_score(in_)

@@ -1,0 +1,267 @@
+"""How ``get_response_error`` says more than Go: NVIDIA's error dialects, masked.
+
+Go's ``getResponseError`` reads two shapes (``responseError402``,
+``responseError422``) for three statuses. NVIDIA's hosted service, a
+self-hosted NIM and the proxies in front of them answer in more dialects; each
+helper here reads one of them and carries the D-id of docs/divergences.md that
+it implements. Every text an error shows is masked first (D-SECRET-REDACT).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from reranker_nvidia._gostd import json as gojson
+from reranker_nvidia.errors import ErrorResponseParseError, RedirectError, UpstreamError
+
+_Shape = TypeVar("_Shape", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorAnswer:
+    """A non-200 answer as ``get_response_error`` reads it: decoded once, masked first."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+    """Lower-case names."""
+    secrets: Sequence[str]
+    text: str
+    """The body as text, with every secret masked, so no later cut leaves part of a key behind."""
+    document: Any
+    """The body's JSON value, or ``None`` when it is not JSON (then ``syntax`` says why)."""
+    syntax: str | None
+
+    @classmethod
+    def read(
+        cls,
+        status: int,
+        body: bytes,
+        headers: Mapping[str, str] | None,
+        secrets: Sequence[str],
+    ) -> ErrorAnswer:
+        text = redact(body.decode("utf-8", "replace"), secrets)  # D-SECRET-REDACT
+        document: Any = None
+        syntax: str | None = None
+        try:
+            document = gojson.loads(text)
+        except (ValueError, RecursionError) as err:
+            syntax = gojson.syntax_error(
+                text, err if isinstance(err, json.JSONDecodeError) else None
+            )
+        lower = {name.lower(): value for name, value in (headers or {}).items()}
+        return cls(status, body, lower, tuple(secrets), text, document, syntax)
+
+    @property
+    def prefix(self) -> str:
+        return f"connection to NVIDIA API failed with status: {self.status}"
+
+    def decode(self, shape: type[_Shape]) -> _Shape | ErrorResponseParseError:
+        """Go's ``json.Unmarshal(bodyBytes, &resBody)`` into ``shape``, or its error."""
+        if self.syntax is not None:
+            return self.unparsable(self.syntax)
+        # JSON null leaves Go's struct at its zero value: read as an empty object.
+        value = {} if self.document is None else self.document
+        try:
+            return shape.model_validate(value)
+        except ValidationError as err:
+            return self.unparsable(error_body_fault(err))
+
+    def unparsable(self, reason: str) -> ErrorResponseParseError:
+        return ErrorResponseParseError(
+            f"failed to parse reranker error response (status {self.status}): {reason}",
+            status=self.status,
+        )
+
+    def upstream(self, detail: str | None) -> UpstreamError:
+        """``…failed with status: N``, and `` error: <detail>`` when there is a detail."""
+        content_type = self.headers.get("content-type", "")
+        if detail is None:
+            return UpstreamError(
+                self.prefix, status=self.status, body=self.body, content_type=content_type
+            )
+        detail = redact(detail, self.secrets)  # D-SECRET-REDACT: a JSON escape may spell a key
+        return UpstreamError(
+            f"{self.prefix} error: {detail}",
+            status=self.status,
+            detail=detail,
+            body=self.body,
+            content_type=content_type,
+        )
+
+
+# --------------------------------------------------------------------------
+# One helper per divergence
+# --------------------------------------------------------------------------
+
+
+def error_body_fault(err: ValidationError) -> str:
+    """D-PARSE-REASON: the first fault of an error body, in words that name no Go type."""
+    # The shortest location first: a list that holds a non-object is reported before a bad msg.
+    first = min(err.errors(), key=lambda fault: len(fault["loc"]))
+    location = first["loc"]
+    if location == ():
+        return f"json: cannot unmarshal {json_kind(first['input'])} into an error object"
+    if len(location) == 1:
+        return f"json: cannot unmarshal {json_kind(first['input'])} into detail"
+    if len(location) == 2:
+        return "json: detail must be a list of objects"
+    return "json: detail[].msg must be a string"
+
+
+def rank_response_fault(err: ValidationError, body: bytes) -> str:
+    """D-PARSE-REASON: Go's syntax error texts; a type fault named by its member."""
+    first = err.errors()[0]
+    if first["type"] == "json_invalid":
+        return gojson.syntax_error(body.decode("utf-8", "replace"))
+    location = ".".join(str(part) for part in first["loc"]) or "response"
+    return f"{location}: {first['msg']}"
+
+
+def joined_msgs(detail: Sequence[Any]) -> str:
+    """D-422-JOIN: every ``msg`` of a FastAPI list, where Go repeats the first."""
+    return " ".join(item.msg or "" for item in detail)
+
+
+def string_detail(answer: ErrorAnswer, shape: type[BaseModel]) -> str | None:
+    """D-DETAIL-STRING: a string ``detail`` (NVIDIA's RFC 7807 body), read with ``shape``."""
+    decoded = answer.decode(shape)
+    detail = getattr(decoded, "detail", None)
+    return detail if isinstance(detail, str) else None
+
+
+def list_detail(answer: ErrorAnswer, shape: type[BaseModel]) -> str | None:
+    """D-DETAIL-LIST: a FastAPI ``detail`` list, read with ``shape``, for any status."""
+    decoded = answer.decode(shape)
+    detail = getattr(decoded, "detail", None)
+    return joined_msgs(detail) if isinstance(detail, list) else None
+
+
+def nim_message(answer: ErrorAnswer) -> str | None:
+    """D-DETAIL-MESSAGE: a self-hosted NIM's ``message``, when there is no ``detail``."""
+    decoded = answer.decode(NimError)
+    return decoded.message if isinstance(decoded, NimError) else None
+
+
+def text_body(answer: ErrorAnswer) -> str | None:
+    """D-TEXT-BODY: a short, one-line text of a non-empty body that is not JSON."""
+    if answer.syntax is None:
+        return None
+    return excerpt(answer.text, answer.headers.get("content-type", "")) or None
+
+
+def nvcf_in_progress(answer: ErrorAnswer) -> str | None:
+    """D-NVCF-202: a 202 from NVCF is a request it accepted and did not finish."""
+    request_id = answer.headers.get("nvcf-reqid")
+    if answer.status != 202 or not request_id:
+        return None
+    return (
+        f"NVCF accepted the request (nvcf-reqid {request_id}) "
+        "but did not finish it; polling is not supported"
+    )
+
+
+def redirect_not_followed(answer: ErrorAnswer) -> RedirectError:
+    """D-REDIRECT: a 3xx says where it pointed."""
+    location = answer.headers.get("location")
+    location = redact(location, answer.secrets) if location is not None else None
+    where = f"redirect to {location} not followed" if location else "redirect not followed"
+    return RedirectError(f"{answer.prefix} error: {where}", status=answer.status, location=location)
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """D-SECRET-REDACT: every secret in ``text`` replaced by ``[redacted]``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+# --------------------------------------------------------------------------
+# The text of a body that is not JSON
+# --------------------------------------------------------------------------
+
+_SPACE = re.compile(r"\s+")
+_EXCERPT_LIMIT = 200
+_EXCERPT_SCAN = 64 * 1024
+"""Bytes of a body looked at for the excerpt: enough for any error page's words."""
+
+
+def excerpt(text: str, content_type: str) -> str:
+    """A short, one-line text of a non-JSON body; HTML is reduced to its words."""
+    text = text[:_EXCERPT_SCAN]
+    if "html" in content_type.lower() or text.lstrip().startswith("<"):
+        text = html_words(text)
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) > _EXCERPT_LIMIT:
+        text = text[: _EXCERPT_LIMIT - 1].rstrip() + "…"
+    return text
+
+
+def html_words(text: str) -> str:
+    """The words of an HTML page, without tags, scripts and styles, in one pass."""
+    lower = text.lower()
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        start = text.find("<", i)
+        if start == -1:
+            out.append(text[i:])
+            break
+        out.append(text[i:start])
+        end = text.find(">", start)
+        if end == -1:  # an unterminated tag: the rest is markup
+            break
+        out.append(" ")
+        name = lower[start + 1 : end].split(None, 1)[0] if end > start + 1 else ""
+        i = end + 1
+        if name in ("script", "style"):
+            close = lower.find(f"</{name}", i)
+            if close == -1:
+                break
+            after = text.find(">", close)
+            i = n if after == -1 else after + 1
+    return html.unescape("".join(out))
+
+
+def json_kind(value: Any) -> str:
+    """The JSON type of a decoded value, in Go's words (``number``, ``array``, …)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+# --------------------------------------------------------------------------
+# The dialects' shapes (Go declares only responseError402 and responseError422)
+# --------------------------------------------------------------------------
+
+
+class ProblemDetails(BaseModel):
+    """NVIDIA's hosted error body (RFC 7807): ``detail`` is a string (D-DETAIL-STRING)."""
+
+    type: str | None = None
+    title: str | None = None
+    status: int | None = None
+    detail: str | None = None
+    instance: str | None = None
+    requestId: str | None = None  # noqa: N815 - the wire name
+
+
+class NimError(BaseModel):
+    """A self-hosted NIM's error body: ``{"object": "error", "message": …}`` (D-DETAIL-MESSAGE)."""
+
+    object: str = "error"
+    message: str
