@@ -1,9 +1,10 @@
 """The contract suite's tooling. Ours alone: Go has no contract suite.
 
-``suite`` loads the case files (contracts/), ``adapter`` runs one case's
-input against this port, ``runner`` runs cases against this port or any
-implementation behind the stdin/stdout adapter protocol, with the NIM
-emulator replaying each case's upstream answers, ``check`` validates the
-suite itself, ``record`` re-records cassettes, ``schemas`` writes the wire
-JSON Schemas.
+``suite`` loads the case files (contracts/), ``implementations`` drives an
+implementation (in-process, one adapter process per case, or a persistent
+adapter per job), ``runner`` runs and judges cases on parallel jobs, each
+with its own NIM emulator replaying the cases' upstream answers, ``check``
+validates the suite itself, ``record`` re-records cassettes, ``cli`` is the
+``reranker-contracts`` command. It never imports the port: the port hands
+itself in (``reranker-nvidia contracts``).
 """

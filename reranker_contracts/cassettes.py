@@ -5,7 +5,7 @@ one top-level ``provenance`` mapping that says where its responses came from::
 
     provenance:
       kind: capture | published-example | go-test | emulator | hand-built | recorded-live
-      source: what exactly (a file of ../shared/nim-captures, a URL, a Go test, a date)
+      source: what exactly (a file of contracts/captures/, a URL, a Go test, a date)
       recordable: true        # the request may be re-sent to NVIDIA to re-record it
     version: 1
     interactions: [...]

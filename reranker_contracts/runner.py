@@ -1,11 +1,13 @@
 """Running contract cases against an implementation, and judging the outcome.
 
 The runner algorithm is written out in contracts/README.md ("The runner,
-step by step"); this module follows it. One NIM emulator serves the whole
-run on loopback; before each case it is reset and loaded with the case's
-upstream answers (a cassette, or the case's inline replies) to replay, and
-after the case its request log is compared with the requests the case
-expects.
+step by step"); this module follows it. Each job has its own NIM emulator on
+loopback (so parallel cases never see each other's traffic); before each case
+the job's emulator is reset and loaded with the case's upstream answers (a
+cassette, or the case's inline replies) to replay, and after the case its
+request log is compared with the requests the case expects. The
+implementations themselves (in-process, one process per case, a persistent
+process per job) live in :mod:`reranker_contracts.implementations`.
 """
 
 from __future__ import annotations
@@ -15,117 +17,64 @@ import hashlib
 import json
 import math
 import os
-import shlex
-import subprocess
+import queue
+import socket
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from unittest import mock
 
 import httpx
 
 from reranker_contracts.cassettes import load_interactions
-from reranker_contracts.suite import Case, substitute
+from reranker_contracts.implementations import (
+    MODULE_ENVIRONMENT,
+    Implementation,
+    ImplementationStartError,
+    InProcess,
+    Persistent,
+    Subprocess,
+    module_environment,
+)
+from reranker_contracts.suite import PLACEHOLDER_CLOSED_HOSTPORT, Case, substitute
 
-# Environment variables the module reads; a case's ``env`` is all of them it sees.
-MODULE_ENVIRONMENT = ("NVIDIA_APIKEY", "MODULES_CLIENT_TIMEOUT", "MODULES_VALIDATE_BASE_URL")
+__all__ = [
+    "LIVE_BASE_URL",
+    "MODULE_ENVIRONMENT",
+    "NEEDS_UPSTREAM",
+    "CaseResult",
+    "EmulatorUpstream",
+    "Implementation",
+    "ImplementationStartError",
+    "InProcess",
+    "Persistent",
+    "Subprocess",
+    "Upstream",
+    "closed_hostport",
+    "emulator_upstream",
+    "interactions_for",
+    "module_environment",
+    "report_json",
+    "run_case",
+    "run_cases",
+    "run_live",
+    "run_suite",
+    "summary",
+]
+
 NEEDS_UPSTREAM = ("rank", "rerank")
 LIVE_BASE_URL = "https://ai.api.nvidia.com"
-
-
-class Implementation(Protocol):
-    """Something that turns a case's input into an outcome (the adapter protocol)."""
-
-    name: str
-
-    def run(self, kind: str, input_: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-        """``{"scores"|"results"|"settings"|"params": …}`` or ``{"error": message}``."""
-        ...
-
-
-@contextmanager
-def module_environment(env: Mapping[str, str]) -> Iterator[dict[str, str]]:
-    """The process environment with exactly the case's module variables set."""
-    changes: dict[str, str] = {name: "" for name in MODULE_ENVIRONMENT}
-    changes.update(env)
-    with mock.patch.dict(os.environ, changes):
-        for name in MODULE_ENVIRONMENT:
-            if name not in env:
-                del os.environ[name]
-        yield dict(os.environ)
-
-
-# An implementation called in this process: (kind, input, environment) -> outcome.
-Execute = Callable[[str, Mapping[str, Any], Mapping[str, str]], dict[str, Any]]
-
-
-class InProcess:
-    """An implementation called directly in this process, with the case's environment set.
-
-    The runner never imports an implementation: whoever runs the suite hands
-    one in (``reranker-nvidia contracts run`` hands in this port's adapter).
-    """
-
-    def __init__(self, execute: Execute, name: str = "in-process") -> None:
-        self._execute = execute
-        self.name = name
-
-    def run(self, kind: str, input_: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-        with module_environment(env) as environ:
-            return self._execute(kind, input_, environ)
-
-
-class Subprocess:
-    """Any implementation behind the adapter protocol: a command run once per case."""
-
-    def __init__(self, command: str, timeout: float) -> None:
-        self.argv = shlex.split(command)
-        if not self.argv:
-            raise ValueError("--impl needs a command")
-        self.name = command
-        self.timeout = timeout
-
-    def run(self, kind: str, input_: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-        environ = {k: v for k, v in os.environ.items() if k not in MODULE_ENVIRONMENT}
-        environ.update(env)
-        payload = json.dumps({"kind": kind, "input": input_}).encode()
-        try:
-            done = subprocess.run(  # noqa: S603 - the user names the program to test
-                self.argv,
-                input=payload,
-                capture_output=True,
-                env=environ,
-                timeout=self.timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return {"_runner_problem": f"the implementation ran longer than {self.timeout:g} s"}
-        except OSError as err:
-            return {"_runner_problem": f"cannot start {self.argv[0]}: {err.strerror or err}"}
-        try:
-            outcome = json.loads(done.stdout.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            stderr = done.stderr.decode("utf-8", "replace").strip()[-500:]
-            return {
-                "_runner_problem": f"exit {done.returncode}, stdout is not JSON: "
-                f"{done.stdout[:200]!r}; stderr: {stderr}"
-            }
-        if not isinstance(outcome, dict):
-            return {"_runner_problem": f"stdout is not a JSON object: {outcome!r}"}
-        if (done.returncode != 0) != ("error" in outcome):
-            return {
-                "_runner_problem": f"exit {done.returncode} does not agree with the outcome "
-                f"{json.dumps(outcome)[:200]}"
-            }
-        return outcome
+MISMATCH_STATUS = 599  # the emulator's answer to a request its cassette does not hold
+# The request headers a mismatch report shows (Authorization by its scheme only).
+SHOWN_HEADERS = ("Authorization", "Content-Type", "Accept")
 
 
 @dataclass
 class CaseResult:
-    """How one case went."""
+    """How one case went; a skipped case's ``problems`` hold the reason it was skipped."""
 
     case: Case
     status: str  # "passed", "failed", "skipped"
@@ -156,6 +105,13 @@ class Upstream(Protocol):
     def received(self) -> list[dict[str, Any]]: ...
 
     def unused(self) -> list[dict[str, Any]]: ...
+
+    def mismatches(self) -> list[dict[str, Any]]:
+        """The emulator's 599 answers since ``prepare``: what it received, expected, and why."""
+        ...
+
+
+# ---- judging the outcome ------------------------------------------------------------------
 
 
 def _outcome_problems(expect: Mapping[str, Any], outcome: Mapping[str, Any]) -> list[str]:
@@ -206,12 +162,79 @@ def _diff(wanted: Any, actual: Any) -> str:
     )
 
 
+# ---- judging the requests -----------------------------------------------------------------
+
+
 def _request_key(method: str, path: str, body: Any) -> str:
     return json.dumps([method.upper(), path, body], sort_keys=True)
 
 
 def _path_of(url: str) -> str:
     return httpx.URL(url).raw_path.decode("ascii").split("?", 1)[0]
+
+
+def _wanted_body(want: Mapping[str, Any]) -> Any:
+    return want.get("json", json.loads(want["body"]) if "body" in want else None)
+
+
+def _scheme_only(value: str) -> str:
+    """An Authorization value without its credentials: ``Bearer <key>``."""
+    scheme, _, token = value.partition(" ")
+    return f"{scheme} <key>" if token.strip() else ("(empty)" if not value else "<key>")
+
+
+def _shown_expected(want: Mapping[str, Any]) -> str:
+    headers = {k.lower(): v for k, v in want.get("headers", {}).items()}
+    parts = [f"{want['method']} {_path_of(want['url'])}"]
+    for name in SHOWN_HEADERS:
+        value = headers.get(name.lower())
+        if value is None:
+            parts.append(f"{name}: (any)")
+        else:
+            parts.append(f"{name}: {_scheme_only(value) if name == 'Authorization' else value}")
+    return "; ".join(parts)
+
+
+def _shown_received(record: Mapping[str, Any]) -> str:
+    # The emulator's log already keeps only Authorization's scheme ("Bearer <redacted>").
+    headers = {k.lower(): v for k, v in record.get("headers", {}).items()}
+    query = f"?{record['query']}" if record.get("query") else ""
+    parts = [f"{record['method']} {record['path']}{query}"]
+    for name in SHOWN_HEADERS:
+        value = headers.get(name.lower())
+        parts.append(f"{name}: (absent)" if value is None else f"{name}: {value}")
+    return "; ".join(parts)
+
+
+def _closest(want: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The received request most like ``want``: same body first, then same path, same method."""
+    body, path, method = _wanted_body(want), _path_of(want["url"]), want["method"].upper()
+
+    def likeness(record: Mapping[str, Any]) -> tuple[bool, bool, bool]:
+        return (
+            _request_key("", "", record.get("json")) == _request_key("", "", body),
+            record["path"] == path,
+            record["method"].upper() == method,
+        )
+
+    return max(candidates, key=likeness)
+
+
+def _no_match(want: Mapping[str, Any], remaining: Sequence[Mapping[str, Any]]) -> str:
+    lines = [f"no received request matches {want['method']} {want['url']}"]
+    lines.append(f"  expected: {_shown_expected(want)}")
+    if not remaining:
+        lines.append("  received: nothing left to match")
+        return "\n".join(lines)
+    closest = _closest(want, remaining)
+    lines.append(f"  received: {_shown_received(closest)}")
+    want_body = _wanted_body(want)
+    if _request_key("", "", closest.get("json")) == _request_key("", "", want_body):
+        lines.append("  body: the same JSON as expected")
+    else:
+        lines.append("  body differs:")
+        lines.extend(f"  {line}" for line in _diff(want_body, closest.get("json")).splitlines())
+    return "\n".join(lines)
 
 
 def _request_problems(
@@ -226,18 +249,14 @@ def _request_problems(
         )
     remaining = list(received)
     for want in expected:
-        want_body = want.get("json", json.loads(want["body"]) if "body" in want else None)
-        key = _request_key(want["method"], _path_of(want["url"]), want_body)
+        key = _request_key(want["method"], _path_of(want["url"]), _wanted_body(want))
         match = next(
             (r for r in remaining if _request_key(r["method"], r["path"], r.get("json")) == key),
             None,
         )
         if match is None:
             if len(expected) == len(received):
-                problems.append(
-                    f"no received request matches {want['method']} {want['url']}:\n"
-                    + _diff(want_body, [r.get("json") for r in remaining])
-                )
+                problems.append(_no_match(want, remaining))
             continue
         remaining.remove(match)
         headers = {k.lower(): v for k, v in match["headers"].items()}
@@ -256,49 +275,125 @@ def _request_problems(
     return problems
 
 
-def interactions_for(case: Case, cassettes: Path, base_url: str) -> list[dict[str, Any]]:
-    """The upstream answers to replay: a cassette, or the replies paired with the requests."""
+def _mismatch_lines(mismatches: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The emulator's own reason for each request it could not match (its 599 answers)."""
+    lines = []
+    for item in mismatches:
+        received = item.get("received") or {}
+        line = (
+            f"the emulator answered {MISMATCH_STATUS} to {received.get('method')} "
+            f"{received.get('path')}: {item.get('reason')}"
+        )
+        expected = item.get("expected")
+        if isinstance(expected, dict):
+            line += f" (it expected {expected.get('method')} {expected.get('path')})"
+        lines.append(line)
+    return lines
+
+
+# ---- the upstream of a case ---------------------------------------------------------------
+
+
+def _interaction(request: Mapping[str, Any], reply: Mapping[str, Any]) -> dict[str, Any]:
+    body = json.dumps(request["json"]) if "json" in request else request.get("body", "")
+    if "json" in reply:
+        response_body = json.dumps(reply["json"], separators=(",", ":"), ensure_ascii=False)
+        headers = {"Content-Type": "application/json", **reply.get("headers", {})}
+    else:
+        response_body = reply.get("body", "")
+        headers = dict(reply.get("headers", {}))
+    return {
+        "request": {"method": request["method"], "uri": request["url"], "body": body},
+        "response": {
+            "status": {"code": reply["status"], "message": ""},
+            "headers": {name: [value] for name, value in headers.items()},
+            "body": {"string": response_body},
+        },
+    }
+
+
+@dataclass
+class _Plan:
+    """What the emulator replays for a case, and which interactions each alternative uses.
+
+    ``expect`` and ``go`` are interaction indices; None means all of them (a cassette).
+    """
+
+    interactions: list[dict[str, Any]]
+    expect: set[int] | None = None
+    go: set[int] | None = None
+
+
+def _plan(case: Case, cassettes: Path, base_url: str, *, allow_go: bool) -> _Plan:
     upstream = case.upstream
     if "cassette" in upstream:
-        return load_interactions(cassettes / f"{upstream['cassette']}.yaml")
+        return _Plan(load_interactions(cassettes / f"{upstream['cassette']}.yaml"))
     replies = upstream.get("replies", [])
     requests = substitute(case.expect.get("requests", []), base_url)
-    out: list[dict[str, Any]] = []
-    for request, reply in zip(requests, replies, strict=False):
-        body = json.dumps(request["json"]) if "json" in request else request.get("body", "")
-        if "json" in reply:
-            response_body = json.dumps(reply["json"], separators=(",", ":"), ensure_ascii=False)
-            headers = {"Content-Type": "application/json", **reply.get("headers", {})}
-        else:
-            response_body = reply.get("body", "")
-            headers = dict(reply.get("headers", {}))
-        out.append(
-            {
-                "request": {"method": request["method"], "uri": request["url"], "body": body},
-                "response": {
-                    "status": {"code": reply["status"], "message": ""},
-                    "headers": {name: [value] for name, value in headers.items()},
-                    "body": {"string": response_body},
-                },
-            }
-        )
-    return out
+    interactions = [
+        _interaction(request, reply) for request, reply in zip(requests, replies, strict=False)
+    ]
+    plan = _Plan(interactions, expect=set(range(len(interactions))))
+    go_requests = (case.go_expect or {}).get("requests")
+    if not allow_go or go_requests is None:
+        plan.go = plan.expect
+        return plan
+    # Go's requests get the same replies, so a Go-like implementation gets its answers too.
+    plan.go = set()
+    for index, (request, reply) in enumerate(
+        zip(substitute(go_requests, base_url), replies, strict=False)
+    ):
+        key = _request_key(request["method"], _path_of(request["url"]), _wanted_body(request))
+        if index < len(requests):
+            same = requests[index]
+            if key == _request_key(same["method"], _path_of(same["url"]), _wanted_body(same)):
+                plan.go.add(index)
+                continue
+        plan.go.add(len(interactions))
+        interactions.append(_interaction(request, reply))
+    return plan
+
+
+def interactions_for(
+    case: Case, cassettes: Path, base_url: str, *, allow_go: bool = False
+) -> list[dict[str, Any]]:
+    """The upstream answers to replay: a cassette, or the replies paired with the requests.
+
+    Under ``allow_go`` the replies are paired with ``go_expect.requests`` too, where they differ.
+    """
+    return _plan(case, cassettes, base_url, allow_go=allow_go).interactions
+
+
+def closed_hostport() -> str:
+    """``127.0.0.1:PORT`` for a port just bound and closed: nothing listens there."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"127.0.0.1:{port}"
+
+
+# ---- running a case -----------------------------------------------------------------------
 
 
 def _evaluate(
     expect: Mapping[str, Any],
+    requests: Sequence[Mapping[str, Any]] | None,
     outcome: Mapping[str, Any],
     received: Sequence[Mapping[str, Any]] | None,
     unused: Sequence[Mapping[str, Any]],
 ) -> list[str]:
-    """Steps 5 and 6 for one expectation (``expect`` or ``go_expect``)."""
+    """Steps 5 and 6 for one alternative (``expect`` or ``go_expect``)."""
     problems = _outcome_problems(expect, outcome)
     if received is not None:
-        if expect.get("requests") is not None:
-            problems.extend(_request_problems(expect["requests"], received))
+        if requests is not None:
+            problems.extend(_request_problems(requests, received))
         if unused and not problems:
             problems.append(f"{len(unused)} upstream answer(s) were never asked for")
     return problems
+
+
+def _only(unused: Sequence[Mapping[str, Any]], indices: set[int] | None) -> list[dict[str, Any]]:
+    return [dict(u) for u in unused if indices is None or u.get("index") in indices]
 
 
 def run_case(
@@ -310,29 +405,49 @@ def run_case(
     allow_go: bool = False,
 ) -> CaseResult:
     """Run one case and judge it (README, "The runner, step by step", steps 3 to 7)."""
+    if allow_go and case.go_skip:
+        return CaseResult(case, "skipped", [case.go_skip])
     started = time.monotonic()
     base_url = upstream.base_url if upstream is not None else "http://127.0.0.1:9"
+    text = json.dumps([case.input, case.expect, case.go_expect])
+    closed = closed_hostport() if PLACEHOLDER_CLOSED_HOSTPORT in text else None
     uses_upstream = case.kind in NEEDS_UPSTREAM and upstream is not None
+    plan = _Plan([])
     if uses_upstream:
         assert upstream is not None
-        upstream.prepare(
-            interactions_for(case, cassettes, base_url), case.upstream.get("faults", [])
-        )
-    input_ = substitute(dict(case.input), base_url)
+        plan = _plan(case, cassettes, base_url, allow_go=allow_go)
+        upstream.prepare(plan.interactions, case.upstream.get("faults", []))
+    input_ = substitute(dict(case.input), base_url, closed)
     env = input_.pop("env", {})
     outcome = implementation.run(case.kind, input_, env)
     received: list[dict[str, Any]] | None = None
     unused: list[dict[str, Any]] = []
+    mismatches: list[dict[str, Any]] = []
     if uses_upstream:
         assert upstream is not None
         received = upstream.received()
         unused = upstream.unused()
-    problems = _evaluate(substitute(case.expect, base_url), outcome, received, unused)
+        mismatches = upstream.mismatches()
+    expect = substitute(case.expect, base_url, closed)
+    problems = _evaluate(
+        expect, expect.get("requests"), outcome, received, _only(unused, plan.expect)
+    )
     matched = "expect"
     if problems and allow_go and case.go_expect is not None:
-        go_problems = _evaluate(substitute(case.go_expect, base_url), outcome, received, unused)
+        go_expect = substitute(case.go_expect, base_url, closed)
+        go_problems = _evaluate(
+            go_expect,
+            go_expect.get("requests", expect.get("requests")),
+            outcome,
+            received,
+            _only(unused, plan.go),
+        )
         if not go_problems:
             problems, matched = [], "go_expect"
+        else:
+            problems.append("nor does it meet go_expect: " + go_problems[0])
+    if problems and mismatches:
+        problems.extend(_mismatch_lines(mismatches))
     return CaseResult(
         case=case,
         status="failed" if problems else "passed",
@@ -352,6 +467,7 @@ def run_cases(
     allow_go: bool = False,
     on_result: Callable[[CaseResult], None] | None = None,
 ) -> list[CaseResult]:
+    """Run cases one after the other against one upstream."""
     results = []
     for case in cases:
         result = run_case(case, implementation, upstream, cassettes, allow_go=allow_go)
@@ -359,6 +475,102 @@ def run_cases(
         if on_result is not None:
             on_result(result)
     return results
+
+
+UpstreamFactory = Callable[[], AbstractContextManager[Upstream]]
+
+
+def _default_jobs() -> int:
+    return os.cpu_count() or 1
+
+
+def run_suite(
+    cases: Sequence[Case],
+    implementation: Implementation,
+    cassettes: Path,
+    *,
+    jobs: int | None = None,
+    allow_go: bool = False,
+    skip_tags: Sequence[str] = (),
+    on_result: Callable[[CaseResult], None] | None = None,
+    upstream_factory: UpstreamFactory | None = None,
+) -> list[CaseResult]:
+    """Run cases on ``jobs`` parallel jobs (default: the CPU count), each with its own emulator.
+
+    Results come back, and ``on_result`` sees them, in the order of ``cases``.
+    The first case runs alone, so an implementation that cannot start stops
+    the run once (:class:`ImplementationStartError`) instead of failing every
+    case. An implementation whose ``parallel`` is False (in-process) uses one job.
+    """
+    factory: UpstreamFactory = upstream_factory or emulator_upstream
+    results: list[CaseResult | None] = [None] * len(cases)
+    lock = threading.Lock()
+    emitted = 0
+
+    def finish(index: int, result: CaseResult) -> None:
+        nonlocal emitted
+        with lock:
+            results[index] = result
+            while emitted < len(results) and results[emitted] is not None:
+                done = results[emitted]
+                emitted += 1
+                if on_result is not None and done is not None:
+                    on_result(done)
+
+    todo: list[int] = []
+    for index, case in enumerate(cases):
+        tagged = [tag for tag in case.tags if tag in skip_tags]
+        if tagged:
+            finish(index, CaseResult(case, "skipped", [f"tagged {', '.join(tagged)}"]))
+        else:
+            todo.append(index)
+    wanted = jobs if jobs is not None else _default_jobs()
+    if not getattr(implementation, "parallel", True):
+        wanted = 1
+    workers = max(1, min(wanted, len(todo)))
+
+    def run_one(index: int, upstream: Upstream) -> None:
+        finish(
+            index, run_case(cases[index], implementation, upstream, cassettes, allow_go=allow_go)
+        )
+
+    with factory() as first:
+        if not todo:
+            return [r for r in results if r is not None]
+        run_one(todo[0], first)  # alone: a start-up failure is raised once, here
+        pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for index in todo[1:]:
+            pending.put(index)
+        failures: list[BaseException] = []
+
+        def work(upstream: Upstream) -> None:
+            while not failures:
+                try:
+                    index = pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    run_one(index, upstream)
+                except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+                    failures.append(err)
+                    return
+
+        def job() -> None:
+            try:
+                with factory() as own:
+                    work(own)
+            except BaseException as err:  # noqa: BLE001 - e.g. an emulator that cannot start
+                failures.append(err)
+
+        threads = [threading.Thread(target=job, daemon=True) for _ in range(workers - 1)]
+        for thread in threads:
+            thread.start()
+        work(first)
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+    return [r for r in results if r is not None]
 
 
 def summary(results: Sequence[CaseResult]) -> str:
@@ -380,21 +592,78 @@ def report_json(results: Sequence[CaseResult], implementation: Implementation) -
     }
 
 
+# ---- the emulator as the upstream ---------------------------------------------------------
+
+_ASGI = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+class _MismatchRecorder:
+    """ASGI middleware that keeps the JSON body of every 599 the emulator sends.
+
+    In replay mode the emulator answers a request its cassette does not hold
+    with 599 and a body saying what it received, what it expected and why;
+    the request log keeps only the status, so the runner keeps the bodies.
+    """
+
+    def __init__(self, app: _ASGI, *, sink: list[dict[str, Any]], lock: threading.Lock) -> None:
+        self.app = app
+        self.sink = sink
+        self.lock = lock
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        status: int | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and status == MISMATCH_STATUS:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    self._keep(b"".join(chunks))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+
+    def _keep(self, body: bytes) -> None:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = {"reason": body.decode("utf-8", "replace")[:300]}
+        if isinstance(data, dict):
+            with self.lock:
+                self.sink.append(data)
+
+
 class EmulatorUpstream:
     """The NIM emulator in replay mode, on loopback, driven through its state.
 
-    One server serves the whole run; ``prepare`` resets it and loads a case's
+    One server serves one job; ``prepare`` resets it and loads a case's
     interactions and faults.
     """
 
-    def __init__(self, base_url: str, state: Any) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        state: Any,
+        mismatch_log: list[dict[str, Any]] | None = None,
+        lock: threading.Lock | None = None,
+    ) -> None:
         self.base_url = base_url
         self._state = state
+        self._mismatches = mismatch_log if mismatch_log is not None else []
+        self._lock = lock or threading.Lock()
 
     def prepare(self, interactions: list[dict[str, Any]], faults: Sequence[str]) -> None:
         from nim_emulator import parse_cassette  # noqa: PLC0415
 
         self._state.reset()
+        with self._lock:
+            self._mismatches.clear()
         cassette = parse_cassette(
             {"version": 1, "interactions": interactions}, source="contract case"
         )
@@ -408,15 +677,25 @@ class EmulatorUpstream:
     def unused(self) -> list[dict[str, Any]]:
         return [interaction.summary() for interaction in self._state.unused_interactions()]
 
+    def mismatches(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(item) for item in self._mismatches]
+
 
 @contextmanager
 def emulator_upstream() -> Iterator[EmulatorUpstream]:
-    """Start the emulator for a run (step 2 of the runner)."""
+    """Start an emulator for a job (step 2 of the runner)."""
     from nim_emulator import create_app, running_emulator  # noqa: PLC0415
 
     app = create_app()
+    sink: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    app.add_middleware(_MismatchRecorder, sink=sink, lock=lock)
     with running_emulator(app=app) as base_url:
-        yield EmulatorUpstream(base_url, app.state.emulator)
+        yield EmulatorUpstream(base_url, app.state.emulator, sink, lock)
+
+
+# ---- live ---------------------------------------------------------------------------------
 
 
 def _live_problems(expect: Mapping[str, Any], outcome: Mapping[str, Any]) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 PLACEHOLDER_BASE = "{{base}}"
 PLACEHOLDER_HOSTPORT = "{{hostport}}"
+PLACEHOLDER_CLOSED_HOSTPORT = "{{closed_hostport}}"
 
 
 class SuiteError(Exception):
@@ -38,6 +39,8 @@ class Case:
     go_expect: Mapping[str, Any] | None = None
     divergence: Mapping[str, Any] | None = None
     live: bool = False
+    go_skip: str | None = None
+    tags: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any], file: Path) -> Case:
@@ -54,6 +57,8 @@ class Case:
             go_expect=raw.get("go_expect"),
             divergence=raw.get("divergence"),
             live=bool(raw.get("live", False)),
+            go_skip=raw.get("go_skip"),
+            tags=tuple(raw.get("tags", ())),
         )
 
 
@@ -99,26 +104,63 @@ def load_cases(suite: Path) -> list[Case]:
     return cases
 
 
+def _matches(case: Case, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(case.id, pattern) for pattern in patterns)
+
+
 def select(cases: Iterable[Case], include: Sequence[str], skip: Sequence[str]) -> list[Case]:
     """Cases whose id matches one ``include`` glob (all when none) and no ``skip`` glob."""
-
-    def matches(case: Case, patterns: Sequence[str]) -> bool:
-        return any(fnmatch.fnmatchcase(case.id, pattern) for pattern in patterns)
-
     return [
         case
         for case in cases
-        if (not include or matches(case, include)) and not matches(case, skip)
+        if (not include or _matches(case, include)) and not _matches(case, skip)
     ]
 
 
-def substitute(value: Any, base_url: str) -> Any:
-    """Replace ``{{base}}`` and ``{{hostport}}`` in every string of ``value``."""
+def unmatched(cases: Sequence[Case], include: Sequence[str]) -> list[str]:
+    """The ``include`` globs that match no case id (a typo, most likely)."""
+    return [pattern for pattern in include if not _matches_any(cases, pattern)]
+
+
+def _matches_any(cases: Sequence[Case], pattern: str) -> bool:
+    return any(fnmatch.fnmatchcase(case.id, pattern) for case in cases)
+
+
+def allowed_tags(suite: Path) -> list[str]:
+    """The tags a case may carry: the ``enum`` of ``tags`` in case.schema.json."""
+    try:
+        schema = json.loads((suite / "case.schema.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SuiteError(f"{suite / 'case.schema.json'}: {err}") from None
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            tags = node.get("tags")
+            if isinstance(tags, dict):
+                items = tags.get("items")
+                if isinstance(items, dict) and isinstance(items.get("enum"), list):
+                    found.extend(str(t) for t in items["enum"] if str(t) not in found)
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(schema)
+    return found
+
+
+def substitute(value: Any, base_url: str, closed_hostport: str | None = None) -> Any:
+    """Replace ``{{base}}``, ``{{hostport}}`` (and ``{{closed_hostport}}``) in every string."""
     if isinstance(value, str):
         hostport = base_url.split("://", 1)[-1]
-        return value.replace(PLACEHOLDER_BASE, base_url).replace(PLACEHOLDER_HOSTPORT, hostport)
+        text = value.replace(PLACEHOLDER_BASE, base_url).replace(PLACEHOLDER_HOSTPORT, hostport)
+        if closed_hostport is not None:
+            text = text.replace(PLACEHOLDER_CLOSED_HOSTPORT, closed_hostport)
+        return text
     if isinstance(value, list):
-        return [substitute(item, base_url) for item in value]
+        return [substitute(item, base_url, closed_hostport) for item in value]
     if isinstance(value, dict):
-        return {key: substitute(item, base_url) for key, item in value.items()}
+        return {key: substitute(item, base_url, closed_hostport) for key, item in value.items()}
     return value

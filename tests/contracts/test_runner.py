@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from reranker_contracts.runner import (
+    ImplementationStartError,
     InProcess,
     Subprocess,
     emulator_upstream,
@@ -190,10 +191,14 @@ def test_protocol_violations_fail_the_case(
 
 
 def test_a_missing_program_fails_cleanly(upstream: Any) -> None:
-    result = run_case(
-        case("settings/custom-model"), Subprocess("/nonexistent/adapter", 5), upstream, CASSETTES
-    )
-    assert result.problems[0].startswith("cannot start /nonexistent/adapter")
+    # Before any answer, a program that cannot start stops the run (one error, not one per case).
+    with pytest.raises(ImplementationStartError, match=r"^cannot start /nonexistent/adapter"):
+        run_case(
+            case("settings/custom-model"),
+            Subprocess("/nonexistent/adapter", 5),
+            upstream,
+            CASSETTES,
+        )
     with pytest.raises(ValueError, match="needs a command"):
         Subprocess("  ", 5)
 
