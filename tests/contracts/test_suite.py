@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,128 @@ def test_go_outcomes_are_accepted_only_with_allow_go() -> None:
     for case in cases:
         assert case.divergence is not None
         assert case.go_expect != case.expect, case.id
+
+
+def cases_by_id() -> dict[str, Case]:
+    return {case.id: case for case in load_cases(SUITE)}
+
+
+def test_every_divergence_has_go_expect_or_go_skip() -> None:
+    """Under --allow-go every case accepts Go's outcome or is skipped with a reason."""
+    diverging = [c for c in load_cases(SUITE) if c.divergence is not None]
+    assert len(diverging) >= 40
+    for case in diverging:
+        assert (case.go_expect is None) != (case.go_skip is None), case.id
+        if case.go_skip is not None:
+            assert len(case.go_skip.split()) >= 8, case.id  # a reason, not a word
+    for case in load_cases(SUITE):
+        if case.divergence is None:
+            assert case.go_expect is None and case.go_skip is None, case.id
+
+
+def test_every_divergence_names_its_cases_in_the_divergence_document() -> None:
+    """docs/divergences.md names every case that pins a D-id, in that D-id's entry, and no other."""
+    document = (ROOT / "docs" / "divergences.md").read_text()
+    entries = {
+        match.group(1): " ".join(match.group(0).split())
+        for match in re.finditer(r"^### (D-[A-Z0-9-]+) .*?(?=^### |^## |\Z)", document, re.M | re.S)
+    }
+    ids = cases_by_id()
+    areas = {case_id.split("/")[0] for case_id in ids}
+    for case in ids.values():
+        if case.divergence is not None:
+            assert f"`{case.id}`" in entries[case.divergence["id"]], case.id
+    for name, entry in entries.items():
+        assert "Pinned by" in entry, name
+        for token in re.findall(r"`([a-z][a-z-]*/[a-z0-9][a-z0-9-]*)`", entry):
+            if token.split("/")[0] in areas:
+                assert token in ids, f"{name} names {token}, which is no case"
+
+
+def test_tags_come_from_the_listed_set() -> None:
+    schema = json.loads((SUITE / "case.schema.json").read_text())
+    allowed = schema["$defs"]["case"]["properties"]["tags"]["items"]["enum"]
+    readme = (SUITE / "README.md").read_text()
+    for tag in allowed:
+        assert f"| `{tag}` |" in readme, tag
+    used = {tag for case in load_cases(SUITE) for tag in case.tags}
+    assert used == set(allowed)
+    ids = cases_by_id()
+    assert "go-json-escaping" in ids["client-request/body-escapes-html-like-go"].tags
+    assert "go-stdlib-text" in ids["transport/dropped-before-response"].tags
+
+
+def test_go_library_wording_is_tagged() -> None:
+    """A case whose exact error holds Go's library wording carries go-stdlib-text."""
+    wording = re.compile(
+        r"\bEOF\b|unsupported protocol scheme|dial tcp|context deadline exceeded|"
+        r"connection reset by peer|unexpected end of JSON input|invalid character|time: "
+    )
+    for case in load_cases(SUITE):
+        error = case.expect.get("error")
+        if error and error.get("match", "exact") == "exact" and wording.search(error["message"]):
+            assert "go-stdlib-text" in case.tags, case.id
+
+
+def test_nothing_in_the_suite_points_outside_the_repository() -> None:
+    for path in sorted(SUITE.rglob("*")):
+        if path.is_file() and CAPTURES not in path.parents:
+            text = path.read_text(encoding="utf-8")
+            assert "shared/" not in text, path
+            assert "nim-api.md" not in text and "weaviate-module.md" not in text, path
+    for case in load_cases(SUITE):
+        assert "reference" not in case.source or "://" in case.source["reference"], case.id
+
+
+def test_the_version_file_names_the_weaviate_commit() -> None:
+    fields = dict(
+        line.split("=", 1) for line in (SUITE / "VERSION").read_text().splitlines() if line
+    )
+    assert set(fields) == {"suite", "weaviate_commit", "date"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", fields["suite"])
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", fields["date"])
+    assert fields["weaviate_commit"] == "adcffc5"
+    assert f"`{fields['weaviate_commit']}`" in (SUITE / "README.md").read_text()
+
+
+def test_no_case_makes_a_go_like_implementation_dial_off_the_machine() -> None:
+    """The base URL a rank or rerank case hands over is on loopback, or Go never dials it.
+
+    Go refuses the others before dialling: a scheme it cannot send, or the base-URL check
+    (MODULES_VALIDATE_BASE_URL). Such a case sends no request, and either has no divergence
+    (so Go, which passes it, refuses too) or is skipped for Go with go_skip.
+    """
+    loopback = re.compile(
+        r"^(\{\{base\}\}|http://\{\{closed_hostport\}\}|https?://127\.0\.0\.1[:/]|https://\[::1%25lo\])"
+    )
+    for case in load_cases(SUITE):
+        if case.kind not in ("rank", "rerank"):
+            continue
+        headers = [v for n, v in case.input.get("headers", []) if n.lower() == "x-nvidia-baseurl"]
+        url = headers[-1] if headers else case.input.get("settings", {}).get("baseURL", "")
+        if loopback.match(url) or url == "" or url.startswith("ftp://"):
+            continue
+        assert case.input.get("env", {}).get("MODULES_VALIDATE_BASE_URL"), (case.id, url)
+        assert case.expect.get("requests") == [], (case.id, url)
+        assert case.divergence is None or case.go_skip is not None, (case.id, url)
+
+
+def test_ties_past_twelve_results_are_where_go_reorders() -> None:
+    """Go's sort.Slice is stable up to 12 elements: the D-RANK-STABLE case needs more."""
+    case = cases_by_id()["rerank-property/ties-keep-input-order-past-twelve"]
+    assert case.go_expect is not None
+    ours, go = case.expect["results"], case.go_expect["results"]
+    assert len(ours) > 12
+    assert ours != go
+    assert sorted(map(json.dumps, ours)) == sorted(map(json.dumps, go))
+    for order in (ours, go):
+        scores = [r["_additional"]["rerank"][0]["score"] for r in order]
+        assert scores == sorted(scores, reverse=True)
+    for case_id in (
+        "rerank-property/ties-keep-input-order",
+        "rerank-property/non-string-values-become-empty",
+    ):
+        assert len(cases_by_id()[case_id].expect["results"]) <= 12
 
 
 @pytest.fixture(scope="module")
@@ -198,8 +321,25 @@ def edit_cases(suite: Path, name: str, change: object) -> None:
         ),
         (
             "invalid/errors.json",
-            lambda d: d["cases"][8].update(divergence={"id": "D-NOT-LISTED", "go": "x"}),
+            lambda d: d["cases"][8].update(
+                divergence={"id": "D-NOT-LISTED", "go": "x"}, go_skip="the reason for it"
+            ),
             "not in docs/divergences.md",
+        ),
+        (
+            "invalid/errors.json",
+            lambda d: d["cases"][8].update(divergence={"id": "D-422-JOIN", "go": "x"}),
+            "'go_skip' is a required property",
+        ),
+        (
+            "invalid/errors.json",
+            lambda d: d["cases"][8].update(go_skip="a reason without a divergence"),
+            "'divergence' is a required property",
+        ),
+        (
+            "invalid/errors.json",
+            lambda d: d["cases"][8].update(tags=["go-everything"]),
+            "is not one of",
         ),
         (
             "valid/chunking.json",
