@@ -1,7 +1,7 @@
 """Wall time and memory of a rank call, against the NIM emulator on loopback.
 
-The setup of ../shared/reference/peers.md, so the figures compare with the
-peers' measured there: one stand-in NIM on 127.0.0.1, in its own process,
+The setup the peers were measured with, so the figures compare with
+theirs (docs/benchmarks.md): one stand-in NIM on 127.0.0.1, in its own process,
 answering every request after 50 ms, TCP_NODELAY on, 1 000 and 10 000
 passages, median of N runs. ``--server standin`` (the default) is a bare
 asyncio server (benchmarks/standin_nim.py) so only the client is measured;

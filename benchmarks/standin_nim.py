@@ -1,6 +1,6 @@
 """A minimal stand-in NIM for benchmarks: answers every POST after a fixed latency.
 
-The server of ../shared/reference/peers.md's measurements: asyncio, HTTP/1.1
+The server the peers were measured against (docs/benchmarks.md): asyncio, HTTP/1.1
 keep-alive, TCP_NODELAY, one ranking per passage (logit -index), nothing
 else, so the time measured is the client's. Prints its URL, then serves
 until killed.
