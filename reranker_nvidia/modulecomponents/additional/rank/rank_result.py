@@ -47,6 +47,18 @@ def get_score(
     """Rank ``in_`` against the ``query`` argument by the ``property`` argument, best first."""
     if len(in_) == 0:
         return []
+    query, documents = _rank_input(in_, params)
+
+    try:
+        result = client.rank(query, documents, cfg, headers=headers)
+    except RerankerError as err:
+        raise ClientRankError(err) from err
+
+    return _scored(in_, result)
+
+
+def _rank_input(in_: Sequence[SearchResult], params: Params | None) -> tuple[str, list[str]]:
+    """Go's checks of the arguments, then the query and one document per result."""
     if params is None:
         raise ParamsError("no params provided")
 
@@ -56,13 +68,11 @@ def get_score(
     if len(rank_property) == 0:
         raise ParamsError("no properties provided", results=in_)
 
-    documents = [_property_text(result, rank_property) for result in in_]
+    return query, [_property_text(result, rank_property) for result in in_]
 
-    try:
-        result = client.rank(query, documents, cfg, headers=headers)
-    except RerankerError as err:
-        raise ClientRankError(err) from err
 
+def _scored(in_: Sequence[SearchResult], result: RankResult) -> list[SearchResult]:
+    """Each result's ``_additional.rerank = [{score}]``, then the results sorted by it."""
     for item, document_score in zip(in_, _one_score_per_result(in_, result), strict=True):
         if item.additional_properties is None:
             item.additional_properties = {}
@@ -117,27 +127,11 @@ async def get_score_async(
     """:func:`get_score` with an awaited rank call."""
     if len(in_) == 0:
         return []
-    if params is None:
-        raise ParamsError("no params provided")
-
-    rank_property = params.get_property()
-    query = params.get_query()
-
-    if len(rank_property) == 0:
-        raise ParamsError("no properties provided", results=in_)
-
-    documents = [_property_text(result, rank_property) for result in in_]
+    query, documents = _rank_input(in_, params)
 
     try:
         result = await client.rank(query, documents, cfg, headers=headers)
     except RerankerError as err:
         raise ClientRankError(err) from err
 
-    for item, document_score in zip(in_, _one_score_per_result(in_, result), strict=True):
-        if item.additional_properties is None:
-            item.additional_properties = {}
-        item.additional_properties[PROPERTY_RERANK] = [
-            rerankmodels.RankResult(score=document_score.score)
-        ]
-
-    return _sorted_by_score(in_)
+    return _scored(in_, result)
