@@ -6,16 +6,24 @@ score never depends on the other passages in the request (as with a
 cross-encoder, and unlike corpus BM25, which would make the scores of chunked
 requests incomparable):
 
-* terms are the lower-cased word tokens of ``_tokens.word_tokens``; the query's
-  distinct terms are weighted 1.0, or 0.1 for a short list of English stop words;
+* terms are the lower-cased word tokens of ``_tokens.word_tokens``, lightly
+  stemmed (:func:`stem`: ``dunes`` → ``dune``, ``opens`` → ``open``); the
+  query's distinct terms are weighted 1.0, or 0.1 for a short list of English
+  stop words;
 * each term adds ``w * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / 64))`` with
   ``k1 = 1.2``, ``b = 0.75``, ``dl`` the passage's word count and 64 a fixed
-  average length; the sum is divided by the query's total weight, giving
-  ``s`` in ``[0, 2.2)``;
+  average length;
+* a phrase of the query (two content words next to each other once stop words
+  are left out: ``desert planet``) found in the passage in the same order adds
+  the same amount with weight 1.0, as a bonus: a passage is not marked down
+  for missing it;
+* the sum is divided by the terms' total weight, giving ``s``: ``[0, 2.2)``
+  from the terms, more with phrases;
 * the logit is ``-11.5 + 12.5 * s`` rounded to the nearest IEEE 754 half
   precision value (FP16), like the captured logits (``-4.1015625``,
   ``0.7646484375``): ``-11.5`` when nothing matches, about ``+1`` when every
-  query term appears once in a passage of average length.
+  query term appears once in a passage of average length, more when its
+  phrases do too.
 
 Rankings list every passage once, by logit descending, ties by index
 ascending. Same input, same output, on every machine.
@@ -24,19 +32,22 @@ ascending. Same input, same output, on every machine.
 from __future__ import annotations
 
 import functools
+import itertools
 import struct
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from nim_emulator._tokens import word_tokens
 
-__all__ = ["LOGIT_FLOOR", "pair_logit", "rank_passages", "to_fp16"]
+__all__ = ["LOGIT_FLOOR", "pair_logit", "rank_passages", "stem", "to_fp16"]
 
 K1: Final = 1.2
 B: Final = 0.75
 AVERAGE_LENGTH: Final = 64.0
 STOP_WEIGHT: Final = 0.1
+PHRASE_WEIGHT: Final = 1.0
 LOGIT_FLOOR: Final = -11.5
 LOGIT_SCALE: Final = 12.5
 FP16_MAX: Final = 65504.0
@@ -82,6 +93,35 @@ STOP_WORDS: Final = frozenset(
 )
 
 
+def stem(word: str) -> str:
+    """A light stemmer (Harman's "S" stemmer) for a lower-cased word of four letters or more.
+
+    ``-ies`` becomes ``-y`` (``berries`` → ``berry``); ``-es`` and ``-s`` lose the
+    ``s`` (``dunes`` → ``dune``, ``opens`` → ``open``), except ``-aes``, ``-ees``,
+    ``-oes``, ``-us`` and ``-ss``. Shorter words are kept whole (``is``, ``was``).
+    """
+    if len(word) < 4:
+        return word
+    if word.endswith("ies") and not word.endswith(("eies", "aies")):
+        return word[:-3] + "y"
+    if word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
+        return word[:-1]
+    if word.endswith("s") and not word.endswith(("us", "ss")):
+        return word[:-1]
+    return word
+
+
+def _terms(text: str) -> list[str]:
+    """The stemmed word tokens of ``text``."""
+    return [stem(word) for word in word_tokens(text)]
+
+
+def _phrases(text: str) -> list[tuple[str, str]]:
+    """Adjacent pairs of the stemmed content words of ``text`` (stop words left out)."""
+    content = [stem(word) for word in word_tokens(text) if word not in STOP_WORDS]
+    return list(itertools.pairwise(content))
+
+
 def to_fp16(value: float) -> float:
     """``value`` rounded to the nearest FP16 value (clamped to FP16's finite range)."""
     clamped = min(FP16_MAX, max(-FP16_MAX, value))
@@ -89,27 +129,52 @@ def to_fp16(value: float) -> float:
     return result
 
 
+@dataclass(frozen=True)
+class _Query:
+    """A query's distinct terms and phrases with their weights, and the terms' weights' sum."""
+
+    terms: tuple[tuple[str, float], ...]
+    phrases: tuple[tuple[tuple[str, str], float], ...]
+    total: float
+
+
 @functools.lru_cache(maxsize=256)
-def _query_weights(query: str) -> tuple[tuple[tuple[str, float], ...], float]:
-    """The query's distinct terms with their weights, and the weights' sum (once per query)."""
-    weights = {term: (STOP_WEIGHT if term in STOP_WORDS else 1.0) for term in word_tokens(query)}
-    return tuple(weights.items()), sum(weights.values())
+def _query(query: str) -> _Query:
+    """The query's weighted terms and phrases (computed once per query)."""
+    terms: dict[str, float] = {}
+    for word in word_tokens(query):
+        weight = STOP_WEIGHT if word in STOP_WORDS else 1.0
+        key = stem(word)
+        terms[key] = max(weight, terms.get(key, 0.0))
+    phrases = dict.fromkeys(_phrases(query), PHRASE_WEIGHT)
+    # Phrases are a bonus: a passage is not marked down for missing them.
+    return _Query(tuple(terms.items()), tuple(phrases.items()), sum(terms.values()))
+
+
+def _saturated(tf: int, norm: float) -> float:
+    return tf * (K1 + 1.0) / (tf + norm)
 
 
 def pair_logit(query: str, passage: str) -> float:
     """The FP16-exact stand-in logit of one pair (see the module docstring)."""
-    weights, total = _query_weights(query)
-    if total == 0.0:
+    q = _query(query)
+    if q.total == 0.0:
         return to_fp16(LOGIT_FLOOR)
-    words = word_tokens(passage)
+    words = _terms(passage)
     frequencies = Counter(words)
     norm = K1 * (1.0 - B + B * len(words) / AVERAGE_LENGTH)
     score = 0.0
-    for term, weight in weights:
+    for term, weight in q.terms:
         tf = frequencies.get(term, 0)
         if tf:
-            score += weight * tf * (K1 + 1.0) / (tf + norm)
-    return to_fp16(LOGIT_FLOOR + LOGIT_SCALE * score / total)
+            score += weight * _saturated(tf, norm)
+    if q.phrases:
+        pairs = Counter(_phrases(passage))
+        for pair, weight in q.phrases:
+            tf = pairs.get(pair, 0)
+            if tf:
+                score += weight * _saturated(tf, norm)
+    return to_fp16(LOGIT_FLOOR + LOGIT_SCALE * score / q.total)
 
 
 def rank_passages(query: str, passages: Sequence[str]) -> list[tuple[int, float]]:

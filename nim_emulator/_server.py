@@ -7,7 +7,8 @@ moto's ``ThreadedMotoServer`` plays this part there. Two front ends share one ru
   URL once the server accepts connections, stops it on exit. Start plus stop
   takes a few milliseconds, so it can be used per test.
 * :func:`serve` — the command line's loop: same runner, prints one line when
-  ready, stops on SIGINT or SIGTERM and returns 0.
+  ready, logs one line per request on stderr, stops on SIGINT or SIGTERM and
+  returns 0.
 
 Two small uvicorn subclasses make this work. The HTTP protocol (uvicorn's h11
 one) sets TCP_NODELAY on every accepted socket — without it a client on a
@@ -23,11 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import signal
 import socket
 import struct
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from types import FrameType
 from typing import Any, Final, TextIO, cast
@@ -41,7 +44,7 @@ from nim_emulator._config import EmulatorConfig
 from nim_emulator._wire import CONNECTION_EXTENSION
 from nim_emulator.exceptions import EmulatorConfigError, EmulatorServerError
 
-__all__ = ["READY_MESSAGE", "running_emulator", "serve"]
+__all__ = ["READY_MESSAGE", "loopback_warning", "running_emulator", "serve"]
 
 READY_MESSAGE: Final = "reranker-nvidia emulator listening on {url}"
 START_TIMEOUT_S: Final = 10.0
@@ -158,6 +161,77 @@ class _Server(uvicorn.Server):
         await self.lifespan.shutdown()
 
 
+def loopback_warning(host: str) -> str | None:
+    """A warning when ``host`` is not loopback (``0.0.0.0``, ``::``, a LAN address), else None.
+
+    A name is resolved as the server would bind it; one that does not resolve
+    gets no warning here (binding it fails with its own error).
+    """
+    try:
+        infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError):
+        return None
+    addresses = {str(info[4][0]).split("%", 1)[0] for info in infos}
+    if all(ipaddress.ip_address(address).is_loopback for address in addresses):
+        return None
+    return (
+        f"warning: --host {host} is not a loopback address: anything that can reach this "
+        "machine can use the emulator"
+    )
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, so a logged path cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char
+        if char.isprintable() or char == " "
+        else f"\\x{ord(char):02x}"
+        if ord(char) < 0x100
+        else f"\\u{ord(char):04x}"
+        for char in text
+    )
+
+
+def _access_log(app: _ASGIApp, stream: TextIO) -> _ASGIApp:
+    """``app``, writing ``PEER "METHOD PATH" STATUS N.N ms`` on ``stream`` per HTTP request.
+
+    STATUS is ``-`` when no response was started (a dropped connection).
+    """
+    lock = threading.Lock()
+
+    async def logged(scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: list[int] = []
+
+        async def watched(message: Any) -> None:
+            if message.get("type") == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        try:
+            await app(scope, receive, watched)
+        finally:
+            client = scope.get("client")
+            peer = f"{client[0]}:{client[1]}" if client else "-"
+            target = _printable(str(scope.get("path", "")))
+            query = bytes(scope.get("query_string") or b"")
+            if query:
+                target += "?" + _printable(query.decode("latin-1"))
+            elapsed = (time.perf_counter() - started) * 1000
+            code = str(status[0]) if status else "-"
+            line = f'{peer} "{scope.get("method", "")} {target}" {code} {elapsed:.1f} ms\n'
+            with lock, contextlib.suppress(OSError, ValueError):
+                stream.write(line)
+                stream.flush()
+
+    return logged
+
+
 def _bind(host: str, port: int) -> socket.socket:
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise EmulatorConfigError(f"port must be 0-65535, not {port!r}")
@@ -187,7 +261,7 @@ def _url(sock: socket.socket) -> str:
 class _Runner:
     """One uvicorn server in one background thread, on a socket bound beforehand."""
 
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
+    def __init__(self, app: Starlette | _ASGIApp, host: str, port: int) -> None:
         self._sock = _bind(host, port)
         self.url = _url(self._sock)
         config = uvicorn.Config(
@@ -265,16 +339,22 @@ def serve(
     *,
     stop: threading.Event | None = None,
     out: TextIO | None = None,
+    log: TextIO | None = None,
+    quiet: bool = False,
 ) -> int:
     """Serve until SIGINT or SIGTERM (or until ``stop`` is set); return 0.
 
     Prints ``reranker-nvidia emulator listening on http://HOST:PORT`` on
-    ``out`` (stdout) once the server accepts connections. Signal handlers are
+    ``out`` (stdout) once the server accepts connections, and one line per
+    request on ``log`` (stderr) unless ``quiet``. Signal handlers are
     installed only when called from the main thread; from another thread, use
     ``stop``. Raises :class:`EmulatorServerError` when it cannot listen.
     Returns 1 if the server thread dies on its own.
     """
-    runner = _Runner(create_app(config), host, port)
+    app: Starlette | _ASGIApp = create_app(config)
+    if not quiet:
+        app = _access_log(app, log if log is not None else sys.stderr)
+    runner = _Runner(app, host, port)
     stop_event = stop if stop is not None else threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():

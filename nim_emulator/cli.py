@@ -16,7 +16,7 @@ from pathlib import Path
 from nim_emulator._cassette import Cassette, load_cassette
 from nim_emulator._catalogue import DEFAULT_SELF_HOSTED_MODEL
 from nim_emulator._config import EmulatorConfig
-from nim_emulator._server import serve
+from nim_emulator._server import loopback_warning, serve
 from nim_emulator.exceptions import CassetteError, EmulatorError, FaultSpecError
 from nim_emulator.faults import FAULT_GRAMMAR, FaultSpec
 
@@ -135,6 +135,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help='add the optional "usage" object to /v1/ranking answers',
     )
     parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="log nothing per request (default: one line per request on stderr)",
+    )
+    parser.add_argument(
         "--replay",
         type=_cassette,
         metavar="CASSETTE",
@@ -144,7 +149,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until SIGINT or SIGTERM; 0 on a clean stop, 1 if the server cannot run."""
+    """Serve until SIGINT or SIGTERM; 0 on a clean stop, 1 if the server cannot run.
+
+    Warns on stderr when ``--host`` is not a loopback address; logs one line per
+    request on stderr unless ``--quiet``.
+    """
     try:
         config = EmulatorConfig(
             api_key=args.api_key,
@@ -155,9 +164,12 @@ def run(args: argparse.Namespace) -> int:
             include_usage=args.usage,
             replay=args.replay,
         )
-        return serve(config, args.host, args.port)
+        warning = loopback_warning(args.host)
+        if warning is not None:
+            sys.stderr.write(warning + "\n")
+        return serve(config, args.host, args.port, quiet=args.quiet)
     except EmulatorError as exc:
-        sys.stderr.write(f"reranker-nvidia emulator: error: {exc}\n")
+        sys.stderr.write(f"error: {exc}\n")
         return 1
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from nim_emulator import EmulatorConfig, running_emulator
 from reranker_nvidia.cli.inputs import InputError, read_bytes, read_objects
 from reranker_nvidia.cli.output import format_score, table
+from reranker_nvidia.cli.rerank import query_text
 from reranker_nvidia.clients.ranker import Client
 from reranker_nvidia.config.class_settings import NAME
 from reranker_nvidia.entities.search.result import SearchResult
@@ -45,7 +46,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``demo``'s options."""
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--query", default=DEFAULT_QUERY, metavar="TEXT", help="the rerank query")
+    parser.add_argument(
+        "--query", default=DEFAULT_QUERY, type=query_text, metavar="TEXT", help="the rerank query"
+    )
     parser.add_argument(
         "--input",
         metavar="FILE|-",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,26 +60,60 @@ def split_lines(text: str) -> list[Line]:
     return [Line(number, piece.removesuffix("\r")) for number, piece in enumerate(pieces, start=1)]
 
 
+def _blank(line: Line) -> bool:
+    return line.text.strip() == ""
+
+
+def read_lines(data: bytes) -> list[Line]:
+    """One document per line, with its line number; blank lines (empty or only white space)
+    are not documents, as in JSON Lines."""
+    return [line for line in split_lines(decode(data)) if not _blank(line)]
+
+
 def read_documents(data: bytes) -> list[str]:
-    """One document per line; a blank line is a document ``""``, as Weaviate would send it."""
-    return [line.text for line in split_lines(decode(data))]
+    """The documents of :func:`read_lines`, without their line numbers."""
+    return [line.text for line in read_lines(data)]
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class _OutOfRangeError(ValueError):
+    """A JSON number too large for a 64-bit float (``1e400``): it would read as infinity."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _OutOfRangeError(text)
+    return value
+
+
 _KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 
 
 def read_objects(data: bytes) -> list[dict[str, Any]]:
-    """One JSON object per line; blank lines are skipped; errors name the line."""
-    objects: list[dict[str, Any]] = []
+    """The objects of :func:`read_numbered_objects`, without their line numbers."""
+    return [obj for _, obj in read_numbered_objects(data)]
+
+
+def read_numbered_objects(data: bytes) -> list[tuple[int, dict[str, Any]]]:
+    """One JSON object per line, with its line number; blank lines are skipped; errors name
+    the line. Numbers must be finite (``NaN``, ``Infinity`` and ``1e400`` are refused), so
+    that what is written back is strict JSON."""
+    objects: list[tuple[int, dict[str, Any]]] = []
     for line in split_lines(decode(data)):
-        if line.text.strip() == "":
+        if _blank(line):
             continue
         try:
-            value = json.loads(line.text, parse_constant=_reject_constant)
+            value = json.loads(
+                line.text, parse_constant=_reject_constant, parse_float=_finite_float
+            )
+        except _OutOfRangeError as err:
+            raise InputError(
+                f"input line {line.number}: the number {err} is out of range for a 64-bit float"
+            ) from None
         except json.JSONDecodeError as err:
             raise InputError(
                 f"input line {line.number} is not valid JSON: {err.msg} (column {err.colno})"
@@ -92,5 +127,5 @@ def read_objects(data: bytes) -> list[dict[str, Any]]:
         if additional is not None and not isinstance(additional, dict):
             kind = _KINDS.get(type(additional), type(additional).__name__)
             raise InputError(f"input line {line.number}: _additional must be an object, not {kind}")
-        objects.append(value)
+        objects.append((line.number, value))
     return objects

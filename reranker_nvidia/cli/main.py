@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from typing import TextIO
@@ -24,9 +27,17 @@ commands:
   contracts  check the contract suite, or run it against an implementation
 
 Run 'reranker-nvidia COMMAND --help' for a command's options.
+
+exit status: 0 success; 1 error, one line on stderr starting "error: "; 2 usage
+error (a bare 'reranker-nvidia' too), the usage on stderr; 130 interrupted (Ctrl-C).
 """
 
-_EXTRA_HINT = "needs the '{extra}' extra: pip install 'reranker-nvidia[{extra}]'"
+USAGE = "%(prog)s [-h] [--version] COMMAND ..."
+
+_EXTRA_HINT = (
+    "needs the '{extra}' extra: pip install 'reranker-nvidia[{extra}]' "
+    "(from a checkout: pip install -e '.[{extra}]')"
+)
 
 
 def one_line(message: str) -> str:
@@ -73,11 +84,15 @@ def _selected(argv: Sequence[str] | None) -> str | None:
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reranker-nvidia",
+        usage=USAGE,
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="name", metavar="COMMAND")
+    # The description lists the commands; argparse's own list would repeat it.
+    subparsers = parser.add_subparsers(
+        dest="name", metavar="COMMAND", help=argparse.SUPPRESS, prog=parser.prog
+    )
     rerank_parser = subparsers.add_parser("rerank", help="rerank documents or search results")
     rerank.configure(rerank_parser)
     rerank_parser.set_defaults(command=None, missing=None)
@@ -108,6 +123,26 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _command_parser(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> argparse.ArgumentParser:
+    """The parser of the innermost command chosen (``contracts run``), else the top level."""
+    current = parser
+    while True:
+        chosen = next(
+            (
+                action.choices[name]
+                for action in current._actions
+                if isinstance(action, argparse._SubParsersAction)
+                and (name := getattr(args, action.dest, None)) in action.choices
+            ),
+            None,
+        )
+        if chosen is None:
+            return current
+        current = chosen
+
+
 def main(
     argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
@@ -117,23 +152,27 @@ def main(
     parser = build_parser(_selected(argv))
     args, unknown = parser.parse_known_args(argv)
     if unknown and not getattr(args, "missing", None):
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        # The command's own usage line, not the top level's, for the command's flags.
+        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.name is None:
-        parser.print_help(out)
-        return 2
+        parser.error(f"a command is required: {', '.join(COMMANDS[:-1])} or {COMMANDS[-1]}")
     if args.missing:
         err.write(f"error: {args.name} {args.missing}\n")
         return 1
     try:
         if args.name == "rerank":
-            return rerank.run(args, stdout=out, stderr=err)
+            _sending.set()
+            try:
+                return rerank.run(args, stdout=out, stderr=err)
+            finally:
+                _sending.clear()
         status: int = args.command(args)
         return status
     except RerankerError as error:
         err.write(f"error: {one_line(str(error))}\n")
         return 1
     except KeyboardInterrupt:
-        err.write("error: interrupted\n")
+        _report_interrupt(err)
         return 130
     except BrokenPipeError:
         return 1
@@ -147,10 +186,75 @@ def main(
         return 1
 
 
+INTERRUPTED = "error: interrupted\n"
+STOP_GRACE_S = 0.5
+"""How long Ctrl-C waits for the run to unwind before the process ends regardless."""
+
+# Set while ``rerank`` runs: then Ctrl-C ends the process in the signal handler itself, so no
+# worker thread can send another chunk while the run unwinds (nothing is on stdout until the
+# end, so nothing is lost).
+_sending = threading.Event()
+_interrupt_lock = threading.Lock()
+_interrupt_reported = False
+_interrupts = 0
+
+
+def _report_interrupt(err: TextIO) -> None:
+    """Write the interrupt's one line: once per Ctrl-C'd console process, else every time."""
+    global _interrupt_reported  # noqa: PLW0603 - one process, one report
+    with _interrupt_lock:
+        if _interrupts and _interrupt_reported:
+            return  # the unwinding run and the watchdog both got here
+        err.write(INTERRUPTED)
+        err.flush()
+        _interrupt_reported = True
+
+
+def _exit_now(status: int) -> None:
+    """End the process without waiting for threads still blocked on an answer."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
+
+
+def _interrupted_at_once() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[K")  # the progress line, if one is shown
+    _report_interrupt(sys.stderr)
+    _exit_now(130)
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    """Ctrl-C: unwind (KeyboardInterrupt), and end the process if unwinding has to wait."""
+    global _interrupts  # noqa: PLW0603 - one process, one count
+    _interrupts += 1
+    if _interrupts > 1 or _sending.is_set():  # a second Ctrl-C, or requests being sent
+        _interrupted_at_once()
+    watchdog = threading.Timer(STOP_GRACE_S, _interrupted_at_once)
+    watchdog.daemon = True
+    watchdog.start()
+    raise KeyboardInterrupt
+
+
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Ctrl-C ends the command at once with status 130 and one line on stderr:
+    requests in flight are abandoned, not awaited, and none is sent after it.
+    """
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(encoding="utf-8", errors="backslashreplace")
-    sys.exit(main())
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        _report_interrupt(sys.stderr)
+        status = 130
+    if status == 130:
+        _exit_now(130)
+    sys.exit(status)

@@ -4,10 +4,30 @@ from __future__ import annotations
 
 import shutil
 import sys
+import unicodedata
 from collections.abc import Sequence
 from typing import TextIO
 
-_CONTROL = str.maketrans({"\n": " ", "\r": " ", "\t": " "})
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+# Bidirectional overrides and isolates reorder what follows them on screen.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _escaped(char: str) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
+    if unicodedata.category(char) == "Cc" or char in _BIDI:
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return char
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (escape sequences, bells, line
+    breaks, bidirectional overrides) written as ``\\x1b``, ``\\n``, ``\\u202e``, …"""
+    if text.isprintable():
+        return text
+    return "".join(_escaped(char) for char in text)
 
 
 def format_score(score: float) -> str:
@@ -21,7 +41,8 @@ def table(
     """A plain-text table; numbers right-aligned, the last column cut to fit ``width``."""
     if width is None:
         width = shutil.get_terminal_size(fallback=(120, 24)).columns
-    cells = [[cell.translate(_CONTROL) for cell in row] for row in rows]
+    headers = [printable(header) for header in headers]
+    cells = [[printable(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         for i, cell in enumerate(row[:-1]):
@@ -40,7 +61,8 @@ def table(
         parts.append(fit(row[-1]))
         return "  ".join(parts).rstrip()
 
-    rule = "  ".join("-" * w for w in widths[:-1]) + "  " + "-" * min(last, 40)
+    longest = max([len(headers[-1]), *(len(fit(row[-1])) for row in cells)])
+    rule = "  ".join("-" * w for w in [*widths[:-1], longest])
     return "\n".join([line(headers), rule, *(line(row) for row in cells)])
 
 

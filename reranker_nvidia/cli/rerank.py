@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from reranker_nvidia._gostd.context import HeaderSource
-from reranker_nvidia.cli.inputs import read_bytes, read_documents, read_objects
+from reranker_nvidia.cli.inputs import InputError, read_bytes, read_lines, read_numbered_objects
 from reranker_nvidia.cli.output import Progress, format_score, table
 from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, Client
 from reranker_nvidia.config.class_settings import DEFAULT_BASE_URL, DEFAULT_NVIDIA_MODEL, NAME
@@ -28,11 +28,17 @@ Rerank documents against a query with an NVIDIA NIM reranking model, with
 exactly the semantics of Weaviate's reranker-nvidia module.
 
 Without --property the input is text, one document per line, and the output
-lists every line with its score. With --property the input is JSON Lines, one
-Weaviate search result per line (properties at the top level, optional
+lists every document with its score. With --property the input is JSON Lines,
+one Weaviate search result per line (properties at the top level, optional
 "_additional" object); each object's document is that property's value when it
 is a string, else "" (Weaviate's rule), and the objects come back reordered,
-each with "_additional": {"rerank": [{"score": s}]}.
+each with "_additional": {"rerank": [{"score": s}]}. If no result has the
+property as a string, nothing is sent: that is an error.
+
+Blank lines (empty or only white space) are not documents, in text as in JSON
+Lines: they are skipped, and the "line" reported for each document is its line
+in the input, numbered from 1. JSON output is strict JSON: numbers too large
+for a 64-bit float (1e400) are refused at input, as NaN and Infinity are.
 
 Results are sorted by score, highest first; equal scores keep input order.
 """
@@ -45,10 +51,13 @@ environment:
   MODULES_VALIDATE_BASE_URL  true/on/enabled/1: refuse internal addresses and
                              validate an X-Nvidia-Baseurl header (SSRF checks)
 
-exit status: 0 success, 1 error (one line on stderr, nothing on stdout), 2 usage.
+exit status: 0 success, 1 error (one line on stderr, nothing on stdout), 2 usage,
+  130 interrupted (Ctrl-C stops at once: no further request is sent).
 
 examples:
   reranker-nvidia rerank --query "library hours" --input docs.txt --output json
+      (prints {"query": …, "results": [{"index": i, "line": n, "score": s,
+      "document": …}, …]}: "index" counts documents from 0, "line" input lines from 1)
   reranker-nvidia rerank --query "Who wrote Dune?" --property description \\
       --input results.jsonl --base-url http://127.0.0.1:8000 --output json
 """
@@ -63,6 +72,27 @@ def header_argument(text: str) -> tuple[str, str]:
     if not sep or not _HEADER_NAME.match(name):
         raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
     return name, value.strip(" \t")
+
+
+NIM_MAX_PASSAGES = 512
+"""The most passages a NIM reranking endpoint takes in one request."""
+
+
+def query_text(text: str) -> str:
+    """A query with something in it: NIM ranks nothing against an empty one."""
+    if text.strip() == "":
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def documents_per_request(text: str) -> int:
+    value = positive_int(text)
+    if value > NIM_MAX_PASSAGES:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {NIM_MAX_PASSAGES} (NIM refuses more passages per request), "
+            f"got {value}"
+        )
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -90,7 +120,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--query", required=True, metavar="TEXT", help="the query to rank against")
+    parser.add_argument(
+        "--query",
+        required=True,
+        type=query_text,
+        metavar="TEXT",
+        help="the query to rank against (not empty)",
+    )
     parser.add_argument(
         "--input",
         default="-",
@@ -121,10 +157,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-documents",
-        type=positive_int,
+        type=documents_per_request,
         default=MAX_DOCUMENTS,
         metavar="N",
-        help=f"passages per request (default {MAX_DOCUMENTS}, Weaviate's)",
+        help=f"passages per request, 1-{NIM_MAX_PASSAGES} (default {MAX_DOCUMENTS}, Weaviate's)",
     )
     parser.add_argument(
         "--max-concurrency",
@@ -175,7 +211,8 @@ class _ProgressClient:
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """Strict JSON: the input refuses non-finite numbers, so none can reach here."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
@@ -213,19 +250,23 @@ class _Job:
 
 def _rerank_lines(job: _Job, data: bytes) -> str | None:
     args = job.args
-    documents = read_documents(data)
+    lines = read_lines(data)
+    documents = [line.text for line in lines]
     result = job.client.rank(
         args.query, documents, job.cfg, headers=job.headers, on_progress=job.progress
     )
     scores = [s.score for s in result.document_scores]
     order = sorted(range(len(documents)), key=scores.__getitem__, reverse=True)
     if args.output == "json":
-        results = [{"index": i, "score": scores[i], "document": documents[i]} for i in order]
+        results = [
+            {"index": i, "line": lines[i].number, "score": scores[i], "document": documents[i]}
+            for i in order
+        ]
         return _dump({"query": args.query, "results": results}) + "\n"
     if not documents:
         return None
     rows = [
-        [str(rank), str(i), format_score(scores[i]), documents[i]]
+        [str(rank), str(lines[i].number), format_score(scores[i]), documents[i]]
         for rank, i in enumerate(order, 1)
     ]
     return table(["#", "line", "score", "document"], rows) + "\n"
@@ -233,7 +274,9 @@ def _rerank_lines(job: _Job, data: bytes) -> str | None:
 
 def _rerank_objects(job: _Job, data: bytes) -> str | None:
     args = job.args
-    objects = read_objects(data)
+    numbered = read_numbered_objects(data)
+    objects = [obj for _, obj in numbered]
+    _check_property(objects, args.property)
     results = [SearchResult.from_json(obj) for obj in objects]
     position = {id(result): i for i, result in enumerate(results)}
     provider = ReRankerProvider(_ProgressClient(job.client, job.progress))
@@ -254,10 +297,30 @@ def _rerank_objects(job: _Job, data: bytes) -> str | None:
         merged["_additional"] = {**additional, PROPERTY_RERANK: [{"score": score}]}
         lines.append(_dump(merged))
         value = original.get(args.property)
-        rows.append([str(rank), str(position[id(result)]), format_score(score), _shown(value)])
+        line = numbered[position[id(result)]][0]
+        rows.append([str(rank), str(line), format_score(score), _shown(value)])
     if args.output == "json":
         return "\n".join(lines) + "\n"
     return table(["#", "line", "score", args.property], rows) + "\n"
+
+
+_SHOWN_PROPERTIES = 12
+
+
+def _check_property(objects: Sequence[dict[str, Any]], name: str) -> None:
+    """Refuse, before anything is sent, a property that gives no result a document."""
+    if not objects or any(isinstance(obj.get(name), str) for obj in objects):
+        return
+    if not any(name in obj for obj in objects):
+        seen = sorted({key for obj in objects for key in obj if key != "_additional"})
+        shown = ", ".join(seen[:_SHOWN_PROPERTIES]) or "none"
+        if len(seen) > _SHOWN_PROPERTIES:
+            shown += f", … ({len(seen)} in all)"
+        raise InputError(f"no search result has the property {name!r} (properties seen: {shown})")
+    raise InputError(
+        f"no search result has a string in property {name!r} "
+        '(Weaviate would send every document as "")'
+    )
 
 
 def _shown(value: Any) -> str:

@@ -35,6 +35,18 @@ def test_the_demo_reranks_the_sample_offline(capsys: pytest.CaptureFixture[str])
     assert scores == sorted(scores, reverse=True)
 
 
+def test_the_demo_ranks_as_a_person_would(capsys: pytest.CaptureFixture[str]) -> None:
+    """On the default query about Dune, its sequel comes next, ahead of the spice decoys."""
+    assert run_main("demo")[0] == 0
+    after = capsys.readouterr().out.split("After rerank\n")[1].splitlines()[2:]
+    titles = [" ".join(row.split()[3:]) for row in after]
+    assert titles[:2] == ["Dune", "Dune Messiah"]
+    assert {"Sand and Spice Cookery", "Arrakis Notes"} == set(titles[2:4])
+    assert run_main("demo", "--query", "What happens to Paul Atreides after Dune?")[0] == 0
+    after = capsys.readouterr().out.split("After rerank\n")[1].splitlines()[2:]
+    assert [" ".join(row.split()[3:]) for row in after[:2]] == ["Dune Messiah", "Dune"]
+
+
 def test_the_demo_takes_the_users_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "films.jsonl"
     films = [
@@ -58,12 +70,6 @@ def test_the_demo_with_no_results_is_an_error(tmp_path: Path) -> None:
     status, out, err = run_main("demo", "--input", str(source))
     assert (status, out) == (1, "")
     assert err == "error: nothing to rerank: the input holds no search results\n"
-
-
-def test_no_command_prints_help_and_exits_2() -> None:
-    status, out, _ = run_main()
-    assert status == 2
-    assert "commands:" in out
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,14 +102,14 @@ def test_a_command_whose_extra_is_missing_says_what_to_install(
     monkeypatch.setattr(importlib, "import_module", no_emulator)
     parser = build_parser("emulator")
     args, _ = parser.parse_known_args(["emulator", "--port", "1"])
-    assert args.missing == "needs the 'emulator' extra: pip install 'reranker-nvidia[emulator]'"
+    assert args.missing == (
+        "needs the 'emulator' extra: pip install 'reranker-nvidia[emulator]' "
+        "(from a checkout: pip install -e '.[emulator]')"
+    )
     monkeypatch.setattr("reranker_nvidia.cli.main.build_parser", lambda selected: parser)
     status, out, err = run_main("emulator", "--port", "1")
     assert (status, out) == (1, "")
-    assert (
-        err
-        == "error: emulator needs the 'emulator' extra: pip install 'reranker-nvidia[emulator]'\n"
-    )
+    assert err == f"error: emulator {args.missing}\n"
 
 
 def test_a_bug_is_one_line_unless_debugging(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,3 +151,12 @@ def test_the_readme_demo_command_runs_as_a_program() -> None:
     assert done.returncode == 0, done.stderr
     after = done.stdout.decode().split("After rerank\n")[1].splitlines()
     assert after[2].split()[-1] == "Moby-Dick"
+
+
+def test_every_interrupt_of_an_in_process_run_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(args: object, **kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("reranker_nvidia.cli.rerank.run", interrupted)
+    for _ in range(2):
+        assert run_main("rerank", "--query", "q") == (130, "", "error: interrupted\n")

@@ -70,10 +70,10 @@ def test_text_input_json_output(nim: TestServer, tmp_path: Path) -> None:
     assert json.loads(out) == {
         "query": "cat dog",
         "results": [
-            {"index": 2, "score": 2.0, "document": "cat and dog"},
-            {"index": 0, "score": 1.0, "document": "the cat sat"},
-            {"index": 3, "score": 1.0, "document": "the dog"},
-            {"index": 1, "score": 0.0, "document": "no match here"},
+            {"index": 2, "line": 3, "score": 2.0, "document": "cat and dog"},
+            {"index": 0, "line": 1, "score": 1.0, "document": "the cat sat"},
+            {"index": 3, "line": 4, "score": 1.0, "document": "the dog"},
+            {"index": 1, "line": 2, "score": 0.0, "document": "no match here"},
         ],
     }
     assert out.count("\n") == 1
@@ -143,8 +143,8 @@ def test_table_output_is_for_people(nim: TestServer) -> None:
     assert status == 0
     lines = out.splitlines()
     assert lines[0].split() == ["#", "line", "score", "document"]
-    assert lines[2].split() == ["1", "1", "1.0000", "hot", "dog"]
-    assert lines[3].split() == ["2", "0", "0.0000", "cat"]
+    assert lines[2].split() == ["1", "2", "1.0000", "hot", "dog"]
+    assert lines[3].split() == ["2", "1", "0.0000", "cat"]
 
 
 def test_empty_input_sends_nothing(http_server: StartServer) -> None:
@@ -209,7 +209,7 @@ def test_a_multi_line_server_message_stays_on_one_line(http_server: StartServer)
         server.url,
         "--header",
         "X-Nvidia-Api-Key: k",
-        stdin=b"\n",
+        stdin=b"doc\n",
     )
     assert (status, out) == (1, "")
     assert err == (

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from nim_emulator import EmulatorConfig, FaultSpec, cli
@@ -122,8 +124,9 @@ def test_bad_values_are_usage_errors_without_traceback(
 def test_run_builds_the_config_and_serves(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[EmulatorConfig, str, int]] = []
 
-    def fake_serve(config: EmulatorConfig, host: str, port: int) -> int:
+    def fake_serve(config: EmulatorConfig, host: str, port: int, *, quiet: bool) -> int:
         seen.append((config, host, port))
+        assert quiet is False
         return 0
 
     monkeypatch.setattr(cli, "serve", fake_serve)
@@ -147,7 +150,7 @@ def test_run_reports_a_busy_port_and_returns_1(capsys: pytest.CaptureFixture[str
         code = cli.run(parser().parse_args(["--port", str(port)]))
     err = capsys.readouterr().err
     assert code == 1
-    assert err.startswith(f"reranker-nvidia emulator: error: cannot listen on 127.0.0.1:{port}")
+    assert err.startswith(f"error: cannot listen on 127.0.0.1:{port}")
 
 
 def test_run_serves_until_sigterm(capsys: pytest.CaptureFixture[str]) -> None:
@@ -174,3 +177,91 @@ def test_run_serves_until_sigterm(capsys: pytest.CaptureFixture[str]) -> None:
         f"reranker-nvidia emulator listening on http://127.0.0.1:{port}\n"
     )
     assert signal.getsignal(signal.SIGTERM) == previous
+
+
+def _serve_then_stop(port: int, requests: list[tuple[str, str]]) -> threading.Thread:
+    """Once the server listens, send ``requests`` (method, path), then SIGTERM this process."""
+
+    def client() -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    return  # the server never started: the test fails on its own
+                time.sleep(0.005)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for method, path in requests:
+                httpx.request(method, base + path, json={"x": 1})
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = threading.Thread(target=client, daemon=True)
+    sender.start()
+    return sender
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_the_foreground_server_logs_one_line_per_request_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    port = free_port()
+    sender = _serve_then_stop(
+        port, [("GET", "/v1/health/ready"), ("POST", "/v1/ranking"), ("GET", "/nowhere/%1B[2J")]
+    )
+    code = cli.run(parser().parse_args(["--port", str(port), "--fault", "status=503,count=1"]))
+    sender.join()
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.out == f"reranker-nvidia emulator listening on http://127.0.0.1:{port}\n"
+    lines = captured.err.splitlines()
+    assert len(lines) == 3, captured.err
+    pattern = r'^127\.0\.0\.1:\d+ "{} {}" {} \d+\.\d ms$'
+    assert re.match(pattern.format("GET", re.escape("/v1/health/ready"), 200), lines[0])
+    assert re.match(pattern.format("POST", re.escape("/v1/ranking"), 503), lines[1])
+    assert re.match(pattern.format("GET", re.escape("/nowhere/\\x1b[2J"), 404), lines[2])
+
+
+def test_quiet_turns_the_request_log_off(capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    sender = _serve_then_stop(port, [("GET", "/v1/health/ready")])
+    code = cli.run(parser().parse_args(["--port", str(port), "--quiet"]))
+    sender.join()
+    assert code == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [
+        ("0.0.0.0", True),
+        ("::", True),
+        ("192.168.1.20", True),
+        ("127.0.0.1", False),
+        ("127.0.0.2", False),
+        ("::1", False),
+        ("localhost", False),
+    ],
+)
+def test_a_host_off_loopback_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], host: str, warned: bool
+) -> None:
+    monkeypatch.setattr(cli, "serve", lambda *args, **kwargs: 0)  # nothing listens
+    assert cli.run(parser().parse_args(["--host", host])) == 0
+    err = capsys.readouterr().err
+    if warned:
+        assert err == (
+            f"warning: --host {host} is not a loopback address: anything that can reach this "
+            "machine can use the emulator\n"
+        )
+    else:
+        assert err == ""

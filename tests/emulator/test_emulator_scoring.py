@@ -97,3 +97,44 @@ async def test_served_logits_are_fp16_exact_and_sorted(emu: Emu) -> None:
     assert rankings[-1]["index"] == 3
     assert any(r["logit"] > 0 for r in rankings)
     assert any(r["logit"] < 0 for r in rankings)
+
+
+def test_light_stemming_matches_plurals_and_verb_s() -> None:
+    query = "When is the library open?"
+    assert pair_logit(query, "It opens at nine.") > pair_logit(query, "It closes at nine.")
+    assert pair_logit("sand dune", "a sea of dunes") == pair_logit("sand dune", "a sea of dune")
+    assert pair_logit("desert planets", "one planet") > LOGIT_FLOOR
+    assert pair_logit("berries", "a berry") == pair_logit("berry", "a berry")
+
+
+def test_a_query_phrase_in_order_beats_the_same_words_apart() -> None:
+    query = "a desert planet"
+    together = pair_logit(query, "they land on the desert planet at night with a map")
+    apart = pair_logit(query, "they land on the planet at night with a desert map")
+    assert together > apart > LOGIT_FLOOR
+
+
+def test_a_passage_about_the_query_beats_one_that_only_shares_its_common_words() -> None:
+    query = "Which novel is set on a desert planet that is the only source of the spice?"
+    dune = (
+        "On the desert planet Arrakis, the only source of the spice melange, young Paul "
+        "Atreides survives betrayal and leads the Fremen in revolt."
+    )
+    messiah = (
+        "Twelve years after his victory on the desert planet Arrakis, Paul Atreides rules an "
+        "empire and foresees the conspiracies that will bring him down."
+    )
+    cookery = (
+        "Recipes from desert kitchens: saffron, cumin and the spice trade routes that crossed "
+        "the Sahara."
+    )
+    guide = (
+        "A travel guide to deserts of the world, with maps of dunes, oases and spice markets "
+        "in North Africa and Arabia."
+    )
+    spiders = (
+        "The last humans flee a dying Earth and find a terraformed planet where uplifted "
+        "spiders have built a civilisation."
+    )
+    ranked = [i for i, _ in rank_passages(query, [spiders, guide, cookery, messiah, dune])]
+    assert ranked[:2] == [4, 3]

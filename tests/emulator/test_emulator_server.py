@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -277,3 +279,25 @@ def test_drop_gives_up_on_unwritten_bytes_after_a_while(monkeypatch: pytest.Monk
     with running_emulator(config) as url, pytest.raises(httpx.TransportError):
         httpx.post(url + "/v1/ranking", json=body(model="nvidia/llama-nemotron-rerank-1b-v2"))
     assert emulator_threads() == []
+
+
+def test_the_docs_python_examples_run_as_scripts(tmp_path: Path) -> None:
+    """Every ``python`` block of docs/emulator.md is a complete script that runs as it stands."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
+    blocks = re.findall(r"^```python\n(.*?)^```", docs.read_text(encoding="utf-8"), re.M | re.S)
+    assert len(blocks) >= 2
+    for number, code in enumerate(blocks):
+        script = tmp_path / f"example_{number}.py"
+        script.write_text(code, encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert (done.returncode, done.stderr) == (0, ""), code
+        # A print's comment is what it prints, up to a " {…}" or " (…)" aside.
+        expected = [
+            re.split(r" [{(]", comment, maxsplit=1)[0]
+            for comment in re.findall(r"print\(.*\)  # (.*)$", code, re.M)
+        ]
+        shown = done.stdout.splitlines()
+        assert len(shown) == len(expected), done.stdout
+        assert all(line.startswith(want) for line, want in zip(shown, expected, strict=True))
