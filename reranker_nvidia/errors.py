@@ -11,16 +11,21 @@ Python callers tell failures apart without parsing text.
     ├── ParamsError                 ``no params provided``, ``no properties provided``, …
     ├── ClientRankError             ``client rank: <cause>`` (``.cause`` is the typed cause)
     ├── MissingAPIKeyError          ``Nvidia API Key: no api key found …``
+    │   └── InvalidAPIKeyError      the key is not a valid header value (it is never shown)
     ├── BaseURLError                SSRF validation: ``baseURL must use HTTPS``, …
     ├── RequestBuildError           ``create POST request: …``
     ├── TransportError              ``send POST request: …`` / ``read response body: …``
     │   ├── DeadlineExceededError   the client timeout ran out (``context deadline exceeded``)
-    │   └── DialRefusedError        the connect-time SSRF guard refused an address
+    │   ├── DialRefusedError        the connect-time SSRF guard refused an address
+    │   └── ResponseTooLargeError   the decoded body passed ``max_response_bytes``
     ├── UpstreamError               ``connection to NVIDIA API failed with status: N…``
     │   └── RedirectError           a 3xx answer, which is never followed
     └── ResponseParseError          ``failed to parse reranker response (status 200): …``
         ├── InvalidRankingsError    missing, duplicate or out-of-range indices
         └── ErrorResponseParseError ``failed to parse reranker error response (status N): …``
+
+Warnings (never errors) are of one category too: :class:`SettingsWarning`, for
+a setting or module name that the module will not read.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ __all__ = [
     "DeadlineExceededError",
     "DialRefusedError",
     "ErrorResponseParseError",
+    "InvalidAPIKeyError",
     "InvalidRankingsError",
     "MissingAPIKeyError",
     "ParamsError",
@@ -39,6 +45,8 @@ __all__ = [
     "RequestBuildError",
     "RerankerError",
     "ResponseParseError",
+    "ResponseTooLargeError",
+    "SettingsWarning",
     "TransportError",
     "UpstreamError",
 ]
@@ -81,6 +89,13 @@ class MissingAPIKeyError(RerankerError):
     """Neither the ``X-Nvidia-Api-Key`` header nor ``NVIDIA_APIKEY`` holds a key."""
 
 
+class InvalidAPIKeyError(MissingAPIKeyError):
+    """The key cannot be sent as a header value (a line break, NUL, edge whitespace, …).
+
+    The message says what is wrong and where the key came from, never the key.
+    """
+
+
 class BaseURLError(RerankerError):
     """A base URL from the ``X-Nvidia-Baseurl`` header failed SSRF validation."""
 
@@ -99,6 +114,10 @@ class DeadlineExceededError(TransportError, TimeoutError):
 
 class DialRefusedError(TransportError):
     """``MODULES_VALIDATE_BASE_URL`` is on and every resolved address is internal."""
+
+
+class ResponseTooLargeError(TransportError):
+    """The decoded response body passed the client's ``max_response_bytes`` (D-BODY-CAP)."""
 
 
 class UpstreamError(RerankerError):
@@ -146,3 +165,12 @@ class InvalidRankingsError(ResponseParseError):
 
 class ErrorResponseParseError(ResponseParseError):
     """A 402, 403 or 422 answer whose body is not the error shape Go expects."""
+
+
+class SettingsWarning(UserWarning):
+    """A module setting, or a module name, that reranker-nvidia does not read.
+
+    The request still goes where Go would send it (the defaults, for a setting
+    that is not read); the warning names what was given and the nearest known
+    name.
+    """

@@ -76,3 +76,23 @@ def is_link_local_multicast(ip: IPAddress) -> bool:
 def is_unspecified(ip: IPAddress) -> bool:
     """Go's ``IP.IsUnspecified``: 0.0.0.0 or ::."""
     return int(ip) == 0
+
+
+# Not Go's: where the address an IPv6 transition prefix carries is (D-SSRF-SPECIAL).
+_V6_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_V6_6TO4 = ipaddress.ip_network("2002::/16")
+_V6_TEREDO = ipaddress.ip_network("2001::/32")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses a NAT64 (RFC 6052), 6to4 (RFC 3056) or Teredo (RFC 4380) address
+    carries, in that order for Teredo: server, then client; ``()`` for any other address."""
+    if ip in _V6_NAT64:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip in _V6_6TO4:
+        return (ipaddress.IPv4Address((int(ip) >> 80) & 0xFFFFFFFF),)
+    if ip in _V6_TEREDO:
+        server = ipaddress.IPv4Address((int(ip) >> 64) & 0xFFFFFFFF)
+        client = ipaddress.IPv4Address(~int(ip) & 0xFFFFFFFF)
+        return server, client
+    return ()

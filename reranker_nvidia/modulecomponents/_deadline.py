@@ -4,21 +4,62 @@ Go gives a request a deadline with ``context.WithTimeout`` and keeps it in
 force until the body is closed (``cancelOnClose`` in retry_transport.go).
 Here the deadline is a ``time.monotonic()`` instant held in a context
 variable: the retry transport sets it, the network backend in
-``_transport.py`` cuts every socket operation down to what is left of it, and
-the response body is read under it through the deadline-bound streams below.
+``_transport.py`` cuts every socket operation down to what is left of it (and
+refuses to start one when nothing is left, since a socket timeout of zero
+would mean non-blocking mode), and the response body is read under it
+through the deadline-bound streams below.
+
+The body is also read under a size cap: :class:`DeadlineBoundStream` counts
+the decoded bytes, inflating a gzip body itself, piece by piece, so neither a
+body that never ends nor a gzip bomb can grow memory past the cap (Go's
+transport, too, undoes only the gzip it asked for, and drops the
+``Content-Encoding`` and ``Content-Length`` headers when it does).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import time
-from collections.abc import AsyncIterator, Iterator
+import zlib
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextvars import ContextVar
 
 import anyio
+import anyio.lowlevel
 import httpx
 
+from reranker_nvidia.errors import ConfigError, ResponseTooLargeError
+
 _DEADLINE: ContextVar[float | None] = ContextVar("reranker_nvidia_deadline", default=None)
+
+MAX_TIMEOUT = 1e9
+"""Seconds (some 31 years) from which a timeout means none: the OS cannot wait that long."""
+
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # D-BODY-CAP
+"""The default cap on a decoded response body: 8 MiB (a full 512-passage answer is ~25 KB)."""
+
+_PIECE = 64 * 1024  # how much compressed input is inflated, or output let out, at a time
+
+
+def checked_timeout(timeout: float) -> float:
+    """``timeout`` in seconds as the retry transport keeps it: ``0.0`` for none.
+
+    Zero or less means none, as in Go; so does anything from :data:`MAX_TIMEOUT`
+    up, infinity included. NaN is refused with :class:`ConfigError`.
+    """
+    if math.isnan(timeout):
+        raise ConfigError("timeout must be a number of seconds, not nan")
+    if timeout <= 0 or timeout >= MAX_TIMEOUT:
+        return 0.0
+    return float(timeout)
+
+
+def checked_max_response_bytes(cap: int) -> int:
+    """``cap`` if it is at least one byte, else :class:`ConfigError`."""
+    if cap < 1:
+        raise ConfigError(f"max_response_bytes must be at least 1, not {cap}")
+    return cap
 
 
 class DeadlineExceeded(httpx.TimeoutException):
@@ -48,11 +89,18 @@ def deadline_scope(deadline: float | None) -> Iterator[float | None]:
 
 
 def bounded_timeout(timeout: float | None) -> float | None:
-    """``timeout`` cut down to what is left before the deadline in force."""
+    """``timeout`` cut down to what is left before the deadline in force.
+
+    Raises :class:`DeadlineExceeded` when nothing is left: a socket given a
+    timeout of ``0.0`` would go non-blocking and fail with ``EAGAIN`` or
+    ``EINPROGRESS`` instead of reporting the deadline.
+    """
     deadline = _DEADLINE.get()
     if deadline is None:
         return timeout
-    remaining = max(deadline - time.monotonic(), 0.0)
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise DeadlineExceeded
     return remaining if timeout is None else min(timeout, remaining)
 
 
@@ -67,26 +115,119 @@ def deadline_errors(*timeouts: type[BaseException]) -> Iterator[None]:
         raise DeadlineExceeded from err
 
 
-class DeadlineBoundStream(httpx.SyncByteStream):
-    """A response body read under the request's deadline (Go: ``cancelOnClose``)."""
+class _Inflater:
+    """Go's gzip reader for a ``Content-Encoding: gzip`` body, inflating at most a piece
+    at a time so a small input cannot become a large output in one step."""
 
-    def __init__(self, inner: httpx.SyncByteStream, deadline: float) -> None:
+    def __init__(self) -> None:
+        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        try:
+            while data and not self._zlib.eof:
+                out = self._zlib.decompress(data, _PIECE)
+                data = self._zlib.unconsumed_tail
+                if out:
+                    yield out
+        except zlib.error as err:
+            raise httpx.DecodingError(str(err)) from None
+
+    def end(self) -> bytes:
+        try:
+            return self._zlib.flush()
+        except zlib.error as err:  # pragma: no cover - flush after decompress does not fail
+            raise httpx.DecodingError(str(err)) from None
+
+
+class _Cap:
+    """Counts the decoded bytes of one body; raises once they pass ``limit``."""
+
+    def __init__(self, limit: int | None) -> None:
+        self._limit = limit
+        self._count = 0
+
+    def admit(self, data: bytes) -> bytes:
+        self._count += len(data)
+        if self._limit is not None and self._count > self._limit:
+            raise ResponseTooLargeError(
+                "read response body: the response body is larger than "
+                f"max_response_bytes ({self._limit})"
+            )
+        return data
+
+
+def take_gzip(response: httpx.Response) -> _Inflater | None:
+    """An inflater if ``response`` is gzip-encoded, its encoding headers then dropped (as Go)."""
+    if response.headers.get("Content-Encoding", "").strip().lower() != "gzip":
+        return None
+    del response.headers["Content-Encoding"]
+    if "Content-Length" in response.headers:
+        del response.headers["Content-Length"]
+    return _Inflater()
+
+
+def read_capped(response: httpx.Response, limit: int | None) -> bytes:
+    """``response.read()``, refused with :class:`ResponseTooLargeError` past ``limit`` bytes.
+
+    The transport caps what it decodes; this caps whatever httpx still decodes on top
+    (an encoding other than gzip)."""
+    cap = _Cap(limit)
+    return b"".join(cap.admit(chunk) for chunk in response.iter_bytes())
+
+
+async def aread_capped(response: httpx.Response, limit: int | None) -> bytes:
+    """The async twin of :func:`read_capped`."""
+    cap = _Cap(limit)
+    return b"".join([cap.admit(chunk) async for chunk in response.aiter_bytes()])
+
+
+def _decoded(inflater: _Inflater | None, chunk: bytes) -> Iterable[bytes]:
+    return (chunk,) if inflater is None else inflater.feed(chunk)
+
+
+class DeadlineBoundStream(httpx.SyncByteStream):
+    """A response body read under the request's deadline (Go: ``cancelOnClose``).
+
+    ``deadline`` may be ``None`` (no timeout); ``inflater`` decodes a gzip body;
+    ``limit`` caps the decoded bytes.
+    """
+
+    def __init__(
+        self,
+        inner: httpx.SyncByteStream,
+        deadline: float | None,
+        *,
+        inflater: _Inflater | None = None,
+        limit: int | None = None,
+    ) -> None:
         self._inner = inner
         self._deadline = deadline
+        self._inflater = inflater
+        self._limit = limit
+
+    def _check(self) -> None:
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise DeadlineExceeded
 
     def __iter__(self) -> Iterator[bytes]:
         iterator = iter(self._inner)
+        cap = _Cap(self._limit)
         while True:
-            if time.monotonic() >= self._deadline:
-                raise DeadlineExceeded
+            self._check()
             with deadline_scope(self._deadline):
                 try:
                     chunk = next(iterator)
                 except StopIteration:
-                    return
+                    break
                 except httpx.TimeoutException as err:
                     raise DeadlineExceeded from err
-            yield chunk
+            for piece in _decoded(self._inflater, chunk):
+                yield cap.admit(piece)
+                self._check()
+        if self._inflater is not None:
+            rest = self._inflater.end()
+            if rest:
+                yield cap.admit(rest)
 
     def close(self) -> None:
         self._inner.close()
@@ -95,25 +236,45 @@ class DeadlineBoundStream(httpx.SyncByteStream):
 class AsyncDeadlineBoundStream(httpx.AsyncByteStream):
     """The async twin of :class:`DeadlineBoundStream`."""
 
-    def __init__(self, inner: httpx.AsyncByteStream, deadline: float) -> None:
+    def __init__(
+        self,
+        inner: httpx.AsyncByteStream,
+        deadline: float | None,
+        *,
+        inflater: _Inflater | None = None,
+        limit: int | None = None,
+    ) -> None:
         self._inner = inner
         self._deadline = deadline
+        self._inflater = inflater
+        self._limit = limit
+
+    def _check(self) -> None:
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise DeadlineExceeded
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         iterator = self._inner.__aiter__()
+        cap = _Cap(self._limit)
         while True:
-            remaining = self._deadline - time.monotonic()
-            if remaining <= 0:
-                raise DeadlineExceeded
+            self._check()
+            remaining = math.inf if self._deadline is None else self._deadline - time.monotonic()
             with deadline_scope(self._deadline):
                 try:
-                    with anyio.fail_after(remaining):
+                    with anyio.fail_after(None if math.isinf(remaining) else remaining):
                         chunk = await iterator.__anext__()
                 except StopAsyncIteration:
-                    return
+                    break
                 except (TimeoutError, httpx.TimeoutException) as err:
                     raise DeadlineExceeded from err
-            yield chunk
+            for piece in _decoded(self._inflater, chunk):
+                yield cap.admit(piece)
+                self._check()
+                await anyio.lowlevel.checkpoint()  # inflating is work: let the loop breathe
+        if self._inflater is not None:
+            rest = self._inflater.end()
+            if rest:
+                yield cap.admit(rest)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -10,7 +10,15 @@ is a pooled httpcore transport over a network backend of our own, which
   the dial guard it was given (base_client.py passes ``ssrf_dial_guard``);
 - bounds every socket operation by the deadline the retry transport sets
   (``_deadline.py``), which is how one timeout covers a whole request on the
-  synchronous client too.
+  synchronous client too: the lookup runs under it (on a thread that is
+  abandoned when the deadline passes), a request body goes out in pieces,
+  each bounded by what is left, and an operation that would start with
+  nothing left is not started;
+- never reuses a pooled connection that holds bytes nobody asked for: a
+  connection with data beyond the answer it just gave, or readable while
+  idle, is closed (Go: "Unsolicited response received on idle HTTP channel");
+- on the async side, sends at most :data:`MAX_IN_FLIGHT` requests at once per
+  transport; more wait their turn, under their own deadline.
 
 Nothing here imports base_client.py: the guard comes in as a callable.
 """
@@ -19,24 +27,38 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, TypeAlias
 
 import anyio
+import anyio.lowlevel
 import httpcore
 import httpx
 
 from reranker_nvidia._gostd.netip import parse_ip
+from reranker_nvidia.modulecomponents._deadline import DeadlineExceeded, current_deadline
 from reranker_nvidia.modulecomponents._deadline import bounded_timeout as _bounded
 from reranker_nvidia.modulecomponents.validate_baseurl import (
     ResolveError,
     Resolver,
+    resolve_with_timeout,
     system_resolver,
 )
 
 # Go's http.DefaultTransport: MaxIdleConns 100, IdleConnTimeout 90 s.
 MAX_IDLE_CONNECTIONS = 100
 IDLE_CONNECTION_TIMEOUT = 90.0
+
+MAX_IN_FLIGHT = 96
+"""Requests one async transport sends at once (D-ASYNC-INFLIGHT); more wait their turn."""
+
+POOL_SHARE = 16
+"""Requests one httpcore pool holds at once. Its work per request grows with the requests
+times the connections it holds, so the async transport spreads its requests over
+``MAX_IN_FLIGHT // POOL_SHARE`` pools rather than crowding one."""
+
+_WRITE_PIECE = 64 * 1024  # a request body goes out this much at a time, each under the deadline
 
 DialGuard: TypeAlias = Callable[[str, str], None]
 """Go's dialer ``Control`` hook: ``(network, "host:port")``; raises :class:`DialGuardError`."""
@@ -73,13 +95,26 @@ def split_host_port(address: str) -> tuple[str, str]:
     return host, port
 
 
+def _lookup(resolver: Resolver, host: str) -> list[str]:
+    """``resolver(host)``, given no longer than the deadline in force leaves."""
+    deadline = current_deadline()
+    if deadline is None:
+        return list(resolver(host))
+    try:
+        return resolve_with_timeout(resolver, host, max(deadline - time.monotonic(), 0.0))
+    except ResolveError:
+        if time.monotonic() >= deadline:
+            raise DeadlineExceeded from None
+        raise
+
+
 def _dial_plan(host: str, port: int, resolver: Resolver, guard: DialGuard | None) -> list[str]:
     """The addresses to try, in order; raises ConnectError when none may be dialled."""
     if parse_ip(host) is not None:
         addresses = [host]
     else:
         try:
-            addresses = list(resolver(host))
+            addresses = _lookup(resolver, host)
         except (ResolveError, OSError, UnicodeError) as err:
             message = str(err) if isinstance(err, ResolveError) else f"lookup {host}: {err}"
             raise httpcore.ConnectError(f"dial tcp: {message}") from err
@@ -111,7 +146,14 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, _bounded(timeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _bounded(timeout))
+        # In pieces, each bounded afresh: a reader that takes every byte slowly but
+        # steadily would otherwise keep one write going past the deadline.
+        if len(buffer) <= _WRITE_PIECE:
+            self._inner.write(buffer, _bounded(timeout))
+            return
+        view = memoryview(buffer)
+        for start in range(0, len(view), _WRITE_PIECE):
+            self._inner.write(bytes(view[start : start + _WRITE_PIECE]), _bounded(timeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -145,11 +187,6 @@ class GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        if self._guard is None and self._resolver is None:
-            stream = self._inner.connect_tcp(
-                host, port, _bounded(timeout), local_address, socket_options
-            )
-            return _DeadlineStream(stream)
         plan = _dial_plan(host, port, self._resolver or system_resolver, self._guard)
         failure: Exception | None = None
         for address in plan:
@@ -186,7 +223,13 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
         return await self._inner.read(max_bytes, _bounded(timeout))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, _bounded(timeout))
+        # In pieces, so the event loop's write buffer never holds more than one of them.
+        if len(buffer) <= _WRITE_PIECE:
+            await self._inner.write(buffer, _bounded(timeout))
+            return
+        view = memoryview(buffer)
+        for start in range(0, len(view), _WRITE_PIECE):
+            await self._inner.write(bytes(view[start : start + _WRITE_PIECE]), _bounded(timeout))
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -220,13 +263,14 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        if self._guard is None and self._resolver is None:
-            stream = await self._inner.connect_tcp(
-                host, port, _bounded(timeout), local_address, socket_options
-            )
-            return _AsyncDeadlineStream(stream)
         resolver = self._resolver or system_resolver
-        plan = await anyio.to_thread.run_sync(_dial_plan, host, port, resolver, self._guard)
+        if parse_ip(host) is not None:
+            plan = _dial_plan(host, port, resolver, self._guard)
+        else:
+            # Abandoned, not awaited, when the deadline passes: a slow lookup cannot hold the call.
+            plan = await anyio.to_thread.run_sync(
+                _dial_plan, host, port, resolver, self._guard, abandon_on_cancel=True
+            )
         failure: Exception | None = None
         for address in plan:
             try:
@@ -250,6 +294,53 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore retries are off
         await self._inner.sleep(seconds)
+
+
+def _holds_unsolicited_bytes(connection: object) -> bool:
+    """Whether an idle HTTP/1.1 connection has bytes buffered beyond the answer it gave.
+
+    httpcore's own check (``has_expired``) sees bytes still in the socket; bytes that
+    came in the same read as the answer sit in h11's buffer, where only this sees them.
+    """
+    http11 = getattr(connection, "_connection", None)
+    state = getattr(http11, "_h11_state", None)
+    if state is None or not http11.is_idle():  # type: ignore[union-attr]
+        return False
+    return bool(state.trailing_data[0])
+
+
+class _Connection(httpcore.HTTPConnection):
+    def has_expired(self) -> bool:
+        return super().has_expired() or _holds_unsolicited_bytes(self)
+
+
+class _AsyncConnection(httpcore.AsyncHTTPConnection):
+    def has_expired(self) -> bool:
+        return super().has_expired() or _holds_unsolicited_bytes(self)
+
+
+class _Pool(httpcore.ConnectionPool):
+    """httpcore's pool, whose connections expire when they hold unsolicited bytes."""
+
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.ConnectionInterface:
+        return _Connection(
+            origin=origin,
+            ssl_context=self._ssl_context,
+            keepalive_expiry=self._keepalive_expiry,
+            network_backend=self._network_backend,
+        )
+
+
+class _AsyncPool(httpcore.AsyncConnectionPool):
+    """The async twin of :class:`_Pool`."""
+
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
+        return _AsyncConnection(
+            origin=origin,
+            ssl_context=self._ssl_context,
+            keepalive_expiry=self._keepalive_expiry,
+            network_backend=self._network_backend,
+        )
 
 
 # httpx's HTTPCORE_EXC_MAP pairs (httpx/_transports/default.py), most specific first.
@@ -317,9 +408,11 @@ class _ResponseStream(httpx.SyncByteStream):
 
 
 class _AsyncResponseStream(httpx.AsyncByteStream):
-    # Follows httpx's AsyncResponseStream (httpx/_transports/default.py).
-    def __init__(self, inner: Any) -> None:
+    # Follows httpx's AsyncResponseStream (httpx/_transports/default.py); gives its
+    # in-flight permit back when closed.
+    def __init__(self, inner: Any, release: Callable[[], None]) -> None:
         self._inner = inner
+        self._release: Callable[[], None] | None = release
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _httpx_errors():
@@ -327,9 +420,14 @@ class _AsyncResponseStream(httpx.AsyncByteStream):
                 yield chunk
 
     async def aclose(self) -> None:
-        aclose = getattr(self._inner, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        try:
+            aclose = getattr(self._inner, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -346,7 +444,7 @@ class BaseTransport(httpx.BaseTransport):
     def __init__(
         self, *, dial_guard: DialGuard | None = None, resolver: Resolver | None = None
     ) -> None:
-        self._pool = httpcore.ConnectionPool(
+        self._pool = _Pool(
             ssl_context=_ssl_context(),
             max_connections=None,
             max_keepalive_connections=MAX_IDLE_CONNECTIONS,
@@ -377,25 +475,54 @@ class AsyncBaseTransport(httpx.AsyncBaseTransport):
     def __init__(
         self, *, dial_guard: DialGuard | None = None, resolver: Resolver | None = None
     ) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(),
-            max_connections=None,
-            max_keepalive_connections=MAX_IDLE_CONNECTIONS,
-            keepalive_expiry=IDLE_CONNECTION_TIMEOUT,
-            network_backend=AsyncGuardedBackend(guard=dial_guard, resolver=resolver),
+        backend = AsyncGuardedBackend(guard=dial_guard, resolver=resolver)
+        context = _ssl_context()
+        count = max(MAX_IN_FLIGHT // POOL_SHARE, 1)
+        self._pools = [
+            _AsyncPool(
+                ssl_context=context,
+                max_connections=None,
+                max_keepalive_connections=max(MAX_IDLE_CONNECTIONS // count, 1),
+                keepalive_expiry=IDLE_CONNECTION_TIMEOUT,
+                network_backend=backend,
+            )
+            for _ in range(count)
+        ]
+        self._load = [0] * count  # requests each pool holds now
+        self._permits: anyio.lowlevel.RunVar[anyio.Semaphore] = anyio.lowlevel.RunVar(
+            f"reranker_nvidia_in_flight_{id(self)}"
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        # Follows httpx's AsyncHTTPTransport.handle_async_request.
+        # Follows httpx's AsyncHTTPTransport.handle_async_request, one of MAX_IN_FLIGHT.
         assert isinstance(request.stream, httpx.AsyncByteStream)
-        with _httpx_errors():
-            response = await self._pool.handle_async_request(_core_request(request, request.stream))
+        permits = self._permits.get(None)
+        if permits is None:  # one per event loop: a transport may outlive its loop
+            permits = anyio.Semaphore(MAX_IN_FLIGHT)
+            self._permits.set(permits)
+        await permits.acquire()
+        shard = self._load.index(min(self._load))
+        self._load[shard] += 1
+
+        def release() -> None:
+            self._load[shard] -= 1
+            permits.release()
+
+        try:
+            with _httpx_errors():
+                response = await self._pools[shard].handle_async_request(
+                    _core_request(request, request.stream)
+                )
+        except BaseException:
+            release()
+            raise
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=_AsyncResponseStream(response.stream),
+            stream=_AsyncResponseStream(response.stream, release),
             extensions=response.extensions,
         )
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        for pool in self._pools:
+            await pool.aclose()

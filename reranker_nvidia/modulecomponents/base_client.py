@@ -22,6 +22,7 @@ from __future__ import annotations
 import httpx
 
 from reranker_nvidia._gostd.netip import parse_ip
+from reranker_nvidia.modulecomponents._guard_setting import AsyncGuardPerSetting, GuardPerSetting
 from reranker_nvidia.modulecomponents._transport import (
     AsyncBaseTransport,
     BaseTransport,
@@ -35,6 +36,7 @@ from reranker_nvidia.modulecomponents.validate_baseurl import (
     Resolver,
     base_url_validation_enabled,
     is_disallowed_ip,
+    is_not_global_unicast,
 )
 
 __all__ = [
@@ -58,23 +60,32 @@ def new_base_http_client(
     *,
     transport: httpx.BaseTransport | None = None,
     resolver: Resolver | None = None,
+    max_response_bytes: int | None = None,
 ) -> httpx.Client:
     """Go's ``NewBaseHttpClient``: a client that does not follow redirects and resends a
     request whose pooled connection broke before a response arrived, so an origin may see
     the same request more than once.
 
-    ``timeout`` is in seconds; zero or less means none. It lives in the retry
-    transport, which covers every attempt and the reading of the body. With
-    ``MODULES_VALIDATE_BASE_URL`` on, the network transport runs
-    :func:`ssrf_dial_guard` on every address it dials. ``transport`` replaces
-    the network transport (e.g. ``httpx.MockTransport``); the retry and
-    redirect rules still apply, the dial guard only to the default one.
+    ``timeout`` is in seconds; zero or less means none, and so does one of
+    ``MAX_TIMEOUT`` (31 years) or more; NaN is a :class:`ConfigError`. It lives
+    in the retry transport, which covers every attempt (the lookup, the dial,
+    the request body, interim answers, the headers) and the reading and
+    decoding of the body. ``max_response_bytes`` caps the decoded body
+    (D-BODY-CAP; ``None``: no cap). For a request made while
+    ``MODULES_VALIDATE_BASE_URL`` is on, the network transport runs
+    :func:`ssrf_dial_guard` on every address it dials (read per request, not
+    once as Go does: D-SSRF-SETTING). ``transport`` replaces the network
+    transport (e.g. ``httpx.MockTransport``); the retry and redirect rules
+    still apply, the dial guard only to the default one.
     """
     if transport is None:
-        guard = ssrf_dial_guard if base_url_validation_enabled() else None
-        transport = BaseTransport(dial_guard=guard, resolver=resolver)
+        # D-SSRF-SETTING: the guard follows MODULES_VALIDATE_BASE_URL at every request.
+        transport = GuardPerSetting(
+            lambda on: BaseTransport(dial_guard=ssrf_dial_guard if on else None, resolver=resolver),
+            base_url_validation_enabled,
+        )
     return httpx.Client(
-        transport=RetryTransport(transport, timeout),
+        transport=RetryTransport(transport, timeout, max_response_bytes=max_response_bytes),
         follow_redirects=False,
         timeout=None,  # noqa: S113 - the retry transport enforces Go's one deadline
         trust_env=False,  # D-PROXY
@@ -87,13 +98,19 @@ def new_async_base_http_client(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
+    max_response_bytes: int | None = None,
 ) -> httpx.AsyncClient:
     """The async twin of :func:`new_base_http_client`."""
     if transport is None:
-        guard = ssrf_dial_guard if base_url_validation_enabled() else None
-        transport = AsyncBaseTransport(dial_guard=guard, resolver=resolver)
+        # D-SSRF-SETTING: the guard follows MODULES_VALIDATE_BASE_URL at every request.
+        transport = AsyncGuardPerSetting(
+            lambda on: AsyncBaseTransport(
+                dial_guard=ssrf_dial_guard if on else None, resolver=resolver
+            ),
+            base_url_validation_enabled,
+        )
     return httpx.AsyncClient(
-        transport=AsyncRetryTransport(transport, timeout),
+        transport=AsyncRetryTransport(transport, timeout, max_response_bytes=max_response_bytes),
         follow_redirects=False,
         timeout=None,  # noqa: S113 - the retry transport enforces Go's one deadline
         trust_env=False,  # D-PROXY
@@ -114,5 +131,5 @@ def ssrf_dial_guard(network: str, address: str) -> None:
     except ValueError as err:
         raise DialGuardError(f'invalid dial address "{address}": {err}') from None
     ip = parse_ip(host)
-    if ip is not None and is_disallowed_ip(ip):
+    if ip is not None and (is_disallowed_ip(ip) or is_not_global_unicast(ip)):  # D-SSRF-SPECIAL
         raise DialGuardError(f'refusing to dial internal address "{address}"')

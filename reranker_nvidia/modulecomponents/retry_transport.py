@@ -14,6 +14,10 @@ Port of usecases/modulecomponents/retry_transport.go. As in Go:
 - a body that cannot be sent twice is never resent;
 - after the last resend the error says how many attempts were made.
 
+Python only: a timeout of NaN is refused and one of 31 years or more means
+none (the OS cannot wait that long); the body is read under a size cap and a
+gzip body inflated by the body stream itself (``_deadline.py``).
+
 Go learns whether a connection came from the pool through ``httptrace``;
 here httpcore's ``trace`` request extension tells the same: an attempt that
 sends its request without having dialled used a pooled connection.
@@ -41,9 +45,12 @@ from reranker_nvidia.modulecomponents._deadline import (
     DeadlineBoundStream,
     DeadlineExceeded,
     bounded_timeout,
+    checked_max_response_bytes,
+    checked_timeout,
     current_deadline,
     deadline_errors,
     deadline_scope,
+    take_gzip,
 )
 from reranker_nvidia.modulecomponents._http_errors import chain
 from reranker_nvidia.modulecomponents._retry_drivers import (
@@ -89,22 +96,25 @@ class RetryTransport(httpx.BaseTransport):
         timeout: float = 0.0,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        max_response_bytes: int | None = None,
     ) -> None:
         self._base = base
-        self._timeout = timeout
+        self._timeout = checked_timeout(timeout)
         self._sleep = sleep
+        self._cap = (
+            None if max_response_bytes is None else checked_max_response_bytes(max_response_bytes)
+        )
         self.resends = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Go's ``RoundTrip``."""
-        if self._timeout <= 0:
-            return self._round_trip_with_retries(request)
-        with deadline_scope(time.monotonic() + self._timeout) as deadline:
-            assert deadline is not None
-            with deadline_errors(httpx.TimeoutException):
-                response = self._round_trip_with_retries(request)
+        ends = time.monotonic() + self._timeout if self._timeout > 0 else None
+        with deadline_scope(ends) as deadline, deadline_errors(httpx.TimeoutException):
+            response = self._round_trip_with_retries(request)
         assert isinstance(response.stream, httpx.SyncByteStream)
-        response.stream = DeadlineBoundStream(response.stream, deadline)  # Go: cancelOnClose
+        response.stream = DeadlineBoundStream(  # Go: cancelOnClose
+            response.stream, deadline, inflater=take_gzip(response), limit=self._cap
+        )
         return response
 
     def _round_trip_with_retries(self, request: httpx.Request) -> httpx.Response:
@@ -127,25 +137,33 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         timeout: float = 0.0,
         *,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        max_response_bytes: int | None = None,
     ) -> None:
         self._base = base
-        self._timeout = timeout
+        self._timeout = checked_timeout(timeout)
         self._sleep = sleep
+        self._cap = (
+            None if max_response_bytes is None else checked_max_response_bytes(max_response_bytes)
+        )
         self.resends = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Go's ``RoundTrip``."""
         if self._timeout <= 0:
-            return await self._round_trip_with_retries(request)
-        with deadline_scope(time.monotonic() + self._timeout) as deadline:
-            assert deadline is not None
-            with (
-                deadline_errors(TimeoutError, httpx.TimeoutException),
-                anyio.fail_after(max(deadline - time.monotonic(), 0.0)),
-            ):
-                response = await self._round_trip_with_retries(request)
+            response = await self._round_trip_with_retries(request)
+            deadline = None
+        else:
+            with deadline_scope(time.monotonic() + self._timeout) as deadline:
+                assert deadline is not None
+                with (
+                    deadline_errors(TimeoutError, httpx.TimeoutException),
+                    anyio.fail_after(max(deadline - time.monotonic(), 0.0)),
+                ):
+                    response = await self._round_trip_with_retries(request)
         assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = AsyncDeadlineBoundStream(response.stream, deadline)  # Go: cancelOnClose
+        response.stream = AsyncDeadlineBoundStream(  # Go: cancelOnClose
+            response.stream, deadline, inflater=take_gzip(response), limit=self._cap
+        )
         return response
 
     async def _round_trip_with_retries(self, request: httpx.Request) -> httpx.Response:

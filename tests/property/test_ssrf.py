@@ -1,9 +1,12 @@
 """Property 8: with MODULES_VALIDATE_BASE_URL on, no internal address gets through.
 
 Addresses are drawn from Go's ranges (loopback, private, link-local unicast
-and multicast, unspecified) and written in every form a URL or a dial address
-may take: plain, with a port, IPv4-mapped IPv6 (dotted or hex), expanded,
-upper-case, with an IPv6 zone.
+and multicast, unspecified), from the other ranges that are not global
+unicast (D-SSRF-SPECIAL: IANA's special-purpose blocks, multicast, reserved,
+site-local, and NAT64, 6to4 or Teredo addresses carrying an internal IPv4
+address), and written in every form a URL or a dial address may take: plain,
+with a port, IPv4-mapped IPv6 (dotted or hex), expanded, upper-case, with an
+IPv6 zone.
 """
 
 from __future__ import annotations
@@ -46,11 +49,71 @@ INTERNAL_NETWORKS = [
     "fe80::/10",
     "ff02::/16",
 ]
+# D-SSRF-SPECIAL: not global unicast either, though Go's isDisallowedIP lets them through.
+SPECIAL_NETWORKS = [
+    "0.0.0.0/8",
+    "100.64.0.0/10",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "::/96",
+    "64:ff9b:1::/48",
+    "100::/64",
+    "4000::/2",
+    "2001:2::/48",
+    "2001:db8::/32",
+    "3fff::/20",
+    "fec0::/10",
+    "ff00::/8",
+]
 PUBLIC_NETWORKS = ["8.0.0.0/8", "2001:4860::/32"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-internal_ips = st.one_of(*(st.ip_addresses(network=n) for n in INTERNAL_NETWORKS))
-public_ips = st.one_of(*(st.ip_addresses(network=n) for n in PUBLIC_NETWORKS))
+internal_v4 = st.one_of(
+    *(st.ip_addresses(network=n) for n in INTERNAL_NETWORKS + SPECIAL_NETWORKS if "." in n)
+).map(lambda ip: ipaddress.IPv4Address(int(ip)))
+public_v4 = st.ip_addresses(network="8.0.0.0/8").map(lambda ip: ipaddress.IPv4Address(int(ip)))
+
+
+def embedding(v4: st.SearchStrategy[ipaddress.IPv4Address]) -> st.SearchStrategy[IPAddress]:
+    """NAT64, 6to4 and Teredo (as client or server) addresses carrying an address of ``v4``."""
+
+    def nat64(ip: ipaddress.IPv4Address) -> IPAddress:
+        return ipaddress.IPv6Address((0x64FF9B << 96) | int(ip))
+
+    def six_to_four(ip: ipaddress.IPv4Address, low: int) -> IPAddress:
+        return ipaddress.IPv6Address((0x2002 << 112) | (int(ip) << 80) | low)
+
+    def teredo(server: ipaddress.IPv4Address, client: ipaddress.IPv4Address) -> IPAddress:
+        flags_port = 0x8000_63BF
+        return ipaddress.IPv6Address(
+            (0x2001_0000 << 96)
+            | (int(server) << 64)
+            | (flags_port << 32)
+            | (~int(client) & 0xFFFFFFFF)
+        )
+
+    lows = st.integers(min_value=0, max_value=(1 << 80) - 1)
+    return st.one_of(
+        v4.map(nat64),
+        st.builds(six_to_four, v4, lows),
+        st.builds(teredo, public_v4, v4),
+        st.builds(teredo, v4, public_v4),
+    )
+
+
+internal_ips = st.one_of(
+    *(st.ip_addresses(network=n) for n in INTERNAL_NETWORKS + SPECIAL_NETWORKS),
+    embedding(internal_v4),
+)
+public_ips = st.one_of(
+    *(st.ip_addresses(network=n) for n in PUBLIC_NETWORKS),
+    embedding(public_v4),
+)
 ports = st.one_of(st.none(), st.integers(min_value=1, max_value=65535))
 REFUSED = "baseURL cannot target internal addresses"
 
@@ -81,7 +144,7 @@ def url_for(host: str, port: int | None, path: str) -> str:
 PATHS = st.sampled_from(["", "/", "/v1", "/a/b/"])
 
 
-# 600 examples: 12 networks × up to 5 spellings × with or without a port/path;
+# 600 examples: 30 networks and 3 embeddings × up to 5 spellings × with or without a port/path;
 # pure validation (no DNS: the resolver must not even be asked) is microseconds.
 @settings(PROPERTY, max_examples=600)
 @given(st.data(), internal_ips, ports, PATHS)
@@ -125,8 +188,9 @@ def test_the_dial_guard_refuses_internal_addresses(
     assert str(caught.value) == f'refusing to dial internal address "{address}"'
 
 
-# 400 examples from 8.0.0.0/8 and 2001:4860::/32 in every spelling: both checks
-# accept them (a check that refused everything would pass the tests above).
+# 400 examples from 8.0.0.0/8 and 2001:4860::/32, and NAT64, 6to4 and Teredo addresses
+# carrying an address of 8.0.0.0/8, in every spelling: both checks accept them (a check
+# that refused everything would pass the tests above).
 @settings(PROPERTY, max_examples=400)
 @given(st.data(), public_ips, ports, PATHS)
 def test_public_addresses_are_accepted_by_both_checks(
@@ -144,12 +208,16 @@ def test_public_addresses_are_accepted_by_both_checks(
 # 150 examples through the client: an internal X-Nvidia-Baseurl is refused before
 # anything is sent; a public one is used (the fake server sees the request).
 @settings(PROPERTY, max_examples=150)
-@given(st.data(), st.one_of(internal_ips, public_ips), ports)
+@given(
+    st.data(),
+    st.one_of(internal_ips.map(lambda ip: (ip, True)), public_ips.map(lambda ip: (ip, False))),
+    ports,
+)
 def test_the_client_refuses_internal_base_url_headers(
-    data: st.DataObject, ip: IPAddress, port: int | None
+    data: st.DataObject, drawn: tuple[IPAddress, bool], port: int | None
 ) -> None:
+    ip, internal = drawn
     url = url_for(data.draw(host_texts(ip)), port, "")
-    internal = any(ip in ipaddress.ip_network(n) for n in INTERNAL_NETWORKS)
     server = Recorder(lambda body: json_response(200, {"rankings": [{"index": 0, "logit": 1.0}]}))
     with (
         environment(MODULES_VALIDATE_BASE_URL="true"),

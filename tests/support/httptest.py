@@ -166,3 +166,144 @@ def start_server(handler: Handler) -> TestServer:
     )
     thread.start()
     return TestServer(server, thread)
+
+
+# --------------------------------------------------------------------------
+# Raw-socket servers: for faults a well-behaved HTTP server cannot make
+# --------------------------------------------------------------------------
+
+RawHandler = Callable[["RawConnection"], None]
+
+
+class RawConnection:
+    """One accepted connection, for a raw handler: read requests, write any bytes."""
+
+    def __init__(self, sock: socket.socket, closing: threading.Event) -> None:
+        self.sock = sock
+        self.closing = closing
+        self._buffer = b""
+
+    def read_head(self) -> bytes | None:
+        """The next request's head (up to the blank line), or ``None`` at EOF."""
+        while b"\r\n\r\n" not in self._buffer:
+            chunk = self.recv(65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        head, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
+        return head
+
+    def read_request(self) -> bytes | None:
+        """The next request's body (by ``Content-Length``), or ``None`` at EOF."""
+        head = self.read_head()
+        if head is None:
+            return None
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(self._buffer) < length:
+            chunk = self.recv(65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        body, self._buffer = self._buffer[:length], self._buffer[length:]
+        return body
+
+    def recv(self, size: int) -> bytes:
+        try:
+            return self.sock.recv(size)
+        except OSError:
+            return b""
+
+    def send(self, data: bytes) -> bool:
+        """Write ``data``; ``False`` once the client has gone."""
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            return False
+        return True
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep, unless the server is closing; ``False`` if it is."""
+        return not self.closing.wait(seconds)
+
+
+def http_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> bytes:
+    """A complete HTTP/1.1 response with ``Content-Length``."""
+    lines = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class RawServer:
+    """A running raw server: ``url``, and how many connections it accepted."""
+
+    __test__ = False
+
+    url: str
+    _listener: socket.socket
+    _closing: threading.Event
+    _thread: threading.Thread
+    connections: int = 0
+    _sockets: list[socket.socket] = field(default_factory=list)
+
+    def close(self) -> None:
+        self._closing.set()
+        self._listener.close()
+        for sock in list(self._sockets):
+            with _suppress_os_error():
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self._thread.join(timeout=5)
+
+
+class _suppress_os_error:  # noqa: N801 - used as a statement
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return isinstance(exc[1], OSError)
+
+
+def start_raw_server(handler: RawHandler) -> RawServer:
+    """Serve each connection on its own thread with ``handler``, until closed."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    listener.settimeout(0.05)  # so the accept loop sees the server closing
+    closing = threading.Event()
+    host, port = listener.getsockname()[:2]
+    holder: list[RawServer] = []
+
+    def serve(sock: socket.socket) -> None:
+        try:
+            handler(RawConnection(sock, closing))
+        finally:
+            with _suppress_os_error():
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def accept() -> None:
+        while not closing.is_set():
+            try:
+                sock, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            sock.settimeout(None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            server = holder[0]
+            server.connections += 1
+            server._sockets.append(sock)
+            threading.Thread(target=serve, args=(sock,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    server = RawServer(f"http://{host}:{port}", listener, closing, thread)
+    holder.append(server)
+    thread.start()
+    return server

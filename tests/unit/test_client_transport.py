@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Callable
 
 import anyio
 import httpx
 import pytest
 
-from reranker_nvidia import ClassBasedModuleConfig, Client
+from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, Client
 from reranker_nvidia.clients.ranker import parse_rank_response
 from reranker_nvidia.modulecomponents._retry_drivers import Pause
+from reranker_nvidia.modulecomponents._transport import MAX_IN_FLIGHT
 from reranker_nvidia.modulecomponents.base_client import (
     BaseTransport,
     DialGuardError,
@@ -22,7 +26,15 @@ from reranker_nvidia.modulecomponents.retry_transport import (
     round_trip_with_retries,
 )
 from tests.support.dns import FakeResolver
-from tests.support.httptest import Handler, Request, TestServer, Writer
+from tests.support.httptest import (
+    Handler,
+    RawConnection,
+    Request,
+    TestServer,
+    Writer,
+    http_response,
+    start_raw_server,
+)
 
 StartServer = Callable[[Handler], TestServer]
 
@@ -146,3 +158,121 @@ async def test_a_cancelled_attempt_leaves_the_request_as_it_was(anyio_backend: s
     assert scope.cancelled_caught
     assert request.extensions is extensions
     assert transport.resends == 0
+
+
+# --------------------------------------------------------------------------
+# A stale, unsolicited answer on an idle pooled connection is never taken
+# --------------------------------------------------------------------------
+
+
+def _answer(logit: float) -> bytes:
+    return http_response(json.dumps({"rankings": [{"index": 0, "logit": logit}]}).encode())
+
+
+def _rank_twice(kind: str, url: str, pause: float) -> list[float]:
+    cfg = ClassBasedModuleConfig.for_settings("reranker-nvidia", {"baseURL": url})
+    if kind == "sync":
+        with Client("k") as client:
+            first = client.rank("q", ["a"], cfg).document_scores[0].score
+            time.sleep(pause)
+            second = client.rank("q", ["a"], cfg).document_scores[0].score
+        return [first, second]
+
+    async def main() -> list[float]:
+        async with AsyncClient("k") as client:
+            first = (await client.rank("q", ["a"], cfg)).document_scores[0].score
+            await anyio.sleep(pause)
+            second = (await client.rank("q", ["a"], cfg)).document_scores[0].score
+        return [first, second]
+
+    return anyio.run(main)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("extra_after", [None, 0.05], ids=["same-write", "50ms-later"])
+def test_an_unsolicited_answer_on_an_idle_connection_is_never_taken(
+    kind: str, extra_after: float | None
+) -> None:
+    # Go's net/http closes such a connection ("Unsolicited response received on idle HTTP
+    # channel"); the next call must get a connection of its own and the server's real answer.
+    served = 0  # over the whole server: the second call's answer is 2.0 on any connection
+
+    def stale(conn: RawConnection) -> None:
+        nonlocal served
+        while conn.read_request() is not None:
+            served += 1
+            if served > 1:
+                conn.send(_answer(2.0))
+            elif extra_after is None:
+                conn.send(_answer(1.0) + _answer(99.0))
+            else:
+                conn.send(_answer(1.0))
+                conn.wait(extra_after)
+                conn.send(_answer(99.0))
+
+    server = start_raw_server(stale)
+    try:
+        assert _rank_twice(kind, server.url, pause=0.3) == [1.0, 2.0]
+        assert server.connections == 2
+    finally:
+        server.close()
+
+
+# --------------------------------------------------------------------------
+# The async client's in-flight work is bounded
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_many_concurrent_async_calls_are_sent_a_bounded_number_at_a_time(
+    anyio_backend: str,
+) -> None:
+    in_flight = 0
+    most = 0
+    lock = threading.Lock()
+
+    def count(conn: RawConnection) -> None:
+        nonlocal in_flight, most
+        while conn.read_request() is not None:
+            with lock:
+                in_flight += 1
+                most = max(most, in_flight)
+            conn.wait(0.02)
+            with lock:
+                in_flight -= 1
+            if not conn.send(_answer(1.0)):
+                return
+
+    server = start_raw_server(count)
+    cfg = ClassBasedModuleConfig.for_settings("reranker-nvidia", {"baseURL": server.url})
+    calls = MAX_IN_FLIGHT * 3
+    scores: list[float] = []
+    try:
+        async with AsyncClient("k", 30) as client:
+
+            async def one() -> None:
+                result = await client.rank("q", ["a"], cfg)
+                scores.append(result.document_scores[0].score)
+
+            async with anyio.create_task_group() as group:
+                for _ in range(calls):
+                    group.start_soon(one)
+    finally:
+        server.close()
+    assert scores == [1.0] * calls
+    assert 1 < most <= MAX_IN_FLIGHT
+
+
+def test_the_async_path_has_its_dependencies_installed() -> None:
+    # httpcore asks sniffio which event loop runs at every lock and event it sets up; without
+    # it, each call pays for a failing import. It is a core dependency of the distribution.
+    import importlib.util
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    names = [
+        d.split(">")[0].split("=")[0].split("<")[0] for d in pyproject["project"]["dependencies"]
+    ]
+    assert "sniffio" in names
+    assert importlib.util.find_spec("sniffio") is not None

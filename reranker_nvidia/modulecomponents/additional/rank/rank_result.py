@@ -14,6 +14,7 @@ error, not a panic (D-RANK-SHORT); equal scores keep their input order
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -49,12 +50,26 @@ def get_score(
         return []
     query, documents = _rank_input(in_, params)
 
+    if inspect.iscoroutinefunction(getattr(client, "rank", None)):
+        raise _async_client_error()
     try:
         result = client.rank(query, documents, cfg, headers=headers)
     except RerankerError as err:
         raise ClientRankError(err) from err
+    if inspect.isawaitable(result):  # an async rank that inspect cannot tell
+        if inspect.iscoroutine(result):
+            result.close()  # never awaited, and not reported as such
+        raise _async_client_error()
 
     return _scored(in_, result)
+
+
+def _async_client_error() -> TypeError:
+    """Python only: an async client given to the sync provider, named as the mistake."""
+    return TypeError(
+        "the client's rank is async: use "
+        "AsyncReRankerProvider(client).additional_property_fn_async(...) and await it"
+    )
 
 
 def _rank_input(in_: Sequence[SearchResult], params: Params | None) -> tuple[str, list[str]]:
