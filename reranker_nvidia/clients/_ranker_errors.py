@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from reranker_nvidia._gostd import json as gojson
+from reranker_nvidia.clients._ranker_secrets import redact, redact_bytes
 from reranker_nvidia.errors import ErrorResponseParseError, RedirectError, UpstreamError
 
 _Shape = TypeVar("_Shape", bound=BaseModel)
@@ -38,6 +39,8 @@ class ErrorAnswer:
     document: Any
     """The body's JSON value, or ``None`` when it is not JSON (then ``syntax`` says why)."""
     syntax: str | None
+    first_index: int = 0
+    """Where the request's passages start in the caller's documents (the chunk's offset)."""
 
     @classmethod
     def read(
@@ -46,18 +49,18 @@ class ErrorAnswer:
         body: bytes,
         headers: Mapping[str, str] | None,
         secrets: Sequence[str],
+        first_index: int = 0,
     ) -> ErrorAnswer:
+        body = redact_bytes(body, secrets)  # D-SECRET-EVERY-COPY: the raw body is kept too
         text = redact(body.decode("utf-8", "replace"), secrets)  # D-SECRET-REDACT
         document: Any = None
         syntax: str | None = None
         try:
             document = gojson.loads(text)
         except (ValueError, RecursionError) as err:
-            syntax = gojson.syntax_error(
-                text, err if isinstance(err, json.JSONDecodeError) else None
-            )
+            syntax = _syntax_error(text, err)
         lower = {name.lower(): value for name, value in (headers or {}).items()}
-        return cls(status, body, lower, tuple(secrets), text, document, syntax)
+        return cls(status, body, lower, tuple(secrets), text, document, syntax, first_index)
 
     @property
     def prefix(self) -> str:
@@ -88,6 +91,7 @@ class ErrorAnswer:
                 self.prefix, status=self.status, body=self.body, content_type=content_type
             )
         detail = redact(detail, self.secrets)  # D-SECRET-REDACT: a JSON escape may spell a key
+        detail = _cut_characters(detail)  # D-DETAIL-CUT
         return UpstreamError(
             f"{self.prefix} error: {detail}",
             status=self.status,
@@ -118,16 +122,78 @@ def error_body_fault(err: ValidationError) -> str:
 
 def rank_response_fault(err: ValidationError, body: bytes) -> str:
     """D-PARSE-REASON: Go's syntax error texts; a type fault named by its member."""
-    first = err.errors()[0]
+    first = err.errors(include_input=False)[0]
     if first["type"] == "json_invalid":
-        return gojson.syntax_error(body.decode("utf-8", "replace"))
+        text = body.decode("utf-8", "replace")
+        try:
+            return gojson.syntax_error(text)
+        except ValueError as fault:  # a number Python's int parser refuses
+            return _syntax_error(text, fault)
     location = ".".join(str(part) for part in first["loc"]) or "response"
     return f"{location}: {first['msg']}"
 
 
-def joined_msgs(detail: Sequence[Any]) -> str:
-    """D-422-JOIN: every ``msg`` of a FastAPI list, where Go repeats the first."""
-    return " ".join(item.msg or "" for item in detail)
+def joined_msgs(answer: ErrorAnswer, detail: Sequence[Any]) -> str:
+    """D-422-JOIN: every ``msg`` of a FastAPI list, where Go repeats the first.
+
+    D-DETAIL-CUT: a ``msg`` whose ``loc`` is a passage (``body.passages.N…``)
+    names the document's index in the caller's input, and a list too long to
+    read is cut, with a count of the entries left out.
+    """
+    raw = answer.document.get("detail") if isinstance(answer.document, dict) else None
+    locations = raw if isinstance(raw, list) else []
+    parts: list[str] = []
+    for position, item in enumerate(detail):
+        msg = redact(item.msg or "", answer.secrets)  # before any cut: no part of a key stays
+        entry = locations[position] if position < len(locations) else None
+        index = _passage_index(entry.get("loc") if isinstance(entry, dict) else None)
+        if index is not None:
+            msg = f"{msg} (document {answer.first_index + index})"
+        parts.append(msg)
+    return _cut_entries(parts)
+
+
+DETAIL_LIMIT = 300
+"""Characters of a detail shown before it is cut (D-DETAIL-CUT)."""
+
+_CHARACTER_LIMIT = 1000
+"""Characters of a one-string detail shown before it is cut (D-DETAIL-CUT)."""
+
+
+def _passage_index(location: Any) -> int | None:
+    """``N`` of a FastAPI ``loc`` ``["body", "passages", N, …]``, else ``None``."""
+    if not isinstance(location, list) or len(location) < 3:
+        return None
+    body, passages, index = location[:3]
+    if body != "body" or passages != "passages" or isinstance(index, bool):
+        return None
+    return index if isinstance(index, int) and index >= 0 else None
+
+
+def _cut_entries(parts: Sequence[str]) -> str:
+    """The entries joined; past :data:`DETAIL_LIMIT`, repeats dropped and the rest counted."""
+    joined = " ".join(parts)
+    if len(joined) <= DETAIL_LIMIT:
+        return joined
+    shown: list[str] = []
+    length = 0
+    for part in dict.fromkeys(parts):
+        if shown and length + 1 + len(part) > DETAIL_LIMIT:
+            break
+        shown.append(part)
+        length += len(part) + 1
+    text = " ".join(shown)
+    if len(text) > DETAIL_LIMIT:
+        text = text[: DETAIL_LIMIT - 1].rstrip() + "…"
+    return f"{text} … ({len(parts) - len(shown)} more)"
+
+
+def _cut_characters(detail: str) -> str:
+    """A one-string detail past :data:`_CHARACTER_LIMIT` characters, cut with a count."""
+    if len(detail) <= _CHARACTER_LIMIT:
+        return detail
+    left_out = len(detail) - _CHARACTER_LIMIT
+    return f"{detail[:_CHARACTER_LIMIT]}… ({left_out} more characters)"
 
 
 def string_detail(answer: ErrorAnswer, shape: type[BaseModel]) -> str | None:
@@ -141,7 +207,7 @@ def list_detail(answer: ErrorAnswer, shape: type[BaseModel]) -> str | None:
     """D-DETAIL-LIST: a FastAPI ``detail`` list, read with ``shape``, for any status."""
     decoded = answer.decode(shape)
     detail = getattr(decoded, "detail", None)
-    return joined_msgs(detail) if isinstance(detail, list) else None
+    return joined_msgs(answer, detail) if isinstance(detail, list) else None
 
 
 def nim_message(answer: ErrorAnswer) -> str | None:
@@ -176,12 +242,16 @@ def redirect_not_followed(answer: ErrorAnswer) -> RedirectError:
     return RedirectError(f"{answer.prefix} error: {where}", status=answer.status, location=location)
 
 
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """D-SECRET-REDACT: every secret in ``text`` replaced by ``[redacted]``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
+def _syntax_error(text: str, err: ValueError | RecursionError) -> str:
+    """Go's syntax error text; D-PARSE-REASON for an integer too long for Python."""
+    if isinstance(err, json.JSONDecodeError):
+        return gojson.syntax_error(text, err)
+    if isinstance(err, ValueError) and "integer string conversion" in str(err):
+        return "json: a number has more digits than can be read"
+    try:
+        return gojson.syntax_error(text, None)
+    except (ValueError, RecursionError):
+        return "json: the body cannot be read as JSON"
 
 
 # --------------------------------------------------------------------------

@@ -12,7 +12,9 @@ After Go's code come the Python-only parts: the I/O-free core that
 :class:`Client` and :class:`AsyncClient` share (``prepare_request`` and
 ``finish_response``, the two halves of Go's ``performRank``), and
 :class:`AsyncClient`. Sending is in ``_ranker_http``; the error dialects Go
-does not read are in ``_ranker_errors``.
+does not read are in ``_ranker_errors``; the key's checks and masking in
+``_ranker_secrets``; the argument checks in ``_ranker_args``; the sync
+client's chunk workers in ``_ranker_pool``.
 
 Deliberate differences from Go are marked ``D-…`` and listed, with the
 contract case that pins each, in docs/divergences.md.
@@ -21,20 +23,20 @@ contract case that pins each, in docs/divergences.md.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Annotated, Any, Self
 
 import anyio
 import httpx
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from reranker_nvidia._gostd import json as gojson
 from reranker_nvidia._gostd import url as gourl
 from reranker_nvidia._gostd.context import HeaderSource
+from reranker_nvidia.clients._ranker_args import EventLoopBinding, checked_config, checked_documents
 from reranker_nvidia.clients._ranker_errors import (
     ErrorAnswer,
     joined_msgs,
@@ -47,6 +49,8 @@ from reranker_nvidia.clients._ranker_errors import (
     text_body,
 )
 from reranker_nvidia.clients._ranker_http import APIKey, Progress, build_request, transport_error
+from reranker_nvidia.clients._ranker_pool import run_jobs
+from reranker_nvidia.clients._ranker_secrets import check_api_key, scrubbed
 from reranker_nvidia.clients.ranker_meta import meta_info
 from reranker_nvidia.config.class_settings import NAME, ClassSettings
 from reranker_nvidia.entities.moduletools.config import ClassConfig
@@ -59,6 +63,11 @@ from reranker_nvidia.errors import (
     RerankerError,
     ResponseParseError,
 )
+from reranker_nvidia.modulecomponents._deadline import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    aread_capped,
+    read_capped,
+)
 from reranker_nvidia.modulecomponents.base_client import (
     new_async_base_http_client,
     new_base_http_client,
@@ -69,7 +78,9 @@ from reranker_nvidia.modulecomponents.validate_baseurl import (
     Resolver,
     validated_base_url_from_header,
 )
-from reranker_nvidia.usecases.config.environment import DEFAULT_MODULE_HTTP_CLIENT_TIMEOUT
+from reranker_nvidia.usecases.config.environment import (
+    module_http_client_timeout_from_environment,
+)
 
 __all__ = [
     "API_KEY_ENV",
@@ -128,16 +139,19 @@ class _ClientBase:
     def __init__(
         self,
         api_key: str | None,
-        timeout: float,
+        timeout: float | None,
         max_documents: int,
         max_concurrency: int | None,
         resolver: Resolver | None,
     ) -> None:
+        if timeout is None:  # as the module reads it: MODULES_CLIENT_TIMEOUT, else 50 s
+            timeout = module_http_client_timeout_from_environment()
         if max_documents < 1:
             raise ConfigError(f"max_documents must be at least 1, not {max_documents}")
         if max_concurrency is not None and max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be at least 1, not {max_concurrency}")
         self._api_key = APIKey(os.environ.get(API_KEY_ENV, "") if api_key is None else api_key)
+        self._api_key_source = API_KEY_ENV if api_key is None else "the api_key argument"
         self.timeout = timeout
         self.max_documents = max_documents
         self.max_concurrency = max_concurrency or num_cpu()
@@ -157,7 +171,13 @@ class _ClientBase:
         self, query: str, documents: Sequence[str], cfg: ClassConfig | None, headers: HeaderSource
     ) -> PreparedRequest:
         return prepare_request(
-            query, documents, cfg, headers, self._api_key.value, resolver=self._resolver
+            query,
+            documents,
+            cfg,
+            headers,
+            self._api_key.value,
+            resolver=self._resolver,
+            key_source=self._api_key_source,
         )
 
 
@@ -166,27 +186,38 @@ class Client(_ClientBase):
 
     ``api_key`` defaults to ``NVIDIA_APIKEY``, read once, here. ``timeout`` is
     in seconds and covers each request's attempts and body; zero or less means
-    none. ``transport`` swaps the network layer (``httpx.MockTransport``, …);
-    ``resolver`` swaps DNS for SSRF checks and the dial guard.
+    none; when not given it is read as the module reads it, from
+    ``MODULES_CLIENT_TIMEOUT`` (a Go duration), else 50 s. ``transport``
+    swaps the network layer (``httpx.MockTransport``, …); ``resolver`` swaps
+    DNS for SSRF checks and the dial guard. ``max_response_bytes`` caps each
+    decoded response body, 8 MiB by default; past it the call fails with
+    :class:`ResponseTooLargeError` (D-BODY-CAP).
     """
 
     def __init__(
         self,
         api_key: str | None = None,
-        timeout: float = DEFAULT_MODULE_HTTP_CLIENT_TIMEOUT,
+        timeout: float | None = None,
         *,
         max_documents: int = MAX_DOCUMENTS,
         max_concurrency: int | None = None,
         transport: httpx.BaseTransport | None = None,
         resolver: Resolver | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         super().__init__(api_key, timeout, max_documents, max_concurrency, resolver)
-        self._http = new_base_http_client(timeout, transport=transport, resolver=resolver)
+        self.max_response_bytes = max_response_bytes
+        self._http = new_base_http_client(
+            self.timeout,
+            transport=transport,
+            resolver=resolver,
+            max_response_bytes=max_response_bytes,
+        )
 
     def rank(
         self,
         query: str,
-        documents: Sequence[str],
+        documents: Iterable[str],
         cfg: ClassConfig | None = None,
         *,
         headers: HeaderSource = None,
@@ -194,11 +225,17 @@ class Client(_ClientBase):
     ) -> RankResult:
         """Score every document against ``query``; scores come back in input order.
 
-        ``headers`` are the request headers Weaviate would see
-        (``X-Nvidia-Api-Key``, ``X-Nvidia-Baseurl``; any letter case). A chunk
-        that fails fails the whole call, and chunks not yet sent are then not
-        sent (D-CHUNK-STOP).
+        ``documents`` is any iterable of ``str`` (a bare ``str`` is a
+        ``TypeError``); ``cfg`` a :class:`ClassConfig` such as
+        ``ClassBasedModuleConfig.for_settings({...})``. ``headers`` are the
+        request headers Weaviate would see (``X-Nvidia-Api-Key``,
+        ``X-Nvidia-Baseurl``; any letter case). A chunk that fails fails the
+        whole call, and chunks not yet sent are then not sent (D-CHUNK-STOP);
+        so does Ctrl-C, which is raised at once, the chunks in flight left to
+        finish on their own.
         """
+        documents = checked_documents(query, documents)
+        checked_config(cfg)
         chunks = chunk_documents(documents, self.max_documents)
         total = len(documents)
         if not chunks:
@@ -207,52 +244,52 @@ class Client(_ClientBase):
         results: list[list[DocumentScore]] = [[] for _ in chunks]
         progress = Progress(total, on_progress)
         workers = min(self.max_concurrency, len(chunks))
+        size = self.max_documents
         if workers == 1:
             for i, chunk in enumerate(chunks):
-                results[i] = self._perform_rank(query, chunk, cfg, headers)
+                results[i] = self._perform_rank(query, chunk, cfg, headers, i * size)
                 progress.add(len(chunk))
             return to_rank_result(query, results)
 
-        failed = threading.Event()
-
         def run(i: int) -> None:
-            if failed.is_set():
-                return
-            try:
-                results[i] = self._perform_rank(query, chunks[i], cfg, headers)
-            except BaseException:
-                failed.set()
-                raise
+            results[i] = self._perform_rank(query, chunks[i], cfg, headers, i * size)
             progress.add(len(chunks[i]))
 
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=NAME) as pool:
-            futures = [pool.submit(run, i) for i in range(len(chunks))]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            first_error = next(
-                (f.exception() for f in futures if f in done and f.exception()), None
-            )
-        if first_error is not None:
-            raise first_error
+        run_jobs(len(chunks), workers, run, NAME)
         return to_rank_result(query, results)
 
     def _perform_rank(
-        self, query: str, documents: Sequence[str], cfg: ClassConfig | None, headers: HeaderSource
+        self,
+        query: str,
+        documents: Sequence[str],
+        cfg: ClassConfig | None,
+        headers: HeaderSource,
+        first_index: int = 0,
     ) -> list[DocumentScore]:
         prepared = self._prepare(query, documents, cfg, headers)
-        request = build_request(self._http, prepared.url, prepared.headers, prepared.body)
         try:
-            response = self._http.send(request, stream=True)
-        except httpx.HTTPError as err:
-            raise transport_error(err, prepared.url) from err
-        try:
-            body = response.read()
-        except httpx.HTTPError as err:
-            raise transport_error(err, prepared.url, reading=True) from err
-        finally:
-            response.close()
-        return finish_response(
-            response.status_code, response.headers, body, documents, secrets=prepared.secrets
-        )
+            request = build_request(self._http, prepared.url, prepared.headers, prepared.body)
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.HTTPError as err:
+                raise transport_error(err, prepared.url) from err
+            try:
+                body = read_capped(response, self.max_response_bytes)
+            except httpx.HTTPError as err:
+                raise transport_error(err, prepared.url, reading=True) from err
+            finally:
+                response.close()
+            return finish_response(
+                response.status_code,
+                response.headers,
+                body,
+                documents,
+                secrets=prepared.secrets,
+                first_index=first_index,
+            )
+        except RerankerError as err:
+            scrubbed(err, prepared.secrets)  # D-SECRET-EVERY-COPY: every copy, the chain too
+            raise
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -368,6 +405,7 @@ def get_response_error(
     headers: Mapping[str, str] | None = None,
     *,
     secrets: Sequence[str] = (),
+    first_index: int = 0,
 ) -> RerankerError:
     """The error for a non-200 answer: Go's three cases, word for word where Go answers.
 
@@ -377,9 +415,10 @@ def get_response_error(
     does not decode. Any other status: ``connection to NVIDIA API failed with
     status: N``. Where Go fails or says little, a helper of ``_ranker_errors``
     says more, each named in a comment by its D-id. ``secrets`` are masked
-    everywhere (D-SECRET-REDACT).
+    everywhere (D-SECRET-REDACT); ``first_index`` is where the request's
+    passages start in the caller's documents (D-DETAIL-CUT).
     """
-    answer = ErrorAnswer.read(status_code, body, headers, secrets)
+    answer = ErrorAnswer.read(status_code, body, headers, secrets, first_index)
     match status_code:
         case 402 | 403:
             res_402 = answer.decode(ResponseError402)
@@ -395,7 +434,7 @@ def get_response_error(
                 return res_422 if detail is None else answer.upstream(detail)
             if res_422.detail is None:
                 return answer.upstream(nim_message(answer) or "")  # D-DETAIL-MESSAGE
-            return answer.upstream(joined_msgs(res_422.detail))  # D-422-JOIN
+            return answer.upstream(joined_msgs(answer, res_422.detail))  # D-422-JOIN
         case _ if 300 <= status_code < 400:
             return redirect_not_followed(answer)  # D-REDIRECT
         case _:
@@ -407,7 +446,7 @@ def _listed_detail(answer: ErrorAnswer) -> RerankerError:
     res_422 = answer.decode(ResponseError422)
     if isinstance(res_422, ErrorResponseParseError):
         return res_422
-    return answer.upstream(joined_msgs(res_422.detail or []))
+    return answer.upstream(joined_msgs(answer, res_422.detail or []))
 
 
 def _more_than_the_status(answer: ErrorAnswer) -> str | None:
@@ -518,12 +557,15 @@ def prepare_request(
     api_key: str,
     *,
     resolver: Resolver | None = None,
+    key_source: str = API_KEY_ENV,
 ) -> PreparedRequest:
     """The first half of Go's ``performRank``, up to ``Do``, in Go's order of checks.
 
     Raises :class:`BaseURLError` (header base URL), :class:`RequestBuildError`
-    (an unparsable URL), then :class:`MissingAPIKeyError`. What ``Do`` refuses
-    is refused when the request is sent.
+    (an unparsable URL), then :class:`MissingAPIKeyError`, or
+    :class:`InvalidAPIKeyError` for a key that is not a valid header value
+    (D-KEY-HEADER; ``key_source`` names where ``api_key`` came from). What
+    ``Do`` refuses is refused when the request is sent.
     """
     settings = ClassSettings(cfg)
     body = gojson.marshal(get_rank_request(settings.model(), query, documents))
@@ -533,6 +575,8 @@ def prepare_request(
     except gourl.URLError as err:
         raise RequestBuildError(f"create POST request: {err}") from None
     key = get_api_key(headers, api_key)
+    from_header = bool(get_value_from_context(headers, API_KEY_HEADER))
+    check_api_key(key, f"{API_KEY_HEADER} header" if from_header else key_source)  # D-KEY-HEADER
     return PreparedRequest(
         url=url,
         headers={
@@ -551,34 +595,76 @@ def finish_response(
     documents: Sequence[str],
     *,
     secrets: Sequence[str] = (),
+    first_index: int = 0,
 ) -> list[DocumentScore]:
     """The second half of Go's ``performRank``: the answer turned into scores or an error."""
     if status_code != 200:
-        raise get_response_error(status_code, body, headers, secrets=secrets)
-    return to_document_scores(documents, parse_rank_response(status_code, body))
+        raise get_response_error(
+            status_code, body, headers, secrets=secrets, first_index=first_index
+        )
+    return to_document_scores(documents, parse_rank_response(status_code, body, len(documents)))
 
 
-def parse_rank_response(status: int, body: bytes) -> list[Ranking]:
+def parse_rank_response(status: int, body: bytes, passages: int | None = None) -> list[Ranking]:
     """The rankings of a 200 body, or :class:`ResponseParseError` with Go's prefix.
 
     A good body is validated once. Invalid UTF-8 is read as U+FFFD, as Go's
-    decoder does, rather than refused.
+    decoder does, rather than refused. With ``passages``, more rankings than
+    passages are refused before any is built (D-RANKINGS-BOUND).
     """
+    if passages is not None:
+        _refuse_more_rankings_than(passages, body)  # D-RANKINGS-BOUND
+    fault = _validation_fault(body)
+    if isinstance(fault, list):
+        return fault
+    if (
+        fault is not None
+        and fault.errors(include_input=False)[0]["type"] == "json_invalid"
+        and not _is_utf8(body)
+    ):
+        body = body.decode("utf-8", "replace").encode("utf-8")
+        fault = _validation_fault(body)
+        if isinstance(fault, list):
+            return fault
+    if fault is None:  # D-PARSE-REASON: a number Python's int parser refuses
+        reason = "json: a number has more digits than can be read"
+    else:
+        reason = rank_response_fault(fault, body)  # D-PARSE-REASON
+    raise ResponseParseError(
+        f"failed to parse reranker response (status {status}): {reason}", status=status
+    )
+
+
+def _validation_fault(body: bytes) -> list[Ranking] | ValidationError | None:
+    """The rankings, or the fault; ``None`` for a number too long for Python's int parser."""
     try:
         return RankResponse.model_validate_json(body).rankings or []
     except ValidationError as err:
-        fault = err
-    if fault.errors()[0]["type"] == "json_invalid" and not _is_utf8(body):
-        body = body.decode("utf-8", "replace").encode("utf-8")
-        try:
-            return RankResponse.model_validate_json(body).rankings or []
-        except ValidationError as err:
-            fault = err
-    raise ResponseParseError(
-        f"failed to parse reranker response (status {status}): "
-        f"{rank_response_fault(fault, body)}",  # D-PARSE-REASON
-        status=status,
-    ) from None
+        return err
+    except ValueError:
+        return None
+
+
+def _refuse_more_rankings_than(passages: int, body: bytes) -> None:
+    """D-RANKINGS-BOUND: more rankings than passages, refused before any ranking is built.
+
+    Each ranking is an object, so a body with no more ``{`` than passages
+    cannot hold too many, and is not looked at twice. Otherwise the rankings
+    are counted on plain JSON values, a fraction of the time and memory of
+    validated ones; a body that does not parse is left to the validation.
+    """
+    if body.count(b"{") - 1 <= passages:
+        return
+    try:
+        document = pydantic_core.from_json(body)
+    except ValueError:
+        return
+    rankings = document.get("rankings") if isinstance(document, dict) else None
+    if isinstance(rankings, list) and len(rankings) > passages:
+        raise InvalidRankingsError(
+            "failed to parse reranker response (status 200): "
+            f"{len(rankings)} rankings for {passages} passages, more than one per passage"
+        )
 
 
 def _is_utf8(body: bytes) -> bool:
@@ -600,26 +686,47 @@ class AsyncClient(_ClientBase):
     def __init__(
         self,
         api_key: str | None = None,
-        timeout: float = DEFAULT_MODULE_HTTP_CLIENT_TIMEOUT,
+        timeout: float | None = None,
         *,
         max_documents: int = MAX_DOCUMENTS,
         max_concurrency: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         super().__init__(api_key, timeout, max_documents, max_concurrency, resolver)
-        self._http = new_async_base_http_client(timeout, transport=transport, resolver=resolver)
+        self.max_response_bytes = max_response_bytes
+        self._transport = transport
+        self._http = self._new_http()
+        self._loop = EventLoopBinding()
+
+    def _new_http(self) -> httpx.AsyncClient:
+        return new_async_base_http_client(
+            self.timeout,
+            transport=self._transport,
+            resolver=self._resolver,
+            max_response_bytes=self.max_response_bytes,
+        )
 
     async def rank(
         self,
         query: str,
-        documents: Sequence[str],
+        documents: Iterable[str],
         cfg: ClassConfig | None = None,
         *,
         headers: HeaderSource = None,
         on_progress: ProgressCallback | None = None,
     ) -> RankResult:
-        """The async twin of :meth:`Client.rank`."""
+        """The async twin of :meth:`Client.rank`.
+
+        A client may be used from one event loop after another (``asyncio.run``
+        twice): pooled connections belong to the loop that opened them, so a
+        new loop gets a new pool.
+        """
+        documents = checked_documents(query, documents)
+        checked_config(cfg)
+        if self._loop.moved():
+            self._http = self._new_http()
         chunks = chunk_documents(documents, self.max_documents)
         if not chunks:
             return RankResult(query=query, document_scores=[])
@@ -627,13 +734,14 @@ class AsyncClient(_ClientBase):
         progress = Progress(len(documents), on_progress)
         errors: list[Exception] = []
         limiter = anyio.Semaphore(min(self.max_concurrency, len(chunks)))
+        size = self.max_documents
 
         async def run(i: int, scope: anyio.CancelScope) -> None:
             async with limiter:
                 if errors:
                     return
                 try:
-                    results[i] = await self._perform_rank(query, chunks[i], cfg, headers)
+                    results[i] = await self._perform_rank(query, chunks[i], cfg, headers, i * size)
                 except Exception as err:  # noqa: BLE001 - re-raised after the group
                     errors.append(err)
                     scope.cancel()
@@ -648,26 +756,42 @@ class AsyncClient(_ClientBase):
         return to_rank_result(query, results)
 
     async def _perform_rank(
-        self, query: str, documents: Sequence[str], cfg: ClassConfig | None, headers: HeaderSource
+        self,
+        query: str,
+        documents: Sequence[str],
+        cfg: ClassConfig | None,
+        headers: HeaderSource,
+        first_index: int = 0,
     ) -> list[DocumentScore]:
         prepared = self._prepare(query, documents, cfg, headers)
-        request = build_request(self._http, prepared.url, prepared.headers, prepared.body)
         try:
-            response = await self._http.send(request, stream=True)
-        except httpx.HTTPError as err:
-            raise transport_error(err, prepared.url) from err
-        try:
-            body = await response.aread()
-        except httpx.HTTPError as err:
-            raise transport_error(err, prepared.url, reading=True) from err
-        finally:
-            await response.aclose()
-        return finish_response(
-            response.status_code, response.headers, body, documents, secrets=prepared.secrets
-        )
+            request = build_request(self._http, prepared.url, prepared.headers, prepared.body)
+            try:
+                response = await self._http.send(request, stream=True)
+            except httpx.HTTPError as err:
+                raise transport_error(err, prepared.url) from err
+            try:
+                body = await aread_capped(response, self.max_response_bytes)
+            except httpx.HTTPError as err:
+                raise transport_error(err, prepared.url, reading=True) from err
+            finally:
+                await response.aclose()
+            return finish_response(
+                response.status_code,
+                response.headers,
+                body,
+                documents,
+                secrets=prepared.secrets,
+                first_index=first_index,
+            )
+        except RerankerError as err:
+            scrubbed(err, prepared.secrets)  # D-SECRET-EVERY-COPY: every copy, the chain too
+            raise
 
     async def aclose(self) -> None:
-        """Close the pooled connections."""
+        """Close the pooled connections (those of an earlier event loop went with it)."""
+        if self._loop.moved():
+            self._http = self._new_http()
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:

@@ -15,6 +15,7 @@ from reranker_nvidia.modulecomponents.settings.class_settings_property_helper im
     PropertyValuesHelper,
 )
 from reranker_nvidia.modulecomponents.validate_baseurl import Resolver
+from reranker_nvidia.usecases.modules._settings_check import register_module_settings
 
 NAME = "reranker-nvidia"
 """The module's name (Go: module.go's ``Name``, which module.py returns).
@@ -25,6 +26,9 @@ one; Go, under the same constraint, writes the literal here a second time.
 
 DEFAULT_BASE_URL = "https://ai.api.nvidia.com"
 DEFAULT_NVIDIA_MODEL = "nvidia/rerank-qa-mistral-4b"
+
+# Python only: the keys read below, so that for_settings can tell a typo (``baseUrl``).
+register_module_settings(NAME, ("baseURL", "model"))
 
 
 class ClassSettings:

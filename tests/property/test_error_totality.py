@@ -104,13 +104,30 @@ error_documents = st.fixed_dictionaries(
 )
 
 
+HUGE_NUMBER_TEMPLATES = [
+    b"N",
+    b'{"detail": N}',
+    b'{"detail": [{"msg": N}]}',
+    b'{"detail": [{"msg": "m"}, N]}',
+    b'{"message": N}',
+    b'{"status": N, "detail": "d"}',
+    b'{"rankings": [{"index": N, "logit": 1.0}]}',
+    b'{"rankings": [{"index": 0, "logit": N}]}',
+    b'{"rankings": [{"index": 0, "logit": 1}], "usage": N}',
+]
+
+
 def encode_json(value: Any, ascii_only: bool) -> bytes:
     return json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
 
 
 @st.composite
 def bodies(draw: st.DrawFn, passages: int = 3) -> bytes:
-    kind = draw(st.sampled_from(["bytes", "json", "ranking", "error", "text", "html"]))
+    kind = draw(st.sampled_from(["bytes", "json", "ranking", "error", "text", "html", "huge"]))
+    if kind == "huge":  # an integer past Python's 4 300-digit parsing limit, anywhere
+        digits = b"9" * draw(st.integers(min_value=4301, max_value=6000))
+        template = draw(st.sampled_from(HUGE_NUMBER_TEMPLATES))
+        return template.replace(b"N", draw(st.sampled_from([digits, b"-" + digits])))
     if kind == "bytes":
         return draw(st.binary(max_size=200))
     if kind == "text":

@@ -6,9 +6,12 @@ The fake server echoes the key back in its error body: in ``detail``, in
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+import re
 import string
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
@@ -16,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reranker_nvidia import Client, Params, ReRankerProvider, SearchResult
-from reranker_nvidia.errors import ClientRankError, RerankerError
+from reranker_nvidia.errors import ClientRankError, InvalidAPIKeyError, RerankerError
 from tests.property._support import PRINTABLE_NO_SPACE, PROPERTY
 
 # Every fixed text a message or repr may hold; a key inside one of them would
@@ -141,3 +144,117 @@ def test_the_key_never_appears_in_a_redirect_error(key: str, status: int, name: 
     with Client(key, transport=transport) as client, pytest.raises(RerankerError) as caught:
         client.rank("q", ["a"])
     assert_hidden(key, str(caught.value), repr(caught.value))
+
+
+# --------------------------------------------------------------------------
+# Every copy, every spelling: the error and everything chained to it
+# --------------------------------------------------------------------------
+
+
+def spellings(key: str) -> set[str]:
+    """The key as a server or a library may write it."""
+    encoded = {quote(key, safe=""), quote(key), quote_plus(key)}
+    lower = {re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), text) for text in encoded}
+    return {key, json.dumps(key)[1:-1], repr(key)[1:-1], html.escape(key)} | encoded | lower
+
+
+def everything_in(root: BaseException) -> list[str]:
+    """Every text an error holds: itself, its attributes, its chain, a chained request's headers."""
+    out: list[str] = []
+    seen: set[int] = set()
+    stack: list[object] = [root]
+    while stack:
+        value = stack.pop()
+        if value is None or id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, bytes):
+            out.append(value.decode("latin-1"))
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            stack.extend([*value.keys(), *value.values()])
+        elif isinstance(value, httpx.Request):
+            stack.extend([str(value.url), [v for _, v in value.headers.raw]])
+        elif isinstance(value, BaseException):
+            out.extend([str(value), repr(value)])
+            stack.extend([value.args, value.__cause__, value.__context__])
+            stack.extend(getattr(value, "__dict__", {}).values())
+            stack.extend(getattr(value, name, None) for name in ("object", "body", "detail"))
+            if isinstance(value, httpx.RequestError):
+                with contextlib.suppress(RuntimeError):
+                    stack.append(value.request)
+    return out
+
+
+ECHOES = st.sampled_from(["raw", "url", "url-lower", "form", "json-escaped"])
+
+
+def echo_of(key: str, how: str) -> str:
+    if how == "url":
+        return quote(key, safe="")
+    if how == "url-lower":
+        return re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), quote(key, safe=""))
+    if how == "form":
+        return quote_plus(key)
+    if how == "json-escaped":
+        return json.dumps(key)[1:-1]
+    return key
+
+
+# 300 examples: keys of 8–40 printable characters echoed, in one of five spellings, in the
+# detail, a Location header and a 200 body, or sent through a refused connection; the
+# error and everything chained to it is searched for every spelling of the key.
+@settings(PROPERTY, max_examples=300)
+@given(
+    KEYS.filter(lambda key: len(key) <= 40),
+    ECHOES,
+    st.sampled_from([200, 302, 401, 403, 422, 500, 0]),
+)
+def test_no_copy_of_the_key_is_anywhere_in_the_error_or_its_chain(
+    key: str, how: str, status: int
+) -> None:
+    echo = echo_of(key, how)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if status == 0:
+            raise httpx.ConnectError(f"refused {echo}", request=request)
+        if status == 200:
+            return httpx.Response(200, content=f'{{"rankings": "{echo}"}}'.encode())
+        body = {"detail": [{"loc": ["header"], "msg": f"bad key {echo}"}]}
+        if status != 422:
+            body = {"detail": f"bad key {echo}"}
+        return httpx.Response(status, json=body, headers={"location": f"/login?k={echo}"})
+
+    client = Client(key, transport=httpx.MockTransport(answer))
+    with client, pytest.raises(RerankerError) as caught:
+        client.rank("q", ["a"], headers={"X-Nvidia-Api-Key": key})
+    found = [(s, t) for t in everything_in(caught.value) for s in spellings(key) if s in t]
+    assert found == [], found[:2]
+
+
+# 200 examples: a key with a line break, NUL, control character, edge whitespace or a
+# non-ASCII character is refused before any request, and nothing in the error shows it.
+@settings(PROPERTY, max_examples=200)
+@given(
+    st.text(alphabet=string.ascii_letters + string.digits, min_size=8, max_size=30),
+    st.sampled_from(["\n", "\r\n", " ", "\t", "\x00", "\x1b", "é", "\u2028"]),
+    st.sampled_from(["end", "start", "middle"]),
+    st.booleans(),
+)
+def test_a_key_that_is_no_header_value_never_shows(
+    stem: str, bad: str, where: str, from_header: bool
+) -> None:
+    if where == "middle" and bad in (" ", "\t"):
+        bad = "\x07"  # a space or tab inside a key is a valid header value
+    key = {"end": stem + bad, "start": bad + stem, "middle": stem[:4] + bad + stem[4:]}[where]
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500))
+    headers = {"X-Nvidia-Api-Key": key} if from_header else None
+    client = Client(None if from_header else key, transport=transport)
+    with client, pytest.raises(InvalidAPIKeyError) as caught:
+        client.rank("q", ["a"], headers=headers)
+    assert sent == []
+    assert all(stem not in text for text in everything_in(caught.value))

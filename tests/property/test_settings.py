@@ -6,6 +6,7 @@ JSON type, or no config at all gives the default.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from reranker_nvidia import (
     ClassSettings,
     Client,
 )
+from reranker_nvidia.errors import SettingsWarning
 from tests.property._support import PROPERTY, RERANKING_PATH, Recorder, json_response, json_values
 from tests.support.fakes import FakeClassConfig
 
@@ -53,7 +55,9 @@ def expected(value: object, default: str) -> str:
 
 def config(kind: str, values: dict[str, Any]) -> Any:
     if kind == "class-based":
-        return ClassBasedModuleConfig.for_settings("reranker-nvidia", values)
+        with warnings.catch_warnings():  # the look-alike keys warn: SettingsWarning
+            warnings.simplefilter("ignore", SettingsWarning)
+            return ClassBasedModuleConfig.for_settings("reranker-nvidia", values)
     return FakeClassConfig(values)
 
 

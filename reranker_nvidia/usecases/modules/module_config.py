@@ -10,7 +10,12 @@ the config it gives additional properties with an empty module name
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
+
+from reranker_nvidia.usecases.modules._settings_check import (
+    default_module_name,
+    warn_unread_settings,
+)
 
 _PRIMITIVE_TYPES = frozenset(
     {
@@ -60,9 +65,41 @@ class ClassBasedModuleConfig:
         self._target_vector = target_vector
         self._cfg = cfg
 
+    @overload
     @classmethod
-    def for_settings(cls, module_name: str, settings: Mapping[str, Any]) -> ClassBasedModuleConfig:
-        """A config whose class stores ``settings`` under ``moduleConfig[module_name]``."""
+    def for_settings(cls, settings: Mapping[str, Any], /) -> ClassBasedModuleConfig: ...
+
+    @overload
+    @classmethod
+    def for_settings(
+        cls, module_name: str, settings: Mapping[str, Any], /
+    ) -> ClassBasedModuleConfig: ...
+
+    @classmethod
+    def for_settings(
+        cls, first: str | Mapping[str, Any], second: Mapping[str, Any] | None = None, /
+    ) -> ClassBasedModuleConfig:
+        """A config whose class stores ``settings`` under ``moduleConfig[module_name]``.
+
+        ``for_settings(settings)`` stores them under the module's own name,
+        ``reranker-nvidia`` (which config/class_settings.py registers);
+        ``for_settings(module_name, settings)`` under the
+        name given. A setting the module does not read (``baseUrl`` for
+        ``baseURL``), or a module name other than its own, raises a
+        :class:`~reranker_nvidia.errors.SettingsWarning` naming the nearest known
+        one; what is sent stays Go's (the defaults, for what is not read).
+        """
+        if second is None:
+            if isinstance(first, str):
+                raise TypeError("for_settings(settings) needs the settings, a mapping")
+            module_name, settings = default_module_name(), first
+        else:
+            if not isinstance(first, str):
+                raise TypeError(f"module_name must be a str, not {type(first).__name__}")
+            module_name, settings = first, second
+        if not isinstance(settings, Mapping):
+            raise TypeError(f"settings must be a mapping, not {type(settings).__name__}")
+        warn_unread_settings(module_name, settings, stacklevel=2)
         return cls({"moduleConfig": {module_name: dict(settings)}})
 
     def __repr__(self) -> str:

@@ -1,0 +1,86 @@
+"""What both clients of ranker.py check of their arguments before any work.
+
+Python only: Go's types make these mistakes impossible. A programming error
+is a ``TypeError`` that names the argument, raised before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from reranker_nvidia.entities.moduletools.config import ClassConfig
+
+
+def checked_documents(query: object, documents: Iterable[str]) -> list[str]:
+    """``documents`` as a list: any iterable of ``str``, but not a ``str`` itself."""
+    if not isinstance(query, str):
+        raise TypeError(f"query must be a str, not {type(query).__name__}")
+    if isinstance(documents, str | bytes | bytearray):
+        raise TypeError(
+            f"documents must be an iterable of str, such as a list, not a bare "
+            f"{type(documents).__name__}; wrap one document in a list: [document]"
+        )
+    try:
+        listed = list(documents)
+    except TypeError:
+        raise TypeError(
+            f"documents must be an iterable of str, not {type(documents).__name__}"
+        ) from None
+    for index, document in enumerate(listed):
+        if not isinstance(document, str):
+            raise TypeError(f"documents[{index}] must be a str, not {type(document).__name__}")
+    return listed
+
+
+def checked_config(cfg: object) -> None:
+    """``cfg`` is ``None`` or a :class:`ClassConfig`; a plain mapping is named as the mistake.
+
+    Only what the client reads is required (``class_by_module_name``, then
+    ``class_``), so a partial config that worked before keeps working.
+    """
+    if cfg is None or isinstance(cfg, ClassConfig):
+        return
+    if not isinstance(cfg, Mapping) and hasattr(cfg, "class_by_module_name"):
+        return
+    if isinstance(cfg, Mapping):
+        raise TypeError(
+            "cfg must be a ClassConfig, not a dict; for settings such as "
+            '{"baseURL": …, "model": …} pass ClassBasedModuleConfig.for_settings(settings)'
+        )
+    raise TypeError(f"cfg must be a ClassConfig or None, not {type(cfg).__name__}")
+
+
+class EventLoopBinding:
+    """Which event loop an async client's pool belongs to; :meth:`moved` tells a new one."""
+
+    __slots__ = ("_loop",)
+
+    def __init__(self) -> None:
+        self._loop: Any = None
+        """The loop of the latest call (held, so that no new loop can take its id)."""
+
+    def moved(self) -> bool:
+        """Whether this call runs in another loop than the call before it (then rebound)."""
+        current = _current_loop()
+        if current is None:
+            return False
+        before, self._loop = self._loop, current
+        return before is not None and before is not current
+
+
+def _current_loop() -> Any:
+    """The running asyncio loop, or trio's run token; ``None`` when neither is found."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    trio = sys.modules.get("trio")  # imported already by whoever runs trio
+    if trio is None:
+        return None
+    try:
+        return trio.lowlevel.current_root_task()
+    except RuntimeError:
+        return None
