@@ -48,7 +48,7 @@ def documents(count: int) -> list[str]:
 def server(kind: str, latency_ms: float) -> Iterator[str]:
     """The stand-in or the emulator in a child process; yields its base URL."""
     if kind == "emulator":
-        command = [sys.executable, "-m", "reranker_nvidia", "emulator", "--port", "0"]
+        command = [sys.executable, "-m", "reranker_nvidia", "emulator", "--port", "0", "--quiet"]
     else:
         command = [sys.executable, str(Path(__file__).with_name("standin_nim.py"))]
     process = subprocess.Popen(
