@@ -24,6 +24,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextvars import ContextVar
+from typing import Generic, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -185,16 +186,15 @@ def _decoded(inflater: _Inflater | None, chunk: bytes) -> Iterable[bytes]:
     return (chunk,) if inflater is None else inflater.feed(chunk)
 
 
-class DeadlineBoundStream(httpx.SyncByteStream):
-    """A response body read under the request's deadline (Go: ``cancelOnClose``).
+_Inner = TypeVar("_Inner")
 
-    ``deadline`` may be ``None`` (no timeout); ``inflater`` decodes a gzip body;
-    ``limit`` caps the decoded bytes.
-    """
+
+class _Bounds(Generic[_Inner]):
+    """What both body streams share: the deadline, the inflater, the cap."""
 
     def __init__(
         self,
-        inner: httpx.SyncByteStream,
+        inner: _Inner,
         deadline: float | None,
         *,
         inflater: _Inflater | None = None,
@@ -208,6 +208,18 @@ class DeadlineBoundStream(httpx.SyncByteStream):
     def _check(self) -> None:
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise DeadlineExceeded
+
+    def _rest(self) -> bytes:
+        """What the inflater still holds once the body has ended (nothing without one)."""
+        return b"" if self._inflater is None else self._inflater.end()
+
+
+class DeadlineBoundStream(_Bounds[httpx.SyncByteStream], httpx.SyncByteStream):
+    """A response body read under the request's deadline (Go: ``cancelOnClose``).
+
+    ``deadline`` may be ``None`` (no timeout); ``inflater`` decodes a gzip body;
+    ``limit`` caps the decoded bytes.
+    """
 
     def __iter__(self) -> Iterator[bytes]:
         iterator = iter(self._inner)
@@ -224,34 +236,16 @@ class DeadlineBoundStream(httpx.SyncByteStream):
             for piece in _decoded(self._inflater, chunk):
                 yield cap.admit(piece)
                 self._check()
-        if self._inflater is not None:
-            rest = self._inflater.end()
-            if rest:
-                yield cap.admit(rest)
+        rest = self._rest()
+        if rest:
+            yield cap.admit(rest)
 
     def close(self) -> None:
         self._inner.close()
 
 
-class AsyncDeadlineBoundStream(httpx.AsyncByteStream):
+class AsyncDeadlineBoundStream(_Bounds[httpx.AsyncByteStream], httpx.AsyncByteStream):
     """The async twin of :class:`DeadlineBoundStream`."""
-
-    def __init__(
-        self,
-        inner: httpx.AsyncByteStream,
-        deadline: float | None,
-        *,
-        inflater: _Inflater | None = None,
-        limit: int | None = None,
-    ) -> None:
-        self._inner = inner
-        self._deadline = deadline
-        self._inflater = inflater
-        self._limit = limit
-
-    def _check(self) -> None:
-        if self._deadline is not None and time.monotonic() >= self._deadline:
-            raise DeadlineExceeded
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         iterator = self._inner.__aiter__()
@@ -271,10 +265,9 @@ class AsyncDeadlineBoundStream(httpx.AsyncByteStream):
                 yield cap.admit(piece)
                 self._check()
                 await anyio.lowlevel.checkpoint()  # inflating is work: let the loop breathe
-        if self._inflater is not None:
-            rest = self._inflater.end()
-            if rest:
-                yield cap.admit(rest)
+        rest = self._rest()
+        if rest:
+            yield cap.admit(rest)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
