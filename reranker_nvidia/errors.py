@@ -30,6 +30,8 @@ a setting or module name that the module will not read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 __all__ = [
     "BaseURLError",
     "ClientRankError",
@@ -124,7 +126,9 @@ class UpstreamError(RerankerError):
     """The service answered with a status other than 200.
 
     ``status`` is the HTTP status, ``detail`` the text taken from the body (or
-    ``None``), ``body`` the raw body and ``content_type`` its media type.
+    ``None``), ``body`` the raw body, ``content_type`` its media type and
+    ``headers`` the response headers, with lower-case names (so a caller can
+    read ``retry-after`` itself).
     """
 
     def __init__(
@@ -135,12 +139,14 @@ class UpstreamError(RerankerError):
         detail: str | None = None,
         body: bytes = b"",
         content_type: str = "",
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.detail = detail
         self.body = body
         self.content_type = content_type
+        self.headers: dict[str, str] = {k.lower(): v for k, v in (headers or {}).items()}
 
 
 class RedirectError(UpstreamError):

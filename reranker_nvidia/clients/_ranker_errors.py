@@ -59,7 +59,8 @@ class ErrorAnswer:
             document = gojson.loads(text)
         except (ValueError, RecursionError) as err:
             syntax = _syntax_error(text, err)
-        lower = {name.lower(): value for name, value in (headers or {}).items()}
+        # D-SECRET-EVERY-COPY: the headers travel on the error, so an echoed key is masked there too
+        lower = {name.lower(): redact(value, secrets) for name, value in (headers or {}).items()}
         return cls(status, body, lower, tuple(secrets), text, document, syntax, first_index)
 
     @property
@@ -88,7 +89,11 @@ class ErrorAnswer:
         content_type = self.headers.get("content-type", "")
         if detail is None:
             return UpstreamError(
-                self.prefix, status=self.status, body=self.body, content_type=content_type
+                self.prefix,
+                status=self.status,
+                body=self.body,
+                content_type=content_type,
+                headers=self.headers,
             )
         detail = redact(detail, self.secrets)  # D-SECRET-REDACT: a JSON escape may spell a key
         detail = _cut_characters(detail)  # D-DETAIL-CUT
@@ -98,6 +103,7 @@ class ErrorAnswer:
             detail=detail,
             body=self.body,
             content_type=content_type,
+            headers=self.headers,
         )
 
 
