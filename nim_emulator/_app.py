@@ -15,6 +15,8 @@ The same app runs in-process (``httpx.ASGITransport``) and on a real socket
 
 from __future__ import annotations
 
+import time
+
 from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -55,6 +57,7 @@ class _Endpoint:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received_at = time.monotonic()
         body = await read_body(receive)
         if body is None:
             return
@@ -80,6 +83,7 @@ class _Endpoint:
             request.headers,
             body,
             tcp_nodelay=conn.tcp_nodelay if conn is not None else None,
+            received_at=received_at,
         )
         await faults.serve(
             self.state,
@@ -107,6 +111,8 @@ class _Endpoint:
             if found is None:
                 raise PageNotFoundError
             url, params = found
+            if url.group is not None and not self.state.config.route_on(url.group):
+                raise PageNotFoundError
             return url.handler(self.state, request, record, params)
         except NimError as error:
             return error.reply()

@@ -35,7 +35,8 @@ class ModelInfo:
     emulator's approximation (``_tokens``), not NVIDIA's tokenizer.
     ``self_hosted_overflow_status`` is the status of a token overflow on
     ``/v1/ranking`` (400 in the 2024 mistral-v3 NIM log, 422 in the 2026
-    llama-nemotron NIM report).
+    llama-nemotron NIM report). ``multimodal`` models take image passages
+    (NIM 2.x's VLM rerankers).
     """
 
     id: str
@@ -45,6 +46,7 @@ class ModelInfo:
     end_of_life: datetime | None = None
     hosted_per_model: bool = False
     self_hosted_overflow_status: int = 422
+    multimodal: bool = False
 
 
 MODELS: Final[dict[str, ModelInfo]] = {
@@ -81,8 +83,10 @@ MODELS: Final[dict[str, ModelInfo]] = {
             max_passages=1000,
             default_truncate="END",
             hosted_per_model=True,
+            multimodal=True,
         ),
-        ModelInfo("nvidia/Nemotron-3.5-Rerank-8B-BF16", max_tokens=32768),
+        # NIM 2.4's multimodal reranker (text, image or both per passage).
+        ModelInfo("nvidia/Nemotron-3.5-Rerank-8B-BF16", max_tokens=32768, multimodal=True),
     )
 }
 

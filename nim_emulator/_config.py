@@ -6,13 +6,19 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Final, Literal
 
 from nim_emulator._cassette import Cassette
 from nim_emulator._catalogue import DEFAULT_SELF_HOSTED_MODEL
 from nim_emulator.exceptions import EmulatorConfigError
 from nim_emulator.faults import FaultSpec
 
-__all__ = ["EmulatorConfig"]
+__all__ = ["ROUTES", "SCORINGS", "EmulatorConfig"]
+
+# The route groups that can be switched on and off: the generic hosted route, the hosted
+# per-model routes, a self-hosted NIM's /v1/ranking and the gateway's /v1/rerank.
+ROUTES: Final = ("retrieval", "model", "ranking", "rerank")
+SCORINGS: Final = ("bm25", "hash")
 
 
 @dataclass
@@ -33,6 +39,24 @@ class EmulatorConfig:
       from it instead of emulating.
     * ``now`` — the time end-of-life checks use (None: the real clock, UTC).
     * ``seed`` — seeds the jitter's random numbers (None: unseeded).
+    * ``routes`` — the route groups that answer (``ROUTES``; None: all); a
+      group switched off is NVIDIA's ``404 page not found``, like a path no
+      deployment serves.
+    * ``nim_version`` — the NIM version to play (``"1.3"``, ``"2.4"``, …): a
+      token overflow is 400 on 1.x and 422 on 2.x, on every reranking route.
+      None: the model's own status on ``/v1/ranking`` and 400 elsewhere.
+    * ``deprecation``, ``sunset`` — model id → the value of the ``Deprecation``
+      / ``Sunset`` header added to that model's 2xx answers.
+    * ``end_of_life`` — model id → when it was retired (timezone-aware), over
+      the catalogue's dates: from then on its requests answer NVIDIA's 410.
+    * ``model_list_id`` — the id ``GET /v1/models`` advertises (NIM 2.x may
+      advertise its mount path); when set, the entry also carries ``root``,
+      the served model. None: ``self_hosted_model``, without ``root``.
+    * ``scoring`` — ``"bm25"`` (query-aware stand-in) or ``"hash"`` (a cheap,
+      deterministic score per passage from a hash of query and text, for
+      benchmarks).
+    * ``log_requests``, ``max_logged`` — keep the request log (on by default),
+      and at most how many records (None: all; the oldest go first).
     """
 
     api_key: str | None = None
@@ -44,6 +68,15 @@ class EmulatorConfig:
     replay: str | Path | Cassette | None = None
     now: datetime | None = None
     seed: int | None = None
+    routes: frozenset[str] | None = None
+    nim_version: str | None = None
+    deprecation: dict[str, str] = field(default_factory=dict)
+    sunset: dict[str, str] = field(default_factory=dict)
+    end_of_life: dict[str, datetime] = field(default_factory=dict)
+    model_list_id: str | None = None
+    scoring: Literal["bm25", "hash"] = "bm25"
+    log_requests: bool = True
+    max_logged: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("latency_ms", "jitter_ms"):
@@ -72,3 +105,64 @@ class EmulatorConfig:
                 raise EmulatorConfigError(
                     f"faults must hold FaultSpec values (FaultSpec.parse('...')), not {fault!r}"
                 )
+        self._check_extensions()
+
+    def _check_extensions(self) -> None:
+        if self.routes is not None:
+            self.routes = frozenset(self.routes)
+            unknown = sorted(self.routes - set(ROUTES))
+            if unknown:
+                raise EmulatorConfigError(
+                    f"unknown route group {unknown[0]!r}; expected some of {', '.join(ROUTES)}"
+                )
+        if self.nim_version is not None and nim_major(self.nim_version) is None:
+            raise EmulatorConfigError(
+                f"nim_version must look like 1.3 or 2.4.0, not {self.nim_version!r}"
+            )
+        for name in ("deprecation", "sunset"):
+            for model, value in getattr(self, name).items():
+                if not isinstance(value, str) or not value.isprintable() or not value.strip():
+                    raise EmulatorConfigError(
+                        f"{name}[{model!r}] must be a printable header value, not {value!r}"
+                    )
+        for model, when in self.end_of_life.items():
+            if not isinstance(when, datetime) or when.tzinfo is None:
+                raise EmulatorConfigError(
+                    f"end_of_life[{model!r}] must be a timezone-aware datetime, not {when!r}"
+                )
+        if self.model_list_id is not None and (
+            not isinstance(self.model_list_id, str) or not self.model_list_id
+        ):
+            raise EmulatorConfigError("model_list_id must be a non-empty string or None")
+        if self.scoring not in SCORINGS:
+            raise EmulatorConfigError(
+                f"scoring must be one of {', '.join(SCORINGS)}, not {self.scoring!r}"
+            )
+        if self.max_logged is not None and (
+            isinstance(self.max_logged, bool)
+            or not isinstance(self.max_logged, int)
+            or self.max_logged < 0
+        ):
+            raise EmulatorConfigError(
+                f"max_logged must be a whole number >= 0 or None, not {self.max_logged!r}"
+            )
+
+    def route_on(self, group: str) -> bool:
+        """Whether the route group ``group`` (one of ``ROUTES``) answers."""
+        return self.routes is None or group in self.routes
+
+    def overflow_status(self, model_default: int) -> int:
+        """The status of a token overflow: by ``nim_version`` when set, else ``model_default``."""
+        if self.nim_version is None:
+            return model_default
+        return 400 if nim_major(self.nim_version) == 1 else 422
+
+
+def nim_major(version: str) -> int | None:
+    """The major number of a NIM version (``"2.4.0"`` → 2); None when it is not one."""
+    if not isinstance(version, str):
+        return None
+    head = version.strip().lower().removeprefix("v").split(".", 1)[0]
+    if not head.isdigit() or int(head) < 1:
+        return None
+    return int(head)

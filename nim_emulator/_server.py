@@ -14,7 +14,9 @@ Two small uvicorn subclasses make this work. The HTTP protocol (uvicorn's h11
 one) sets TCP_NODELAY on every accepted socket — without it a client on a
 reused connection can wait ~40 ms per request (Nagle + delayed ACK) — and puts
 a connection handle in each request's ASGI scope (``scope["extensions"]``) so
-the app can drop the connection for the ``drop`` faults. The server replaces
+the app can drop the connection for the ``drop`` faults. The listening socket
+has a backlog of 2048 (``LISTEN_BACKLOG``), so hundreds of chunks can connect
+at once. The server replaces
 uvicorn's fixed 0.1 s ticks with a wake-up event, so stopping is immediate,
 and after a grace period closes connections that still wait on a slow answer
 (the app sees a disconnect and returns) instead of cancelling tasks.
@@ -44,11 +46,14 @@ from nim_emulator._config import EmulatorConfig
 from nim_emulator._wire import CONNECTION_EXTENSION
 from nim_emulator.exceptions import EmulatorConfigError, EmulatorServerError
 
-__all__ = ["READY_MESSAGE", "loopback_warning", "running_emulator", "serve"]
+__all__ = ["LISTEN_BACKLOG", "READY_MESSAGE", "loopback_warning", "running_emulator", "serve"]
 
 READY_MESSAGE: Final = "reranker-nvidia emulator listening on {url}"
 START_TIMEOUT_S: Final = 10.0
 GRACE_S: Final = 2.0
+# The listen backlog: a benchmark connects hundreds of chunks at once, and a small backlog
+# (5 is common in threaded stand-ins) resets or stalls connections beyond it.
+LISTEN_BACKLOG: Final = 2048
 DROP_FLUSH_S: Final = 5.0
 
 _ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
@@ -246,7 +251,7 @@ def _bind(host: str, port: int) -> socket.socket:
         if sys.platform != "win32":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(2048)
+        sock.listen(LISTEN_BACKLOG)
     except OSError as exc:
         sock.close()
         raise EmulatorServerError(f"cannot listen on {host}:{port}: {exc}") from None
@@ -273,6 +278,7 @@ class _Runner:
             interface="asgi3",
             log_config=None,
             server_header=False,
+            backlog=LISTEN_BACKLOG,  # asyncio listens on the bound socket again with it
         )
         self._server = _Server(config)
         self._error: BaseException | None = None

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import http
 import json
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
 import anyio
@@ -30,6 +31,7 @@ __all__ = [
     "phrase",
     "read_body",
     "render_json",
+    "render_rankings",
 ]
 
 CONNECTION_EXTENSION: Final = "nim_emulator.connection"
@@ -59,7 +61,9 @@ class Reply:
 
     ``compact`` says how ``payload`` is rendered when a fault rewrites it:
     compact (``{"a":1}``, the self-hosted capture) or Python's default spacing
-    (``{"a": 1}``, the hosted capture).
+    (``{"a": 1}``, the hosted capture). ``build_payload`` makes ``payload``
+    when it is first asked for (:meth:`parsed_payload`): an emulated answer's
+    body is rendered directly, and the objects are built only for a fault.
     """
 
     status: int
@@ -67,6 +71,16 @@ class Reply:
     body: bytes = b""
     payload: dict[str, Any] | None = None
     compact: bool = True
+    build_payload: Callable[[], dict[str, Any]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def parsed_payload(self) -> dict[str, Any] | None:
+        """``payload``, built now if it is still to be built."""
+        if self.payload is None and self.build_payload is not None:
+            self.payload = self.build_payload()
+            self.build_payload = None
+        return self.payload
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), if any."""
@@ -75,13 +89,49 @@ class Reply:
 
     def with_payload(self, payload: dict[str, Any]) -> Reply:
         """A copy whose body is ``payload`` rendered in this reply's style."""
-        return replace(self, payload=payload, body=render_json(payload, compact=self.compact))
+        return replace(
+            self,
+            payload=payload,
+            build_payload=None,
+            body=render_json(payload, compact=self.compact),
+        )
 
 
 def render_json(value: object, *, compact: bool) -> bytes:
     """JSON bytes: compact, or with Python's default ``", "`` / ``": "`` spacing."""
     separators = (",", ":") if compact else (", ", ": ")
     return json.dumps(value, separators=separators, ensure_ascii=False).encode()
+
+
+_FLOAT_TEXT: dict[float, str] = {}
+_FLOAT_TEXT_MAX: Final = 1 << 17  # FP16 has fewer finite values than this
+
+
+def render_rankings(
+    scores: Sequence[tuple[int, float]], *, compact: bool, usage: dict[str, int] | None = None
+) -> bytes:
+    """``render_json({"rankings": [{"index", "logit"}...], "usage": ...})``, byte for byte.
+
+    Written out directly (the logits' texts cached): the one body every
+    emulated request renders, at a fraction of ``json.dumps``'s cost.
+    """
+    texts = _FLOAT_TEXT
+    if len(texts) > _FLOAT_TEXT_MAX:
+        texts.clear()
+    entries = []
+    entry = '{"index":%d,"logit":%s}' if compact else '{"index": %d, "logit": %s}'
+    for index, logit in scores:
+        text = texts.get(logit)
+        if text is None:
+            text = json.dumps(logit)
+            if logit != 0.0:  # 0.0 and -0.0 are one key, but two texts
+                texts[logit] = text
+        entries.append(entry % (index, text))
+    head, sep, key = (
+        ('{"rankings":[', ",", ',"usage":') if compact else ('{"rankings": [', ", ", ', "usage": ')
+    )
+    tail = "]}" if usage is None else "]" + key + render_json(usage, compact=compact).decode() + "}"
+    return (head + sep.join(entries) + tail).encode()
 
 
 def phrase(status: int) -> str:
@@ -118,25 +168,24 @@ async def read_body(receive: Receive) -> bytes | None:
 
 
 async def pause(seconds: float, receive: Receive) -> bool:
-    """Sleep; False (early) if the client disconnects meanwhile."""
+    """Sleep; False (early) if the client disconnects meanwhile.
+
+    The wait is on ``receive`` itself, under a timeout (no extra task): after
+    the body, the only message a server sends is the disconnect; anything else
+    ends the watch and the rest of the time is slept (never a busy loop on a
+    receive that does not wait).
+    """
     if seconds <= 0:
         return True
-    disconnected = False
-    async with anyio.create_task_group() as group:
-
-        async def watch() -> None:
-            # After the body, the only message a server sends is the disconnect; anything
-            # else ends the watch (never a busy loop on a receive that does not wait).
-            nonlocal disconnected
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                disconnected = True
-                group.cancel_scope.cancel()
-
-        group.start_soon(watch)
-        await anyio.sleep(seconds)
-        group.cancel_scope.cancel()
-    return not disconnected
+    deadline = anyio.current_time() + seconds
+    with anyio.move_on_after(seconds) as scope:
+        message = await receive()
+    if scope.cancelled_caught:
+        return True
+    if message["type"] == "http.disconnect":
+        return False
+    await anyio.sleep(max(0.0, deadline - anyio.current_time()))
+    return True
 
 
 @dataclass(frozen=True)

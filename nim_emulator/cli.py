@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from nim_emulator._cassette import Cassette, load_cassette
 from nim_emulator._catalogue import DEFAULT_SELF_HOSTED_MODEL
-from nim_emulator._config import EmulatorConfig
+from nim_emulator._config import ROUTES, SCORINGS, EmulatorConfig, nim_major
 from nim_emulator._server import loopback_warning, serve
 from nim_emulator.exceptions import CassetteError, EmulatorError, FaultSpecError
 from nim_emulator.faults import FAULT_GRAMMAR, FaultSpec
 
-__all__ = ["configure", "main", "run"]
+__all__ = ["config_from", "configure", "main", "run"]
 
 DESCRIPTION = """\
 Run a local NIM-compatible reranking emulator on loopback, for offline tests.
 Routes: POST /v1/retrieval/nvidia/reranking, POST /v1/retrieval/nvidia/<model>/reranking,
-POST /v1/ranking, GET /v1/models, GET /v1/health/{ready,live},
+POST /v1/ranking, POST /v1/rerank, GET /v1/models, GET /v1/health/{ready,live},
 GET /v2/nvcf/pexec/status/<reqid>; control routes under /_emulator/.
 Scores are a deterministic stand-in, NOT NVIDIA's model. See docs/emulator.md."""
 
@@ -70,6 +71,48 @@ def _model(value: str) -> str:
     if not 1 <= len(value) <= 128:
         raise argparse.ArgumentTypeError("a model id has 1-128 characters")
     return value
+
+
+def _routes(value: str) -> frozenset[str]:
+    groups = frozenset(part.strip() for part in value.split(",") if part.strip())
+    unknown = sorted(groups - set(ROUTES))
+    if unknown or not groups:
+        raise argparse.ArgumentTypeError(
+            f"route groups are some of {','.join(ROUTES)}, comma-separated, not {value!r}"
+        )
+    return groups
+
+
+def _version(value: str) -> str:
+    if nim_major(value) is None:
+        raise argparse.ArgumentTypeError(f"a NIM version looks like 1.3 or 2.4.0, not {value!r}")
+    return value
+
+
+def _model_value(value: str) -> tuple[str, str]:
+    model, sep, header = value.partition("=")
+    if not sep or not model or not header.strip() or not header.isprintable():
+        raise argparse.ArgumentTypeError(f"expected MODEL=VALUE, not {value!r}")
+    return model, header
+
+
+def _model_date(value: str) -> tuple[str, datetime]:
+    model, text = _model_value(value)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MODEL=ISO-DATE, not {value!r}") from None
+    return model, when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
+    return number
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -118,7 +161,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "commas, one naming the fault: status=CODE [retry-after=S], latency=MS [jitter=MS], "
         "drop[=reset], drop-mid-body, malformed-json, "
         "indices=missing|duplicate|out-of-range|negative, unsorted[=ascending|index|shuffled], "
-        "slow-body=MS, accepted[=POLLS], deprecation=VALUE; options count=N (default: every "
+        "slow-body=MS, accepted[=POLLS], deprecation=VALUE, ratelimit=N/W [retry-after=S]; "
+        "options count=N (default: every "
         "matching request) and path=GLOB (default: the reranking routes). "
         "Example: status=503,count=2,retry-after=10. Full grammar below.",
     )
@@ -146,6 +190,68 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="answer from this vcrpy cassette (YAML) instead of emulating: interactions are "
         "matched on method, path and body; an unexpected request gets a 599",
     )
+    parser.add_argument(
+        "--routes",
+        type=_routes,
+        metavar="GROUPS",
+        help=f"only these route groups answer, comma-separated ({','.join(ROUTES)}); the "
+        "others are 404 page not found (default: all)",
+    )
+    parser.add_argument(
+        "--nim-version",
+        type=_version,
+        metavar="VERSION",
+        help="the NIM version to play: a token overflow is 400 on 1.x, 422 on 2.x "
+        "(default: by model)",
+    )
+    parser.add_argument(
+        "--deprecation",
+        type=_model_value,
+        action="append",
+        default=[],
+        metavar="MODEL=VALUE",
+        help="send 'Deprecation: VALUE' on MODEL's successful answers (repeatable)",
+    )
+    parser.add_argument(
+        "--sunset",
+        type=_model_value,
+        action="append",
+        default=[],
+        metavar="MODEL=VALUE",
+        help="send 'Sunset: VALUE' on MODEL's successful answers (repeatable)",
+    )
+    parser.add_argument(
+        "--end-of-life",
+        type=_model_date,
+        action="append",
+        default=[],
+        metavar="MODEL=DATE",
+        help="MODEL is retired from DATE (ISO 8601, UTC if no offset): 410 (repeatable)",
+    )
+    parser.add_argument(
+        "--model-list-id",
+        metavar="ID",
+        help="the id GET /v1/models advertises (with root = the served model), as NIM 2.x may",
+    )
+    parser.add_argument(
+        "--scoring",
+        choices=SCORINGS,
+        default="bm25",
+        help="bm25: query-aware stand-in scores; hash: a cheap deterministic score per passage, "
+        "for benchmarks (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-request-log",
+        dest="log_requests",
+        action="store_false",
+        help="keep no request log (GET /_emulator/requests stays empty): for benchmarks",
+    )
+    parser.add_argument(
+        "--max-logged",
+        type=_count,
+        metavar="N",
+        help="keep only the last N requests in the log (default: all)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -155,15 +261,7 @@ def run(args: argparse.Namespace) -> int:
     request on stderr unless ``--quiet``.
     """
     try:
-        config = EmulatorConfig(
-            api_key=args.api_key,
-            latency_ms=args.latency_ms,
-            jitter_ms=args.jitter_ms,
-            faults=list(args.fault),
-            self_hosted_model=args.self_hosted_model,
-            include_usage=args.usage,
-            replay=args.replay,
-        )
+        config = config_from(args)
         warning = loopback_warning(args.host)
         if warning is not None:
             sys.stderr.write(warning + "\n")
@@ -171,6 +269,28 @@ def run(args: argparse.Namespace) -> int:
     except EmulatorError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
+
+
+def config_from(args: argparse.Namespace) -> EmulatorConfig:
+    """The :class:`EmulatorConfig` the parsed options describe (``EmulatorConfigError`` if bad)."""
+    return EmulatorConfig(
+        api_key=args.api_key,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        faults=list(args.fault),
+        self_hosted_model=args.self_hosted_model,
+        include_usage=args.usage,
+        replay=args.replay,
+        routes=args.routes,
+        nim_version=args.nim_version,
+        deprecation=dict(args.deprecation),
+        sunset=dict(args.sunset),
+        end_of_life=dict(args.end_of_life),
+        model_list_id=args.model_list_id,
+        scoring=args.scoring,
+        log_requests=args.log_requests,
+        max_logged=args.max_logged,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

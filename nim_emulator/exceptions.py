@@ -16,11 +16,15 @@ other bodies and is listed as inferred in docs/emulator.md) or **invented**
     ├── UnknownModelError               404, a model the hosted route does not serve
     ├── ModelGoneError                  410, a model past its end of life
     ├── HostedValidationError           422, hosted: the body breaks the schema
-    ├── HostedTokenOverflowError        400, hosted: a pair over the token limit
+    ├── HostedTokenOverflowError        400 (or 422 by NIM version), hosted: a pair over the limit
     ├── SelfHostedError                 /v1/ranking's {"object":"error","message":...}
     │   ├── SelfHostedValidationError       400, the first schema error
     │   ├── SelfHostedModelNotFoundError    404, another model than the served one
     │   └── SelfHostedTokenOverflowError    400 or 422 (by model), a pair over the limit
+    ├── GatewayError                    /v1/rerank's FastAPI-style {"detail": ...}
+    │   ├── GatewayValidationError          422, the body breaks the gateway's schema
+    │   ├── GatewayModelNotFoundError       404, a model the catalogue does not know
+    │   └── GatewayTokenOverflowError       400 (or 422 by NIM version), a pair over the limit
     ├── PollNotFoundError               404, a polled request id the emulator does not hold
     ├── ProblemDetailsError             any other problem-details answer (the status faults)
     ├── ReplayMismatchError             599, a request the replayed cassette does not hold
@@ -67,6 +71,10 @@ __all__ = [
     "EmulatorServerError",
     "FaultSpecError",
     "ForbiddenError",
+    "GatewayError",
+    "GatewayModelNotFoundError",
+    "GatewayTokenOverflowError",
+    "GatewayValidationError",
     "HostedTokenOverflowError",
     "HostedValidationError",
     "Issue",
@@ -198,11 +206,16 @@ class HostedValidationError(NimError):
 
 
 class HostedTokenOverflowError(NimError):
-    """400, hosted, a pair over the token limit. Captured text; inferred problem envelope."""
+    """400, hosted, a pair over the token limit. Captured text; inferred problem envelope.
 
-    def __init__(self, length: int, limit: int) -> None:
+    ``status`` 422 (``EmulatorConfig.nim_version`` 2.x) keeps the envelope with
+    422's status and title.
+    """
+
+    def __init__(self, length: int, limit: int, status: int = 400) -> None:
         detail = cap.LENGTH_OVERFLOW_TEMPLATE.format(length=length, limit=limit)
-        super().__init__(400, *_problem({"status": 400, "title": "Bad Request", "detail": detail}))
+        body = {"status": status, "title": phrase(status), "detail": detail}
+        super().__init__(status, *_problem(body))
 
 
 class SelfHostedError(NimError):
@@ -254,6 +267,43 @@ class SelfHostedModelNotFoundError(SelfHostedError):
 
 class SelfHostedTokenOverflowError(SelfHostedError):
     """A pair over the token limit: captured text; the status is the model's (400 or 422)."""
+
+    def __init__(self, status: int, length: int, limit: int) -> None:
+        super().__init__(status, cap.LENGTH_OVERFLOW_TEMPLATE.format(length=length, limit=limit))
+
+
+class GatewayError(NimError):
+    """An error of the gateway contract (``POST /v1/rerank``): FastAPI's ``{"detail": ...}``.
+
+    Inferred: no capture of the gateway's errors exists; the gateway is a
+    FastAPI service in front of the NIMs, so its errors are FastAPI's own.
+    """
+
+    def __init__(self, status: int, detail: object) -> None:
+        body = render_json({"detail": detail}, compact=True)
+        super().__init__(status, [("content-type", JSON)], body)
+
+
+class GatewayValidationError(GatewayError):
+    """422, FastAPI's list form: ``{"detail": [{"type", "loc", "msg"}, ...]}``, one per issue."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        detail = [
+            {"type": issue.type, "loc": ["body", *issue.loc], "msg": issue.msg} for issue in issues
+        ]
+        super().__init__(422, detail)
+
+
+class GatewayModelNotFoundError(GatewayError):
+    """404, a model the catalogue does not know. Inferred wording."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(404, f"Model '{model}' not found")
+
+
+class GatewayTokenOverflowError(GatewayError):
+    """400 or 422, a pair over the token limit: the captured text as ``detail``."""
 
     def __init__(self, status: int, length: int, limit: int) -> None:
         super().__init__(status, cap.LENGTH_OVERFLOW_TEMPLATE.format(length=length, limit=limit))

@@ -14,6 +14,8 @@ Exactly one item names the fault; the others are options::
     accepted[=POLLS]     answer 202 + nvcf-reqid; GET /v2/nvcf/pexec/status/{reqid} gives
                          the result after POLLS more 202 answers (default 0)
     deprecation=VALUE    add the header "Deprecation: VALUE" to 2xx answers
+    ratelimit=N/W        let N requests through per W seconds (sliding window), answer
+                         NVIDIA's 429 to the others                     [retry-after=SECONDS]
 
     options, any fault:  count=N     apply to the next N matching requests (default: all)
                          after=N     let the first N matching requests through first
@@ -21,7 +23,8 @@ Exactly one item names the fault; the others are options::
                                      reranking routes; "*" = every path but /_emulator/…)
 
 Examples: ``status=503,count=2,retry-after=10``, ``latency=200,jitter=50``,
-``indices=duplicate,count=1``, ``status=503,path=/v1/health/ready``. Values
+``indices=duplicate,count=1``, ``status=503,path=/v1/health/ready``,
+``ratelimit=5/60``, ``ratelimit=40/60,retry-after=2``. Values
 cannot contain ``,``. JSON: ``{"spec": "status=429,count=1"}`` or the fields
 of :class:`FaultSpec` (``{"kind": "status", "status": 429, "count": 1}``).
 
@@ -30,8 +33,9 @@ outside ``/_emulator/``) to :func:`serve`, which answers it in this order:
 
 1. latency: the configured ``latency_ms`` + jitter, plus the first matching
    ``latency`` fault; a client that disconnects meanwhile ends the request;
-2. outcome: the first matching ``status`` or ``drop`` fault, else the NIM's
-   answer (the response layer's);
+2. outcome: a ``ratelimit`` fault whose window is full (429), else the first
+   matching ``status`` or ``drop`` fault, else the NIM's answer (the response
+   layer's);
 3. on a 200 with ``rankings``: the first matching ``indices``, ``unsorted`` and
    ``malformed-json`` faults; on a 2xx: ``deprecation``; on a 200: ``accepted``;
 4. delivery: the first matching ``drop-mid-body`` or ``slow-body`` fault, if
@@ -92,6 +96,7 @@ FaultKind = Literal[
     "slow-body",
     "accepted",
     "deprecation",
+    "ratelimit",
 ]
 
 FAULT_KINDS: Final[tuple[str, ...]] = get_args(FaultKind)
@@ -108,9 +113,11 @@ SPEC is comma-separated KEY or KEY=VALUE items; one item names the fault:
   slow-body=MS       headers at once, body trickled over MS ms
   accepted[=POLLS]   202 + nvcf-reqid; poll GET /v2/nvcf/pexec/status/{reqid}
   deprecation=VALUE  add "Deprecation: VALUE" to 2xx answers
+  ratelimit=N/W      N requests per W seconds (sliding), then 429  [retry-after=SECONDS]
 options: count=N (next N matching requests; default all), after=N (skip N first),
          path=GLOB (default: the reranking routes; * = every path)
-e.g. status=503,count=2,retry-after=10  latency=200  indices=duplicate,count=1"""
+e.g. status=503,count=2,retry-after=10  latency=200  indices=duplicate,count=1
+     ratelimit=5/60  ratelimit=5/60,retry-after=2"""
 
 DROP_MODES: Final = ("close", "reset")
 INDICES_MODES: Final = ("missing", "duplicate", "out-of-range", "negative")
@@ -127,10 +134,12 @@ class FaultSpec:
 
     ``count=None`` means every matching request; ``after`` lets that many
     matching requests through before the fault applies; ``path=None`` means
-    the three reranking routes. Only the fields of ``kind`` may be set (``status`` and
+    the four reranking routes. Only the fields of ``kind`` may be set (``status`` and
     ``retry_after`` for ``status``, ``latency_ms`` and ``jitter_ms`` for
     ``latency``, ``mode`` for ``drop``/``indices``/``unsorted``,
-    ``slow_body_ms``, ``polls`` for ``accepted``, ``deprecation``).
+    ``slow_body_ms``, ``polls`` for ``accepted``, ``deprecation``,
+    ``rate_limit`` and ``window_s`` and ``retry_after`` for ``ratelimit``).
+    For ``ratelimit``, ``count`` caps the 429 answers it gives.
     """
 
     kind: FaultKind
@@ -145,6 +154,8 @@ class FaultSpec:
     slow_body_ms: float | None = None
     polls: int | None = None
     deprecation: str | None = None
+    rate_limit: int | None = None
+    window_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -208,6 +219,26 @@ class FaultSpec:
         if any(ord(c) < 0x20 or ord(c) > 0x7E for c in value):
             raise FaultSpecError(f"deprecation value must be printable ASCII, not {value!r}")
 
+    def _check_ratelimit(self) -> None:
+        if self.rate_limit is None or _is_not_int(self.rate_limit) or self.rate_limit < 1:
+            raise FaultSpecError(
+                f"ratelimit needs N/W: N a whole number >= 1 of requests, not {self.rate_limit!r}"
+            )
+        window = self.window_s
+        if (
+            isinstance(window, bool)
+            or not isinstance(window, int | float)
+            or not math.isfinite(window)
+            or not 0 < window <= MAX_MS / 1000
+        ):
+            raise FaultSpecError(
+                f"ratelimit needs N/W: W a number of seconds > 0 and <= 3600, not {window!r}"
+            )
+        if self.retry_after is not None and (_is_not_int(self.retry_after) or self.retry_after < 0):
+            raise FaultSpecError(
+                f"retry-after must be a whole number of seconds >= 0, not {self.retry_after!r}"
+            )
+
     def _check_mode(self, key: str, modes: tuple[str, ...], default: str | None) -> None:
         if self.mode is None and default is not None:
             object.__setattr__(self, "mode", default)
@@ -240,7 +271,9 @@ class FaultSpec:
         if kind in _NO_VALUE and kind_value is not None:
             raise FaultSpecError(f"{kind} takes no value (got {kind}={kind_value})")
         values: dict[str, Any] = {"kind": kind}
-        if kind not in _NO_VALUE and (kind_value is not None or kind not in _OPTIONAL_VALUE):
+        if kind == "ratelimit":
+            values["rate_limit"], values["window_s"] = _rate(kind_value)
+        elif kind not in _NO_VALUE and (kind_value is not None or kind not in _OPTIONAL_VALUE):
             values[_VALUE_FIELD[kind]] = _convert(kind, _VALUE_FIELD[kind], kind_value)
         for key in ("count", "after", "path", "retry-after", "jitter"):
             if key in items:
@@ -253,6 +286,8 @@ class FaultSpec:
         parts: list[str] = []
         value_field = _VALUE_FIELD.get(self.kind)
         value = getattr(self, value_field) if value_field else None
+        if self.kind == "ratelimit":
+            value = f"{self.rate_limit}/{_fmt(self.window_s)}"
         parts.append(self.kind if value is None else f"{self.kind}={_fmt(value)}")
         if self.retry_after is not None:
             parts.append(f"retry-after={self.retry_after}")
@@ -322,6 +357,8 @@ _KIND_SPECIFIC: Final = (
     "slow_body_ms",
     "polls",
     "deprecation",
+    "rate_limit",
+    "window_s",
 )
 _KIND_FIELDS: Final[dict[str, frozenset[str]]] = {
     "status": frozenset({"status", "retry_after"}),
@@ -334,6 +371,7 @@ _KIND_FIELDS: Final[dict[str, frozenset[str]]] = {
     "slow-body": frozenset({"slow_body_ms"}),
     "accepted": frozenset({"polls"}),
     "deprecation": frozenset({"deprecation"}),
+    "ratelimit": frozenset({"rate_limit", "window_s", "retry_after"}),
 }
 _KEY_OF: Final = {
     "status": "status",
@@ -344,6 +382,8 @@ _KEY_OF: Final = {
     "slow_body_ms": "slow-body",
     "polls": "polls",
     "deprecation": "deprecation",
+    "rate_limit": "ratelimit",
+    "window_s": "ratelimit",
 }
 
 
@@ -381,6 +421,23 @@ def _convert(key: str, name: str, value: str | None) -> object:
     return value
 
 
+def _rate(value: str | None) -> tuple[int, float]:
+    """``N/W`` of a ``ratelimit`` item: N requests, W seconds."""
+    if value is None or value == "":
+        raise FaultSpecError("ratelimit needs a value (ratelimit=N/W, e.g. ratelimit=5/60)")
+    count, slash, window = value.partition("/")
+    if not slash:
+        raise FaultSpecError(
+            f"ratelimit needs N/W (N requests per W seconds, e.g. ratelimit=5/60), not {value!r}"
+        )
+    try:
+        return int(count), float(window)
+    except ValueError:
+        raise FaultSpecError(
+            f"ratelimit needs N/W with numbers (e.g. ratelimit=5/60), not {value!r}"
+        ) from None
+
+
 def _fmt(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -413,12 +470,15 @@ async def serve(
         state.update(record, outcome="client-disconnected")
         return
 
-    outcome = run.take("status", "drop")
+    limited = state.rate_limited(record, reranking_route=reranking_route)
+    outcome = None if limited is not None else run.take("status", "drop")
     if outcome is not None and outcome.kind == "drop":
         state.update(record, outcome="dropped")
         await _drop(wire, reset=outcome.mode == "reset", partial=None)
         return
-    if outcome is not None:
+    if limited is not None:
+        reply = _status_answer(429, limited.retry_after, "")
+    elif outcome is not None:
         assert outcome.status is not None
         reply = _status_answer(outcome.status, outcome.retry_after, str(uuid.uuid4()))
     else:
@@ -492,8 +552,10 @@ class _Run:
 
     def rewrite(self, reply: Reply) -> Reply:
         """Stage 3: the body faults, ``deprecation`` and ``accepted``."""
-        payload = reply.payload
-        if reply.status == 200 and payload is not None and _rankable(payload):
+        payload = None
+        if reply.status == 200 and self.state.armed(_BODY_FAULTS):
+            payload = reply.parsed_payload()
+        if payload is not None and _rankable(payload):
             fault = self.take("indices")
             if fault is not None:
                 reply = reply.with_payload(_corrupt_indices(payload, fault.mode or ""))
@@ -517,6 +579,9 @@ class _Run:
                     accepted.headers.append(("deprecation", deprecation))
                 return accepted
         return reply
+
+
+_BODY_FAULTS: Final = ("indices", "unsorted", "malformed-json")
 
 
 def accepted_reply(request_id: str) -> Reply:

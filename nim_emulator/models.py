@@ -23,24 +23,33 @@ routes: the route itself (unknown paths are ``404 page not found`` before any
 key check), then the key (401/403), then end of life (410), then the body
 (422), then the body's model (404), then the passage count (422), then the
 token limit (400). On ``/v1/ranking``: the body (400), the model (404), the
-passage count (400), the token limit (400 or 422, by model).
+passage count (400), the token limit (400 or 422, by model or ``nim_version``).
+On the gateway's ``/v1/rerank``: the key, the body (422), the model (404), end
+of life (410), the passage count (422), the token limit.
 
 **The body's schema** is NVIDIA's documented reranking request: ``model`` a
 string of 1-128 characters; ``query`` an object ``{"text": str}``;
 ``passages`` a list of 1 or more ``{"text": str}``; every ``text`` at least 1
 character; ``truncate`` ``"NONE"`` or ``"END"`` (or absent/null); no other
-field anywhere. The passage maximum (512, or 1000 for the vision-language
-model) depends on the model. Pydantic does the checking, so messages and
-types are pydantic 2's own, as a FastAPI service produces them; the two
-renderings (hosted 422, self-hosted 400) are the exceptions'.
+field anywhere. A multimodal model's passages may carry an ``image`` instead
+of or besides ``text`` (NIM 2.4's rules: :func:`image_problem`). The passage
+maximum (512, or 1000 for the vision-language model) depends on the model.
+A plainly valid body is checked by hand, without a model object per passage;
+any other goes through pydantic, so messages and types are pydantic 2's own,
+as a FastAPI service produces them; the two renderings (hosted 422,
+self-hosted 400) are the exceptions'.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import collections
 import copy
 import hashlib
 import hmac
 import json
+import operator
 import random
 import threading
 import time
@@ -48,9 +57,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from nim_emulator._captures import HOSTED_GENERIC_REQUEST
 from nim_emulator._cassette import Cassette, Interaction, load_cassette
@@ -62,11 +78,14 @@ from nim_emulator._catalogue import (
     self_hosted_info,
 )
 from nim_emulator._config import EmulatorConfig
-from nim_emulator._scoring import rank_passages
+from nim_emulator._scoring import rank_mixed, rank_passages, relevance_score
 from nim_emulator._tokens import cut_tokens, fit_pair
 from nim_emulator._wire import Incoming, Reply
 from nim_emulator.exceptions import (
     ForbiddenError,
+    GatewayModelNotFoundError,
+    GatewayTokenOverflowError,
+    GatewayValidationError,
     HostedTokenOverflowError,
     HostedValidationError,
     Issue,
@@ -88,12 +107,19 @@ __all__ = [
     "REDACTED",
     "ArmedFault",
     "EmulatorState",
+    "GatewayRanking",
+    "GatewayRequest",
+    "MultimodalRerankRequest",
+    "Parsed",
     "Ranking",
     "RequestRecord",
     "RerankRequest",
     "authenticate",
     "check_end_of_life",
     "hosted_route_model",
+    "image_problem",
+    "lifecycle_headers",
+    "rank_gateway",
     "rank_hosted",
     "rank_self_hosted",
     "replay",
@@ -119,7 +145,9 @@ class RequestRecord:
     ``null``); ``status`` is the status sent (None when nothing was sent);
     ``auth`` what the key check found; ``faults`` the specs of the faults that
     took effect; ``tcp_nodelay`` whether the server's socket had TCP_NODELAY
-    (None in-process).
+    (None in-process); ``received_at`` when the request arrived, in
+    ``time.monotonic()`` seconds of the emulator's process (``time`` is the
+    wall clock, for people; ``received_at`` is for measuring gaps).
     """
 
     seq: int
@@ -138,9 +166,22 @@ class RequestRecord:
     tcp_nodelay: bool | None = None
     interaction: int | None = None
     authorization_sha256: str | None = None
+    received_at: float = 0.0
+    # The body is parsed when the log is first read, not on the request's path.
+    json_pending: bool = field(default=False, repr=False, compare=False)
+
+    def parse_json(self) -> None:
+        """Fill ``json`` and ``is_json`` from ``body`` if that is still to be done."""
+        if self.json_pending:
+            try:
+                self.json, self.is_json = json.loads(self.body), True
+            except ValueError:
+                self.json, self.is_json = None, False
+            self.json_pending = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as ``GET /_emulator/requests`` returns it."""
+        self.parse_json()
         return {
             "seq": self.seq,
             "time": self.time,
@@ -158,6 +199,7 @@ class RequestRecord:
             "tcp_nodelay": self.tcp_nodelay,
             "interaction": self.interaction,
             "authorization_sha256": self.authorization_sha256,
+            "received_at": self.received_at,
         }
 
 
@@ -201,7 +243,9 @@ class EmulatorState:
         self.cassette = self._startup_cassette
         self._lock = threading.Lock()
         self._random = random.Random(config.seed)  # noqa: S311  (jitter, not security)
-        self._log: list[RequestRecord] = []
+        self._log: collections.deque[RequestRecord] = collections.deque(maxlen=config.max_logged)
+        self._seq = 0
+        self._windows: dict[int, collections.deque[float]] = {}
         self._faults: list[ArmedFault] = []
         self._next_fault_id = 1
         self._pending: dict[str, _Pending] = {}
@@ -214,6 +258,8 @@ class EmulatorState:
     def requests(self) -> list[RequestRecord]:
         """A copy of the request log, oldest first."""
         with self._lock:
+            for record in self._log:
+                record.parse_json()
             return [_copy_record(r) for r in self._log]
 
     @property
@@ -236,6 +282,7 @@ class EmulatorState:
         """Disarm every fault, the start-up ones included."""
         with self._lock:
             self._faults.clear()
+            self._windows.clear()
 
     def reset(self) -> None:
         """Back to the start-up state: empty log, start-up faults re-armed, cassette rewound.
@@ -245,7 +292,9 @@ class EmulatorState:
         """
         with self._lock:
             self._log.clear()
+            self._seq = 0
             self._faults.clear()
+            self._windows.clear()
             self._pending.clear()
             self._served.clear()
             self.cassette = self._startup_cassette
@@ -275,8 +324,29 @@ class EmulatorState:
         body: bytes,
         *,
         tcp_nodelay: bool | None,
+        received_at: float | None = None,
     ) -> RequestRecord:
-        """Append a redacted record of a request; the returned record is the live one."""
+        """Append a redacted record of a request; the returned record is the live one.
+
+        With ``config.log_requests`` off the record is not kept, and holds
+        neither headers nor body (nothing is redacted or parsed).
+        """
+        arrived = time.monotonic() if received_at is None else received_at
+        if not self.config.log_requests:
+            with self._lock:
+                self._seq += 1
+                seq = self._seq
+            return RequestRecord(
+                seq=seq,
+                time=time.time(),
+                method=method,
+                path=path,
+                query="",
+                headers={},
+                body="",
+                tcp_nodelay=tcp_nodelay,
+                received_at=arrived,
+            )
         secrets = self._secrets(headers)
         shown: dict[str, str] = {}
         digest = next(
@@ -287,23 +357,20 @@ class EmulatorState:
             clean = _redact_header(name, value, secrets)
             shown[name] = f"{shown[name]}, {clean}" if name in shown else clean
         text = _redact_text(body.decode("utf-8", errors="replace"), secrets)
-        try:
-            parsed, is_json = json.loads(text), True
-        except ValueError:
-            parsed, is_json = None, False
         with self._lock:
+            self._seq += 1
             record = RequestRecord(
-                seq=len(self._log) + 1,
+                seq=self._seq,
                 time=time.time(),
                 method=method,
                 path=path,
                 query=_redact_text(query, secrets),
                 headers=shown,
                 body=text,
-                json=parsed,
-                is_json=is_json,
                 tcp_nodelay=tcp_nodelay,
                 authorization_sha256=digest,
+                received_at=arrived,
+                json_pending=True,
             )
             self._log.append(record)
             return record
@@ -313,6 +380,11 @@ class EmulatorState:
         with self._lock:
             for name, value in changes.items():
                 setattr(record, name, value)
+
+    def armed(self, kinds: tuple[str, ...]) -> bool:
+        """Whether a fault of one of ``kinds`` is armed and not used up (a cheap pre-check)."""
+        with self._lock:
+            return any(a.spec.kind in kinds and a.remaining != 0 for a in self._faults)
 
     def take_fault(
         self, record: RequestRecord, kinds: tuple[str, ...], *, reranking_route: bool
@@ -332,6 +404,37 @@ class EmulatorState:
                 armed.applied += 1
                 record.faults.append(armed.spec.to_spec())
                 return armed.spec
+            return None
+
+    def rate_limited(self, record: RequestRecord, *, reranking_route: bool) -> FaultSpec | None:
+        """The first ``ratelimit`` fault whose window is full for this request; else None.
+
+        Each matching fault with room left counts the request in its window
+        (requests it refuses do not count); a full one answers 429 and is used.
+        """
+        with self._lock:
+            now = time.monotonic()
+            for armed in self._faults:
+                spec = armed.spec
+                if spec.kind != "ratelimit" or not spec.matches(
+                    record.path, reranking_route=reranking_route
+                ):
+                    continue
+                if spec.after is not None and armed.passed < spec.after:
+                    armed.passed += 1
+                    continue
+                assert spec.rate_limit is not None and spec.window_s is not None
+                window = self._windows.setdefault(armed.id, collections.deque())
+                while window and window[0] <= now - spec.window_s:
+                    window.popleft()
+                if len(window) < spec.rate_limit or armed.remaining == 0:
+                    window.append(now)
+                    continue
+                if armed.remaining is not None:
+                    armed.remaining -= 1
+                armed.applied += 1
+                record.faults.append(spec.to_spec())
+                return spec
             return None
 
     def uniform(self, high: float) -> float:
@@ -436,17 +539,109 @@ class RerankRequest(BaseModel):
     truncate: Literal["NONE", "END"] | None = None
 
 
+class ImagePassage(BaseModel):
+    """A passage of a multimodal model: text, image or both (NIM 2.4's rules, docs/emulator.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(default=None, min_length=1)
+    image: str | None = None
+
+    @field_validator("image")
+    @classmethod
+    def _image_is_a_png_or_jpeg_data_url(cls, value: str | None) -> str | None:
+        problem = None if value is None else image_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _has_text_or_image(self) -> ImagePassage:
+        if self.text is None and self.image is None:
+            raise ValueError(NO_CONTENT)
+        return self
+
+
+class MultimodalRerankRequest(BaseModel):
+    """A valid reranking request body for a multimodal model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=128)
+    query: TextObject
+    passages: list[ImagePassage] = Field(min_length=1)
+    truncate: Literal["NONE", "END"] | None = None
+
+
+# Inferred wordings: NVIDIA documents the rules, not the messages.
+NO_CONTENT: Final = "a passage needs text, image or both"
+_NOT_DATA_URL: Final = (
+    "image must be a base64 data URL (data:image/png;base64,... or data:image/jpeg;base64,...)"
+)
+_IMAGE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/jpg"})
+_PNG: Final = b"\x89PNG\r\n\x1a\n"
+_JPEG: Final = b"\xff\xd8\xff"
+
+
+def image_problem(image: str) -> str | None:
+    """What NIM 2.4 refuses in an image passage, or None: PNG or JPEG bytes, base64 data URL."""
+    if not image.startswith("data:"):
+        return _NOT_DATA_URL
+    header, comma, payload = image[5:].partition(",")
+    if not comma:
+        return _NOT_DATA_URL
+    params = [part.strip().lower() for part in header.split(";")]
+    if any(part.startswith("asset_id") for part in params[1:]):
+        return "asset ID references are not supported; send the image as a base64 data URL"
+    if params[-1] != "base64" or len(params) < 2:
+        return "image must be base64-encoded (data:image/png;base64,...)"
+    if params[0] not in _IMAGE_TYPES:
+        return f"only PNG and JPEG images are supported, not {params[0] or 'an untyped image'}"
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return "image is not valid base64"
+    if not (data.startswith(_PNG) or data.startswith(_JPEG)):
+        return "only PNG and JPEG images are supported: the image bytes are neither"
+    return None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A checked request body, as plain data: ``texts[i]`` is None for an image-only passage."""
+
+    model: str
+    query: str
+    texts: list[str | None]
+    images: list[str | None] | None
+    truncate: str | None
+
+    def is_captured_request(self) -> bool:
+        """Whether this is the one captured hosted request (same model, query and passages)."""
+        return (
+            self.truncate is None
+            and self.images is None
+            and {
+                "model": self.model,
+                "query": {"text": self.query},
+                "passages": [{"text": text} for text in self.texts],
+            }
+            == HOSTED_GENERIC_REQUEST
+        )
+
+
 @dataclass(frozen=True)
 class Ranking:
     """A request's scores: ``(index, logit)`` by logit descending, and the tokens scored.
 
     ``captured`` marks the one captured hosted request, answered with the
-    captured bytes.
+    captured bytes; ``model`` is the model the body named.
     """
 
     scores: list[tuple[int, float]]
     tokens: int
     captured: bool = False
+    model: str = ""
 
 
 def authenticate(state: EmulatorState, record: RequestRecord, authorization: str | None) -> None:
@@ -479,47 +674,84 @@ def hosted_route_model(model_path: str) -> ModelInfo:
 
 
 def check_end_of_life(state: EmulatorState, info: ModelInfo) -> None:
-    """Raises 410 once the model's end of life has come (``config.now``, else the clock)."""
+    """Raises 410 once the model's end of life has come (``config.now``, else the clock).
+
+    The end of life is ``config.end_of_life[model]`` when set, else the catalogue's.
+    """
+    end_of_life = state.config.end_of_life.get(info.id, info.end_of_life)
+    if end_of_life is None:
+        return
     now = state.config.now or datetime.now(UTC)
-    if info.end_of_life is not None and now >= info.end_of_life:
-        raise ModelGoneError(info.id, info.end_of_life)
+    if now >= end_of_life:
+        raise ModelGoneError(info.id, end_of_life)
 
 
-def rank_hosted(body: bytes, route_model: ModelInfo | None, request_id: str) -> Ranking:
-    """A hosted route's ranking (``route_model`` None: the generic route). Raises 422, 404, 400."""
+def lifecycle_headers(state: EmulatorState, model: str) -> list[tuple[str, str]]:
+    """The ``Deprecation`` and ``Sunset`` headers configured for ``model`` (2xx answers)."""
+    headers = []
+    if (deprecation := state.config.deprecation.get(model)) is not None:
+        headers.append(("deprecation", deprecation))
+    if (sunset := state.config.sunset.get(model)) is not None:
+        headers.append(("sunset", sunset))
+    return headers
+
+
+def rank_hosted(
+    state: EmulatorState, body: bytes, route_model: ModelInfo | None, request_id: str
+) -> Ranking:
+    """A hosted route's ranking (``route_model`` None: the generic route).
+
+    Raises 422, 404, 410 (generic route: a configured end of life), 400 or 422 (overflow).
+    """
     instance = _function_instance(route_model.id if route_model else GENERIC_ROUTE_MODELS[0])
 
     def invalid(issues: list[Issue]) -> NimError:
         return HostedValidationError(issues, instance, request_id)
 
-    parsed = _parse_body(body, invalid)
+    multimodal = route_model is not None and route_model.multimodal
+    parsed = _parse_body(body, invalid, multimodal=multimodal)
     available = (route_model.id,) if route_model else GENERIC_ROUTE_MODELS
     if parsed.model not in available:
         raise UnknownModelError(parsed.model, available)
     info = MODELS[parsed.model]
-    _check_passage_count(parsed, info, invalid)
-    if route_model is None and parsed.model_dump(exclude_none=True) == HOSTED_GENERIC_REQUEST:
-        return Ranking([], 0, captured=True)
-    return _score(parsed, info, HostedTokenOverflowError)
+    if route_model is None:
+        check_end_of_life(state, info)
+    _check_passage_count(len(parsed.texts), info, invalid)
+    if route_model is None and parsed.is_captured_request():
+        return Ranking([], 0, captured=True, model=parsed.model)
+    status = state.config.overflow_status(400)
+
+    def overflow(length: int, limit: int) -> NimError:
+        return HostedTokenOverflowError(length, limit, status)
+
+    return _score(state, parsed, info, overflow)
 
 
-def rank_self_hosted(served: str, body: bytes) -> Ranking:
-    """``POST /v1/ranking`` on a NIM serving ``served``. Raises 400, 404, and 400 or 422."""
-    parsed = _parse_body(body, SelfHostedValidationError)
+def rank_self_hosted(state: EmulatorState, body: bytes) -> Ranking:
+    """``POST /v1/ranking`` on a NIM serving ``self_hosted_model``. Raises 400, 404, 400/422."""
+    served = state.config.self_hosted_model
+    info = self_hosted_info(served)
+    parsed = _parse_body(body, SelfHostedValidationError, multimodal=info.multimodal)
     if parsed.model != served:
         # Inferred: no capture shows what a NIM does with another model's id.
         raise SelfHostedModelNotFoundError(parsed.model, served)
-    info = self_hosted_info(served)
-    _check_passage_count(parsed, info, SelfHostedValidationError)
+    _check_passage_count(len(parsed.texts), info, SelfHostedValidationError)
+    status = state.config.overflow_status(info.self_hosted_overflow_status)
 
     def overflow(length: int, limit: int) -> NimError:
-        return SelfHostedTokenOverflowError(info.self_hosted_overflow_status, length, limit)
+        return SelfHostedTokenOverflowError(status, length, limit)
 
-    return _score(parsed, info, overflow)
+    return _score(state, parsed, info, overflow)
 
 
-def _parse_body(body: bytes, invalid: Callable[[list[Issue]], NimError]) -> RerankRequest:
-    """The checked request body; raises ``invalid(issues)`` listing what is wrong with it."""
+def _parse_body(
+    body: bytes, invalid: Callable[[list[Issue]], NimError], *, multimodal: bool
+) -> Parsed:
+    """The checked request body; raises ``invalid(issues)`` listing what is wrong with it.
+
+    The common, valid body is checked by hand (no model object per passage);
+    anything else goes through pydantic, whose messages are the answer's.
+    """
     if not body.strip():
         raise invalid([Issue((), "Field required", "missing")])
     try:
@@ -527,22 +759,100 @@ def _parse_body(body: bytes, invalid: Callable[[list[Issue]], NimError]) -> Rera
     except ValueError as exc:
         position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
         raise invalid([Issue((position,), "JSON decode error", "json_invalid")]) from None
+    fast = _fast_parse(data, multimodal=multimodal)
+    if fast is not None:
+        return fast
+    schema = MultimodalRerankRequest if multimodal else RerankRequest
     try:
         # from_attributes=True: validate as FastAPI does, so the messages are FastAPI's.
-        return RerankRequest.model_validate(data, from_attributes=True)
+        checked = schema.model_validate(data, from_attributes=True)
     except ValidationError as exc:
         issues = [
             Issue(tuple(error["loc"]), error["msg"], error["type"])
             for error in exc.errors(include_url=False)
         ]
         raise invalid(issues) from None
+    if isinstance(checked, MultimodalRerankRequest):
+        images = [p.image for p in checked.passages]
+        return Parsed(
+            checked.model,
+            checked.query.text,
+            [p.text for p in checked.passages],
+            images if any(i is not None for i in images) else None,
+            checked.truncate,
+        )
+    assert isinstance(checked, RerankRequest)
+    texts: list[str | None] = [p.text for p in checked.passages]
+    return Parsed(checked.model, checked.query.text, texts, None, checked.truncate)
+
+
+_BODY_KEYS: Final = frozenset({"model", "query", "passages", "truncate"})
+_TEXT_ONLY: Final = frozenset({"text"})
+
+
+def _fast_parse(data: object, *, multimodal: bool) -> Parsed | None:
+    """``data`` as :class:`Parsed` when it is plainly valid, else None (pydantic decides)."""
+    if type(data) is not dict or not data.keys() <= _BODY_KEYS:
+        return None
+    model, query, passages = data.get("model"), data.get("query"), data.get("passages")
+    truncate = data.get("truncate")
+    if type(model) is not str or not 1 <= len(model) <= 128 or truncate not in _TRUNCATES:
+        return None
+    if type(query) is not dict or query.keys() != _TEXT_ONLY:
+        return None
+    query_text = query["text"]
+    if type(query_text) is not str or not query_text or type(passages) is not list or not passages:
+        return None
+    if _all_text_only(passages):
+        texts: list[str | None] = [passage["text"] for passage in passages]
+        if set(map(type, texts)) == _STR and "" not in texts:
+            return Parsed(model, query_text, texts, None, truncate)
+    texts = []
+    images: list[str | None] = []
+    for passage in passages:
+        if type(passage) is not dict:
+            return None
+        text = passage.get("text")
+        if passage.keys() == _TEXT_ONLY:
+            if type(text) is not str or not text:
+                return None
+            texts.append(text)
+            images.append(None)
+            continue
+        if not multimodal or not passage or not passage.keys() <= _PASSAGE_KEYS:
+            return None
+        image = passage.get("image")
+        if (text is not None and (type(text) is not str or not text)) or (
+            type(image) is not str or image_problem(image) is not None
+        ):
+            return None
+        texts.append(text)
+        images.append(image)
+    has_images = any(image is not None for image in images)
+    return Parsed(model, query_text, texts, images if has_images else None, truncate)
+
+
+def _all_text_only(passages: list[Any]) -> bool:
+    """Whether every passage is a dict with one key, ``text`` (loops in C, not Python)."""
+    return (
+        set(map(type, passages)) == _DICT
+        and set(map(len, passages)) == _ONE
+        and all(map(_has_text, passages))
+    )
+
+
+_has_text: Final = operator.methodcaller("__contains__", "text")
+_STR: Final = frozenset({str})
+_DICT: Final = frozenset({dict})
+_ONE: Final = frozenset({1})
+_TRUNCATES: Final = (None, "NONE", "END")
+_PASSAGE_KEYS: Final = frozenset({"text", "image"})
 
 
 def _check_passage_count(
-    parsed: RerankRequest, info: ModelInfo, invalid: Callable[[list[Issue]], NimError]
+    count: int, info: ModelInfo, invalid: Callable[[list[Issue]], NimError]
 ) -> None:
     """Raises ``invalid`` for more passages than the model takes, worded as pydantic words it."""
-    count = len(parsed.passages)
     if count > info.max_passages:
         message = (
             f"List should have at most {info.max_passages} items after validation, not {count}"
@@ -551,28 +861,117 @@ def _check_passage_count(
 
 
 def _score(
-    parsed: RerankRequest, info: ModelInfo, overflow: Callable[[int, int], NimError]
+    state: EmulatorState,
+    parsed: Parsed,
+    info: ModelInfo,
+    overflow: Callable[[int, int], NimError],
 ) -> Ranking:
-    """Token limits, truncation and the stand-in scores; raises ``overflow(length, limit)``."""
+    """Token limits, truncation and the stand-in scores; raises ``overflow(length, limit)``.
+
+    A pair no longer in characters than the limit cannot be over it in tokens
+    (a token is at least one character), so only longer pairs are counted,
+    unless the answer reports the tokens used (``include_usage``).
+    """
     cut = (parsed.truncate or info.default_truncate) == "END"
-    query = parsed.query.text
-    texts: list[str] = []
+    query = parsed.query
+    limit = info.max_tokens
+    counted = state.config.include_usage
+    room = limit - len(query)
+    texts: list[str | None] = []
     tokens = 0
-    for passage in parsed.passages:
-        fit = fit_pair(query, passage.text, info.max_tokens, cut=cut)
-        if fit.used > info.max_tokens:
-            raise overflow(fit.length, info.max_tokens)
+    for text in parsed.texts:
+        if text is None or (not counted and len(text) <= room):
+            texts.append(text)
+            continue
+        fit = fit_pair(query, text, limit, cut=cut)
+        if fit.used > limit:
+            raise overflow(fit.length, limit)
         texts.append(fit.passage)
         tokens += fit.used
     # A cut query is cut the same way in every pair: to the limit, when it alone is over it.
-    scored_query = cut_tokens(query, info.max_tokens) if cut else query
-    return Ranking(rank_passages(scored_query, texts), tokens)
+    scored_query = cut_tokens(query, limit) if cut and len(query) > limit else query
+    images = parsed.images
+    if state.config.scoring == "hash" or images is not None:
+        scores = rank_mixed(scored_query, texts, images, hashed=state.config.scoring == "hash")
+    else:
+        scores = rank_passages(scored_query, texts)  # type: ignore[arg-type]  # no None here
+    return Ranking(scores, tokens, model=parsed.model)
 
 
 def _function_instance(model: str) -> str:
     # Invented: a stable NVCF-style function path per model, for the 422 "instance" field.
     function_id = uuid.uuid5(uuid.NAMESPACE_URL, f"reranker-nvidia-emulator:{model}")
     return f"/v2/nvcf/pexec/functions/{function_id}"
+
+
+# ---- the gateway's rules (POST /v1/rerank) --------------------------------------------------
+
+
+class GatewayDocument(BaseModel):
+    """A document object of the gateway: ``{"text": str}`` (no images)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1)
+
+
+class GatewayRequest(BaseModel):
+    """A valid gateway body: Cohere's rerank shape."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=128)
+    query: str = Field(min_length=1)
+    documents: list[str | GatewayDocument] = Field(min_length=1)
+    top_n: int | None = Field(default=None, ge=1)
+    return_documents: bool = False
+    truncate: Literal["NONE", "END"] | None = None
+
+
+@dataclass(frozen=True)
+class GatewayRanking:
+    """The gateway's answer: ``(index, relevance_score)`` best first, cut to ``top_n``."""
+
+    results: list[tuple[int, float]]
+    documents: list[str]
+    return_documents: bool
+    model: str
+
+
+def rank_gateway(state: EmulatorState, body: bytes) -> GatewayRanking:
+    """``POST /v1/rerank``. Raises 422 (schema), 404 (model), 410, 400 or 422 (overflow)."""
+    if not body.strip():
+        raise GatewayValidationError([Issue((), "Field required", "missing")])
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
+        issue = Issue((position,), "JSON decode error", "json_invalid")
+        raise GatewayValidationError([issue]) from None
+    try:
+        checked = GatewayRequest.model_validate(data, from_attributes=True)
+    except ValidationError as exc:
+        issues = [
+            Issue(tuple(error["loc"]), error["msg"], error["type"])
+            for error in exc.errors(include_url=False)
+        ]
+        raise GatewayValidationError(issues) from None
+    info = MODELS.get(checked.model)
+    if info is None:
+        raise GatewayModelNotFoundError(checked.model)
+    check_end_of_life(state, info)
+    texts = [d if isinstance(d, str) else d.text for d in checked.documents]
+    _check_passage_count(len(texts), info, GatewayValidationError)
+    parsed = Parsed(checked.model, checked.query, list(texts), None, checked.truncate)
+    status = state.config.overflow_status(400)
+
+    def overflow(length: int, limit: int) -> NimError:
+        return GatewayTokenOverflowError(status, length, limit)
+
+    ranking = _score(state, parsed, info, overflow)
+    top = ranking.scores[: checked.top_n] if checked.top_n is not None else ranking.scores
+    results = [(index, relevance_score(logit)) for index, logit in top]
+    return GatewayRanking(results, texts, checked.return_documents, checked.model)
 
 
 def stored_result(state: EmulatorState, request_id: str) -> Reply | None:

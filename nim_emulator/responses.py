@@ -19,7 +19,7 @@ from nim_emulator import _captures as cap
 from nim_emulator import models
 from nim_emulator._cassette import parse_cassette
 from nim_emulator._catalogue import ModelInfo
-from nim_emulator._wire import JSON, Incoming, Reply, render_json
+from nim_emulator._wire import JSON, Incoming, Reply, render_json, render_rankings
 from nim_emulator.exceptions import ControlError, FaultSpecError
 from nim_emulator.faults import FaultSpec, accepted_reply
 from nim_emulator.models import EmulatorState, Ranking, RequestRecord
@@ -27,6 +27,7 @@ from nim_emulator.models import EmulatorState, Ranking, RequestRecord
 __all__ = [
     "arm_faults",
     "clear_faults",
+    "gateway_rerank",
     "generic_reranking",
     "health_live",
     "health_ready",
@@ -75,28 +76,72 @@ def _hosted(
     if route_model is not None:
         models.check_end_of_life(state, route_model)
     request_id = str(uuid.uuid4())
-    ranking = models.rank_hosted(request.body, route_model, request_id)
+    ranking = models.rank_hosted(state, request.body, route_model, request_id)
     if ranking.captured:
-        return _captured_rankings(request_id)
-    return _rankings(_payload(ranking), hosted=True, request_id=request_id)
+        reply = _captured_rankings(request_id)
+    else:
+        reply = _rankings(ranking, None, hosted=True, request_id=request_id)
+    reply.headers += models.lifecycle_headers(state, ranking.model)
+    return reply
 
 
 def self_hosted_ranking(
     state: EmulatorState, request: Incoming, record: RequestRecord, params: Params
 ) -> Reply:
     """``POST /v1/ranking``: a self-hosted NIM (no key check)."""
-    ranking = models.rank_self_hosted(state.config.self_hosted_model, request.body)
-    payload = _payload(ranking)
+    ranking = models.rank_self_hosted(state, request.body)
+    usage = None
     if state.config.include_usage:
-        payload["usage"] = {"prompt_tokens": ranking.tokens, "total_tokens": ranking.tokens}
-    return _rankings(payload, hosted=False, request_id=None)
+        usage = {"prompt_tokens": ranking.tokens, "total_tokens": ranking.tokens}
+    reply = _rankings(ranking, usage, hosted=False, request_id=None)
+    reply.headers += models.lifecycle_headers(state, ranking.model)
+    return reply
+
+
+def gateway_rerank(
+    state: EmulatorState, request: Incoming, record: RequestRecord, params: Params
+) -> Reply:
+    """``POST /v1/rerank``: the gateway's Cohere-shaped contract (hosted key rules).
+
+    Inferred body: Cohere's v2 answer, ``{"id", "results": [{"index",
+    "relevance_score"}], "meta": {"billed_units": {"search_units": 1}}}``,
+    compact; ``document`` per result when ``return_documents``.
+    """
+    models.authenticate(state, record, request.header("authorization"))
+    ranking = models.rank_gateway(state, request.body)
+    results: list[dict[str, Any]] = []
+    for index, score in ranking.results:
+        result: dict[str, Any] = {"index": index, "relevance_score": score}
+        if ranking.return_documents:
+            result["document"] = {"text": ranking.documents[index]}
+        results.append(result)
+    body = {
+        "id": str(uuid.uuid4()),
+        "results": results,
+        "meta": {"billed_units": {"search_units": 1}},
+    }
+    headers = [("content-type", JSON), *models.lifecycle_headers(state, ranking.model)]
+    return Reply(200, headers, render_json(body, compact=True))
 
 
 def list_models(
     state: EmulatorState, request: Incoming, record: RequestRecord, params: Params
 ) -> Reply:
-    """``GET /v1/models``: the published example's shape, compact."""
-    data = {"object": cap.MODELS_LIST_OBJECT, "data": [{"id": state.config.self_hosted_model}]}
+    """``GET /v1/models``: the published example's shape, compact.
+
+    With ``model_list_id`` set, the entry is a NIM 2.x one (*inferred*, the
+    OpenAI model object): ``{"id": <model_list_id>, "object": "model",
+    "owned_by": "system", "root": <self_hosted_model>}``.
+    """
+    entry: dict[str, Any] = {"id": state.config.self_hosted_model}
+    if state.config.model_list_id is not None:
+        entry = {
+            "id": state.config.model_list_id,
+            "object": "model",
+            "owned_by": "system",
+            "root": state.config.self_hosted_model,
+        }
+    data = {"object": cap.MODELS_LIST_OBJECT, "data": [entry]}
     return Reply(200, [("content-type", JSON)], render_json(data, compact=True))
 
 
@@ -140,16 +185,27 @@ def replay(state: EmulatorState, request: Incoming, record: RequestRecord) -> Re
     return reply
 
 
-def _payload(ranking: Ranking) -> dict[str, Any]:
-    return {"rankings": [{"index": i, "logit": x} for i, x in ranking.scores]}
+def _rankings(
+    ranking: Ranking, usage: dict[str, int] | None, *, hosted: bool, request_id: str | None
+) -> Reply:
+    """200 with ``{"rankings": [...]}``; hosted: Python spacing and the nvcf headers.
 
-
-def _rankings(payload: dict[str, Any], *, hosted: bool, request_id: str | None) -> Reply:
-    """200 with ``{"rankings": [...]}``; hosted: Python spacing and the nvcf headers."""
+    The body is rendered directly; the payload objects are built only if a
+    fault asks for them.
+    """
     headers = [("content-type", JSON)]
     if hosted and request_id is not None:
         headers += [("nvcf-reqid", request_id), ("nvcf-status", "fulfilled")]
-    return Reply(200, headers, render_json(payload, compact=not hosted), payload, not hosted)
+    scores = ranking.scores
+
+    def payload() -> dict[str, Any]:
+        built: dict[str, Any] = {"rankings": [{"index": i, "logit": x} for i, x in scores]}
+        if usage is not None:
+            built["usage"] = usage
+        return built
+
+    body = render_rankings(scores, compact=not hosted, usage=usage)
+    return Reply(200, headers, body, None, not hosted, payload)
 
 
 def _captured_rankings(request_id: str) -> Reply:

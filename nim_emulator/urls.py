@@ -3,7 +3,8 @@
 ``NIM_URLS`` are NVIDIA's routes: what an emulated request can ask for. Each
 is logged and goes through latency and faults; a request no route serves (a
 known path with another method included: ``HEAD /v1/models``, ``GET
-/v1/ranking``) is NVIDIA's ``404 page not found``. In replay mode the cassette
+/v1/ranking``), or a route whose group ``EmulatorConfig.routes`` switches off,
+is NVIDIA's ``404 page not found``. In replay mode the cassette
 answers every NIM path instead of these handlers.
 
 ``CONTROL_URLS`` are the emulator's own ``/_emulator/`` routes: never logged,
@@ -48,12 +49,17 @@ def _compile(path: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class NimUrl:
-    """One of NVIDIA's routes; ``reranking``: one of the three routes faults apply to by default."""
+    """One of NVIDIA's routes.
+
+    ``reranking``: one of the four reranking routes faults apply to by default;
+    ``group``: the route group (``_config.ROUTES``) that switches it on and off.
+    """
 
     method: str
     path: str
     handler: NimHandler
     reranking: bool = False
+    group: str | None = None
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -70,14 +76,22 @@ class ControlUrl:
 
 
 NIM_URLS: Final = (
-    NimUrl("POST", "/v1/retrieval/nvidia/reranking", responses.generic_reranking, reranking=True),
+    NimUrl(
+        "POST",
+        "/v1/retrieval/nvidia/reranking",
+        responses.generic_reranking,
+        reranking=True,
+        group="retrieval",
+    ),
     NimUrl(
         "POST",
         "/v1/retrieval/nvidia/{model}/reranking",
         responses.model_reranking,
         reranking=True,
+        group="model",
     ),
-    NimUrl("POST", "/v1/ranking", responses.self_hosted_ranking, reranking=True),
+    NimUrl("POST", "/v1/ranking", responses.self_hosted_ranking, reranking=True, group="ranking"),
+    NimUrl("POST", "/v1/rerank", responses.gateway_rerank, reranking=True, group="rerank"),
     NimUrl("GET", "/v1/models", responses.list_models),
     NimUrl("GET", "/v1/health/ready", responses.health_ready),
     NimUrl("GET", "/v1/health/live", responses.health_live),
@@ -111,5 +125,5 @@ def control_url(method: str, path: str) -> ControlUrl | None:
 
 
 def is_reranking_path(path: str) -> bool:
-    """Whether ``path`` is one of the three reranking routes, whatever the method."""
+    """Whether ``path`` is one of the four reranking routes, whatever the method."""
     return any(url.reranking and url.pattern.fullmatch(path) for url in NIM_URLS)

@@ -9,6 +9,7 @@ import signal
 import socket
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -265,3 +266,54 @@ def test_a_host_off_loopback_is_warned_about(
         )
     else:
         assert err == ""
+
+
+def test_the_newer_options_build_their_config() -> None:
+    args = parser().parse_args(
+        [
+            "--routes=ranking,rerank",
+            "--nim-version=2.4",
+            "--deprecation=nvidia/a=@1767225600",
+            "--sunset=nvidia/a=Thu, 01 Jan 2027 00:00:00 GMT",
+            "--end-of-life=nvidia/b=2026-05-18",
+            "--model-list-id=/opt/nim/model",
+            "--scoring=hash",
+            "--no-request-log",
+            "--max-logged=10",
+            "--fault=ratelimit=5/60,retry-after=2",
+        ]
+    )
+    config = cli.config_from(args)
+    assert config.routes == frozenset({"ranking", "rerank"})
+    assert config.nim_version == "2.4"
+    assert config.deprecation == {"nvidia/a": "@1767225600"}
+    assert config.sunset == {"nvidia/a": "Thu, 01 Jan 2027 00:00:00 GMT"}
+    assert config.end_of_life == {"nvidia/b": datetime(2026, 5, 18, tzinfo=UTC)}
+    assert (config.model_list_id, config.scoring) == ("/opt/nim/model", "hash")
+    assert (config.log_requests, config.max_logged) == (False, 10)
+    assert config.faults == [FaultSpec("ratelimit", rate_limit=5, window_s=60.0, retry_after=2)]
+
+
+def test_the_newer_options_default_to_todays_behaviour() -> None:
+    config = cli.config_from(parser().parse_args([]))
+    assert config == EmulatorConfig()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--routes=hosted", "route groups are some of"),
+        ("--nim-version=latest", "a NIM version looks like"),
+        ("--deprecation=nvidia/a", "expected MODEL=VALUE"),
+        ("--end-of-life=nvidia/a=soon", "expected MODEL=ISO-DATE"),
+        ("--scoring=bm42", "invalid choice"),
+        ("--max-logged=-1", "must be >= 0"),
+    ],
+)
+def test_bad_newer_option_values_are_usage_errors(
+    option: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        parser().parse_args([option])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 import struct
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings
@@ -138,3 +141,92 @@ def test_a_passage_about_the_query_beats_one_that_only_shares_its_common_words()
     )
     ranked = [i for i, _ in rank_passages(query, [spiders, guide, cookery, messiah, dune])]
     assert ranked[:2] == [4, 3]
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_rankings_are_rendered_as_json_dumps_renders_them(compact: bool) -> None:
+    from nim_emulator._wire import render_json, render_rankings
+
+    rng = random.Random(5)
+    for _ in range(200):
+        scores = [
+            (rng.randrange(600), to_fp16(rng.uniform(-20, 20))) for _ in range(rng.randint(1, 30))
+        ]
+        scores += [(1, 0.0), (2, -0.0), (3, -0.0), (4, 0.0), (5, 65504.0), (6, 1e-7)]
+        usage = rng.choice([None, {"prompt_tokens": 3, "total_tokens": 3}])
+        payload: dict[str, object] = {"rankings": [{"index": i, "logit": x} for i, x in scores]}
+        if usage is not None:
+            payload["usage"] = usage
+        assert render_rankings(scores, compact=compact, usage=usage) == render_json(
+            payload, compact=compact
+        )
+
+
+def reference_logit(query: str, passage: str) -> float:
+    """The docstring's formula written plainly, with every term counted (a Counter)."""
+    from nim_emulator._scoring import (
+        AVERAGE_LENGTH,
+        K1,
+        LOGIT_SCALE,
+        PHRASE_WEIGHT,
+        STOP_WEIGHT,
+        STOP_WORDS,
+        B,
+        stem,
+    )
+    from nim_emulator._tokens import word_tokens
+
+    terms: dict[str, float] = {}
+    for word in word_tokens(query):
+        weight = STOP_WEIGHT if word in STOP_WORDS else 1.0
+        terms[stem(word)] = max(weight, terms.get(stem(word), 0.0))
+    total = sum(terms.values())
+    if total == 0.0:
+        return to_fp16(LOGIT_FLOOR)
+
+    def phrases(text: str) -> list[tuple[str, str]]:
+        return list(itertools.pairwise(stem(w) for w in word_tokens(text) if w not in STOP_WORDS))
+
+    words = [stem(w) for w in word_tokens(passage)]
+    counts, pairs = Counter(words), Counter(phrases(passage))
+    norm = K1 * (1.0 - B + B * len(words) / AVERAGE_LENGTH)
+    score = 0.0
+    for term, weight in terms.items():
+        if counts[term]:
+            score += weight * counts[term] * (K1 + 1.0) / (counts[term] + norm)
+    for pair in dict.fromkeys(phrases(query)):
+        if pairs[pair]:
+            score += PHRASE_WEIGHT * pairs[pair] * (K1 + 1.0) / (pairs[pair] + norm)
+    return to_fp16(LOGIT_FLOOR + LOGIT_SCALE * score / total)
+
+
+WORDS = st.sampled_from(
+    [
+        "the",
+        "a",
+        "of",
+        "is",
+        "desert",
+        "planet",
+        "dune",
+        "dunes",
+        "spice",
+        "berries",
+        "opens",
+        "open",
+        "way",
+        "go",
+        "road",
+        "roads",
+        "9-10.",
+        "Dune,",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(WORDS, max_size=8), st.lists(WORDS, max_size=60))
+def test_pair_logit_is_the_plain_formula(query: list[str], passage: list[str]) -> None:
+    assert pair_logit(" ".join(query), " ".join(passage)) == reference_logit(
+        " ".join(query), " ".join(passage)
+    )

@@ -301,3 +301,42 @@ def test_the_docs_python_examples_run_as_scripts(tmp_path: Path) -> None:
         shown = done.stdout.splitlines()
         assert len(shown) == len(expected), done.stdout
         assert all(line.startswith(want) for line, want in zip(shown, expected, strict=True))
+
+
+def test_the_listen_backlog_is_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    backlogs: list[int] = []
+    listen = socket.socket.listen
+
+    def spy(self: socket.socket, backlog: int = 128) -> None:
+        backlogs.append(backlog)
+        listen(self, backlog)
+
+    monkeypatch.setattr(socket.socket, "listen", spy)
+    with running_emulator():
+        pass
+    assert backlogs  # the bound socket, and asyncio's listen on it again
+    assert set(backlogs) == {_server.LISTEN_BACKLOG}
+    assert _server.LISTEN_BACKLOG >= 128
+
+
+def test_hundreds_of_connections_at_once_are_all_answered() -> None:
+    import asyncio
+
+    request = b"GET /v1/health/ready HTTP/1.1\r\nHost: emulator\r\nConnection: close\r\n\r\n"
+
+    async def one(port: int) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        return answer
+
+    async def burst(port: int) -> list[bytes]:
+        return await asyncio.gather(*(one(port) for _ in range(300)))
+
+    config = EmulatorConfig(faults=[FaultSpec.parse("latency=100,path=/v1/health/ready")])
+    with running_emulator(config) as url:
+        answers = asyncio.run(burst(int(url.rsplit(":", 1)[1])))
+    assert len(answers) == 300
+    assert all(a.startswith(b"HTTP/1.1 200 ") for a in answers)
