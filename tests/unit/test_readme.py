@@ -1,33 +1,43 @@
-"""The README's Python example runs as written, offline, and prints what its comments say."""
+"""Every code block of the README runs as written, offline (tests/support/doc_blocks.py).
+
+The first ``python`` block, "From Python", is also checked for what its comments say it prints.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+import pytest
+
+from tests.support.doc_blocks import ROOT, Block, blocks, run_script, run_test_module
+
+pytest_plugins = ["pytester"]
+
+README = ROOT / "README.md"
+SCRIPTS = blocks(README, "python")
+TEST_MODULES = blocks(README, "py")
+
+
+def test_the_readme_has_a_python_example_and_a_pytest_example() -> None:
+    assert SCRIPTS, "the README shows Python"
+    assert TEST_MODULES, "the README shows a test that uses the pytest plugin"
 
 
 def test_the_readme_python_example_runs_offline(tmp_path: Path) -> None:
-    blocks = re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), re.M | re.S)
-    assert len(blocks) == 1
-    script = tmp_path / "example.py"
-    script.write_text(blocks[0], encoding="utf-8")
     # No key and no proxy from the caller's environment: it must need neither.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NVIDIA_", "MODULES_"))}
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
-    assert (done.returncode, done.stderr) == (0, "")
-    scores, titles = done.stdout.splitlines()
+    scores, titles = run_script(SCRIPTS[0], tmp_path).splitlines()
     assert len(json.loads(scores)) == 2
     assert titles == "['Dune', 'Emma']"
+
+
+@pytest.mark.parametrize("block", SCRIPTS[1:], ids=lambda b: b.id)
+def test_every_other_python_block_runs_offline(block: Block, tmp_path: Path) -> None:
+    run_script(block, tmp_path)
+
+
+@pytest.mark.parametrize("block", TEST_MODULES, ids=lambda b: b.id)
+def test_every_py_block_passes_as_a_test_module(
+    block: Block, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_test_module(block, pytester, monkeypatch)
