@@ -17,6 +17,8 @@ Two Go types are called ``RankResult``: ``ent.RankResult`` (what
 ``RerankScore``.
 """
 
+from reranker_nvidia.clients._passages import Passage
+from reranker_nvidia.clients._ranked import Ranked, ranked
 from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, AsyncClient, Client
 from reranker_nvidia.config.class_settings import (
     DEFAULT_BASE_URL,
@@ -32,10 +34,14 @@ from reranker_nvidia.errors import (
     ConfigError,
     DeadlineExceededError,
     DialRefusedError,
+    EndpointMismatchError,
     ErrorResponseParseError,
     InvalidAPIKeyError,
+    InvalidPassageError,
     InvalidRankingsError,
     MissingAPIKeyError,
+    ModelDeprecationWarning,
+    ModelRetiredError,
     ParamsError,
     RedirectError,
     RequestBuildError,
@@ -43,6 +49,7 @@ from reranker_nvidia.errors import (
     ResponseParseError,
     ResponseTooLargeError,
     SettingsWarning,
+    TokenLimitError,
     TransportError,
     UpstreamError,
 )
@@ -58,7 +65,7 @@ from reranker_nvidia.usecases.modules.module_config import ClassBasedModuleConfi
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - the dunder last, as test_exported_members wants
     "DEFAULT_BASE_URL",
     "DEFAULT_NVIDIA_MODEL",
     "MAX_DOCUMENTS",
@@ -75,14 +82,20 @@ __all__ = [
     "DeadlineExceededError",
     "DialRefusedError",
     "DocumentScore",
+    "EndpointMismatchError",
     "ErrorResponseParseError",
     "InvalidAPIKeyError",
+    "InvalidPassageError",
     "InvalidRankingsError",
     "MissingAPIKeyError",
+    "ModelDeprecationWarning",
+    "ModelRetiredError",
     "ModuleInitParams",
     "Params",
     "ParamsError",
+    "Passage",
     "RankResult",
+    "Ranked",
     "ReRankerProvider",
     "RedirectError",
     "RequestBuildError",
@@ -93,7 +106,9 @@ __all__ = [
     "ResponseTooLargeError",
     "SearchResult",
     "SettingsWarning",
+    "TokenLimitError",
     "TransportError",
     "UpstreamError",
+    "ranked",
     "__version__",
 ]

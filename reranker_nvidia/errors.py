@@ -8,6 +8,7 @@ Python callers tell failures apart without parsing text.
 
     RerankerError
     ├── ConfigError                 the environment or an argument is unusable
+    │   └── InvalidPassageError     a passage NIM 2.4 would refuse (``.index`` in the caller's list)
     ├── ParamsError                 ``no params provided``, ``no properties provided``, …
     ├── ClientRankError             ``client rank: <cause>`` (``.cause`` is the typed cause)
     ├── MissingAPIKeyError          ``Nvidia API Key: no api key found …``
@@ -19,13 +20,22 @@ Python callers tell failures apart without parsing text.
     │   ├── DialRefusedError        the connect-time SSRF guard refused an address
     │   └── ResponseTooLargeError   the decoded body passed ``max_response_bytes``
     ├── UpstreamError               ``connection to NVIDIA API failed with status: N…``
-    │   └── RedirectError           a 3xx answer, which is never followed
+    │   ├── RedirectError           a 3xx answer, which is never followed
+    │   ├── TokenLimitError         a 400/422 saying a passage passed the model's token limit
+    │   ├── ModelRetiredError       a 410: the model was retired
+    │   └── EndpointMismatchError   ``endpoint auto`` found no route that fits
     └── ResponseParseError          ``failed to parse reranker response (status 200): …``
         ├── InvalidRankingsError    missing, duplicate or out-of-range indices
         └── ErrorResponseParseError ``failed to parse reranker error response (status N): …``
 
-Warnings (never errors) are of one category too: :class:`SettingsWarning`, for
-a setting or module name that the module will not read.
+Every :class:`UpstreamError` has a ``hint``: ``None``, or a sentence saying
+what would fit (the ``endpoint`` value for a 404 from a route that does not
+fit, ``truncate END`` for a token overflow). With Go's defaults it is not part
+of the message; with an ``endpoint`` or ``truncate`` setting it ends it.
+
+Warnings (never errors): :class:`SettingsWarning`, for a setting or module
+name that the module will not read; :class:`ModelDeprecationWarning`, once
+per model, for an answer with a ``Deprecation`` or ``Sunset`` header.
 """
 
 from __future__ import annotations
@@ -38,10 +48,14 @@ __all__ = [
     "ConfigError",
     "DeadlineExceededError",
     "DialRefusedError",
+    "EndpointMismatchError",
     "ErrorResponseParseError",
     "InvalidAPIKeyError",
+    "InvalidPassageError",
     "InvalidRankingsError",
     "MissingAPIKeyError",
+    "ModelDeprecationWarning",
+    "ModelRetiredError",
     "ParamsError",
     "RedirectError",
     "RequestBuildError",
@@ -49,6 +63,7 @@ __all__ = [
     "ResponseParseError",
     "ResponseTooLargeError",
     "SettingsWarning",
+    "TokenLimitError",
     "TransportError",
     "UpstreamError",
 ]
@@ -65,6 +80,17 @@ class RerankerError(Exception):
 
 class ConfigError(RerankerError):
     """A setting cannot be used, e.g. ``MODULES_CLIENT_TIMEOUT`` that does not parse."""
+
+
+class InvalidPassageError(ConfigError):
+    """A passage that NIM 2.4 would refuse, found before anything is sent (D-EXT-IMAGES).
+
+    ``index`` is the passage's position in the caller's documents.
+    """
+
+    def __init__(self, message: str, *, index: int) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 class ParamsError(RerankerError):
@@ -128,7 +154,8 @@ class UpstreamError(RerankerError):
     ``status`` is the HTTP status, ``detail`` the text taken from the body (or
     ``None``), ``body`` the raw body, ``content_type`` its media type and
     ``headers`` the response headers, with lower-case names (so a caller can
-    read ``retry-after`` itself).
+    read ``retry-after`` itself). ``hint`` is ``None`` or one sentence saying
+    what setting would fit (the module docstring says when it ends the message).
     """
 
     def __init__(
@@ -140,6 +167,7 @@ class UpstreamError(RerankerError):
         body: bytes = b"",
         content_type: str = "",
         headers: Mapping[str, str] | None = None,
+        hint: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -147,6 +175,7 @@ class UpstreamError(RerankerError):
         self.body = body
         self.content_type = content_type
         self.headers: dict[str, str] = {k.lower(): v for k, v in (headers or {}).items()}
+        self.hint = hint
 
 
 class RedirectError(UpstreamError):
@@ -155,6 +184,41 @@ class RedirectError(UpstreamError):
     def __init__(self, message: str, *, status: int, location: str | None) -> None:
         super().__init__(message, status=status, detail=None)
         self.location = location
+
+
+class TokenLimitError(UpstreamError):
+    """A 400 or 422 saying the input passed the model's token limit (D-EXT-TOKEN-LIMIT).
+
+    ``passage_index`` is the passage's position in the caller's documents when
+    the answer (or a chunk of one passage) tells which, else ``None``;
+    ``input_tokens`` and ``max_tokens`` are the numbers NIM gave. ``hint``
+    suggests ``truncate END``.
+    """
+
+    passage_index: int | None = None
+    input_tokens: int | None = None
+    max_tokens: int | None = None
+
+
+class ModelRetiredError(UpstreamError):
+    """A 410: the model was retired (D-EXT-LIFECYCLE).
+
+    ``model`` is the model asked for; ``retired_on`` the date the answer gives
+    (``YYYY-MM-DD``), or ``None``.
+    """
+
+    model: str | None = None
+    retired_on: str | None = None
+
+
+class EndpointMismatchError(UpstreamError):
+    """``endpoint auto`` tried every route and none fits (D-EXT-ENDPOINT).
+
+    The message names each route tried and what it answered; ``tried`` holds
+    ``(endpoint, url, status, what it said)`` for each, in order.
+    """
+
+    tried: tuple[tuple[str, str, int, str], ...] = ()
 
 
 class ResponseParseError(RerankerError):
@@ -179,4 +243,11 @@ class SettingsWarning(UserWarning):
     The request still goes where Go would send it (the defaults, for a setting
     that is not read); the warning names what was given and the nearest known
     name.
+    """
+
+
+class ModelDeprecationWarning(UserWarning):
+    """An answer carried a ``Deprecation`` or ``Sunset`` header: the model is going away.
+
+    Given once per model per client (D-EXT-LIFECYCLE).
     """

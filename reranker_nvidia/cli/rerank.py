@@ -13,6 +13,7 @@ from reranker_nvidia._gostd.context import HeaderSource
 from reranker_nvidia.cli.inputs import InputError, read_bytes, read_lines, read_numbered_objects
 from reranker_nvidia.cli.output import Progress, format_score, table
 from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, Client
+from reranker_nvidia.config._extension_settings import Extensions
 from reranker_nvidia.config.class_settings import DEFAULT_BASE_URL, DEFAULT_NVIDIA_MODEL, NAME
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
@@ -41,6 +42,15 @@ in the input, numbered from 1. JSON output is strict JSON: numbers too large
 for a 64-bit float (1e400) are refused at input, as NaN and Infinity are.
 
 Results are sorted by score, highest first; equal scores keep input order.
+--top N keeps only the N best.
+
+--image-property NAME reads JSON Lines too: each object's passage is its
+--property text (if given) and the image in field NAME, a base64 data: URL
+(PNG or JPEG), for NVIDIA's vision-language rerankers.
+
+The extensions below are each off by default, so the defaults are Weaviate's;
+each flag is the class setting it names, as --model is. A bad value is one
+error line before anything is read or sent.
 """
 
 EPILOG = """\
@@ -60,6 +70,9 @@ examples:
       "document": …}, …]}: "index" counts documents from 0, "line" input lines from 1)
   reranker-nvidia rerank --query "Who wrote Dune?" --property description \\
       --input results.jsonl --base-url http://127.0.0.1:8000 --output json
+  reranker-nvidia rerank --query "library hours" --input docs.txt \\
+      --base-url http://127.0.0.1:8000 --endpoint ranking --wait-ready 300
+      (a self-hosted NIM, once it has loaded its model)
 """
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -102,6 +115,28 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def whole_number(text: str) -> int:
+    """A whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """A finite number greater than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {text}")
     return value
 
 
@@ -181,6 +216,64 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="table",
         help="'table' for people (default), 'json' for programs",
     )
+    parser.add_argument(
+        "--top",
+        type=positive_int,
+        metavar="N",
+        help="print only the N best results (default: every one)",
+    )
+    parser.add_argument(
+        "--image-property",
+        metavar="NAME",
+        help="read JSON Lines; each passage's image is field NAME, a base64 data: URL "
+        "(off by default)",
+    )
+    extensions = parser.add_argument_group(
+        "extensions", "each off by default (Go's behaviour), each also a class setting"
+    )
+    extensions.add_argument(
+        "--endpoint",
+        metavar="E",
+        help="class setting 'endpoint': retrieval (default, Go's), model, ranking "
+        "(self-hosted NIM), rerank, auto",
+    )
+    extensions.add_argument(
+        "--truncate",
+        metavar="NONE|END",
+        help="class setting 'truncate': how NIM cuts a passage past its token limit "
+        "(off by default: not sent)",
+    )
+    extensions.add_argument(
+        "--retries",
+        type=whole_number,
+        metavar="N",
+        help="class setting 'retries': retry 429/5xx and broken connections N times "
+        "(off by default: 0)",
+    )
+    extensions.add_argument(
+        "--rpm",
+        type=positive_number,
+        metavar="N",
+        help="class setting 'requestsPerMinute': at most N request starts a minute "
+        "(off by default)",
+    )
+    extensions.add_argument(
+        "--wait-ready",
+        type=positive_number,
+        metavar="SECONDS",
+        help="class setting 'waitReady': wait for GET /v1/health/ready before the first "
+        "request (off by default)",
+    )
+
+
+_EXTENSION_FLAGS = {
+    "endpoint": "endpoint",
+    "truncate": "truncate",
+    "retries": "retries",
+    "rpm": "requestsPerMinute",
+    "wait_ready": "waitReady",
+}
+"""Each extension flag's class setting: the flags are class settings, as --model is."""
 
 
 def _class_config(args: argparse.Namespace) -> ClassConfig:
@@ -189,7 +282,13 @@ def _class_config(args: argparse.Namespace) -> ClassConfig:
         settings["model"] = args.model
     if args.base_url is not None:
         settings["baseURL"] = args.base_url
-    return ClassBasedModuleConfig.for_settings(NAME, settings)
+    for flag, key in _EXTENSION_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            settings[key] = value
+    cfg = ClassBasedModuleConfig.for_settings(NAME, settings)
+    Extensions().merged(cfg)  # a bad setting is a ConfigError now, before any input is read
+    return cfg
 
 
 @dataclass(slots=True)
@@ -220,8 +319,8 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     timeout = (
         args.timeout if args.timeout is not None else module_http_client_timeout_from_environment()
     )
-    data = read_bytes(args.input)
     cfg = _class_config(args)
+    data = read_bytes(args.input)
     headers: list[tuple[str, str]] = args.header
     progress = Progress(stderr)
     with Client(
@@ -229,7 +328,12 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     ) as client:
         job = _Job(client, args, cfg, headers, progress)
         try:
-            text = _rerank_lines(job, data) if args.property is None else _rerank_objects(job, data)
+            if args.image_property is not None:
+                text = _rerank_passages(job, data)
+            elif args.property is not None:
+                text = _rerank_objects(job, data)
+            else:
+                text = _rerank_lines(job, data)
         finally:
             progress.clear()
     if text is None:
@@ -256,7 +360,7 @@ def _rerank_lines(job: _Job, data: bytes) -> str | None:
         args.query, documents, job.cfg, headers=job.headers, on_progress=job.progress
     )
     scores = [s.score for s in result.document_scores]
-    order = sorted(range(len(documents)), key=scores.__getitem__, reverse=True)
+    order = sorted(range(len(documents)), key=scores.__getitem__, reverse=True)[: args.top]
     if args.output == "json":
         results = [
             {"index": i, "line": lines[i].number, "score": scores[i], "document": documents[i]}
@@ -288,7 +392,7 @@ def _rerank_objects(job: _Job, data: bytes) -> str | None:
         return "" if args.output == "json" and objects else None
     lines: list[str] = []
     rows: list[list[str]] = []
-    for rank, result in enumerate(ranked, 1):
+    for rank, result in enumerate(ranked[: args.top], 1):
         original = objects[position[id(result)]]
         assert result.additional_properties is not None
         score = result.additional_properties[PROPERTY_RERANK][0].score
@@ -302,6 +406,56 @@ def _rerank_objects(job: _Job, data: bytes) -> str | None:
     if args.output == "json":
         return "\n".join(lines) + "\n"
     return table(["#", "line", "score", args.property], rows) + "\n"
+
+
+def _rerank_passages(job: _Job, data: bytes) -> str | None:
+    """JSON Lines with images: each object's passage is its text property and its image."""
+    from reranker_nvidia.clients._passages import Passage  # noqa: PLC0415 - only for images
+    from reranker_nvidia.clients._ranked import ranked  # noqa: PLC0415
+
+    args = job.args
+    numbered = read_numbered_objects(data)
+    objects = [obj for _, obj in numbered]
+    if not objects:
+        return "" if args.output == "json" else None
+    image_name: str = args.image_property
+    _check_images(objects, image_name)
+    passages = [_passage(obj, args.property, image_name, Passage) for obj in objects]
+    result = job.client.rank(
+        args.query, passages, job.cfg, headers=job.headers, on_progress=job.progress
+    )
+    lines: list[str] = []
+    rows: list[list[str]] = []
+    for rank, row in enumerate(ranked(result, args.top), 1):
+        original = objects[row.index]
+        additional = original.get("_additional") or {}
+        merged = {
+            **original,
+            "_additional": {**additional, PROPERTY_RERANK: [{"score": row.score}]},
+        }
+        lines.append(_dump(merged))
+        shown = _shown(original.get(args.property)) if args.property else "(image)"
+        rows.append([str(rank), str(numbered[row.index][0]), format_score(row.score), shown])
+    if args.output == "json":
+        return "\n".join(lines) + "\n"
+    return table(["#", "line", "score", args.property or image_name], rows) + "\n"
+
+
+def _passage(obj: dict[str, Any], text_name: str | None, image_name: str, passage: Any) -> Any:
+    """One object's passage: the text property when it is a string, the image when it is one."""
+    text = obj.get(text_name) if text_name is not None else None
+    image = obj.get(image_name)
+    return passage(
+        text=text if isinstance(text, str) else None,
+        image=image if isinstance(image, str) else None,
+    )
+
+
+def _check_images(objects: Sequence[dict[str, Any]], name: str) -> None:
+    """Refuse, before anything is sent, an image property that no object has."""
+    if any(isinstance(obj.get(name), str) for obj in objects):
+        return
+    raise InputError(f"no search result has a string (a data: URL) in property {name!r}")
 
 
 _SHOWN_PROPERTIES = 12

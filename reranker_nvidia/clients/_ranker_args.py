@@ -11,11 +11,12 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from reranker_nvidia.clients._passages import Passage
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 
 
-def checked_documents(query: object, documents: Iterable[str]) -> list[str]:
-    """``documents`` as a list: any iterable of ``str``, but not a ``str`` itself."""
+def checked_documents(query: object, documents: Iterable[str | Passage]) -> list[str | Passage]:
+    """``documents`` as a list: any iterable of ``str`` or ``Passage``, but not a ``str`` itself."""
     if not isinstance(query, str):
         raise TypeError(f"query must be a str, not {type(query).__name__}")
     if isinstance(documents, str | bytes | bytearray):
@@ -30,7 +31,7 @@ def checked_documents(query: object, documents: Iterable[str]) -> list[str]:
             f"documents must be an iterable of str, not {type(documents).__name__}"
         ) from None
     for index, document in enumerate(listed):
-        if not isinstance(document, str):
+        if not isinstance(document, str | Passage):  # Passage: D-EXT-IMAGES
             raise TypeError(f"documents[{index}] must be a str, not {type(document).__name__}")
     return listed
 

@@ -20,7 +20,12 @@ from pydantic import BaseModel, ValidationError
 
 from reranker_nvidia._gostd import json as gojson
 from reranker_nvidia.clients._ranker_secrets import redact, redact_bytes
-from reranker_nvidia.errors import ErrorResponseParseError, RedirectError, UpstreamError
+from reranker_nvidia.errors import (
+    ErrorResponseParseError,
+    RedirectError,
+    TokenLimitError,
+    UpstreamError,
+)
 
 _Shape = TypeVar("_Shape", bound=BaseModel)
 
@@ -200,6 +205,55 @@ def _cut_characters(detail: str) -> str:
         return detail
     left_out = len(detail) - _CHARACTER_LIMIT
     return f"{detail[:_CHARACTER_LIMIT]}… ({left_out} more characters)"
+
+
+_TOKEN_OVERFLOW = re.compile(r"Input length (\d+) exceeds maximum allowed token size (\d+)")
+
+
+def token_limit(err: UpstreamError, first_index: int, passages: int) -> TokenLimitError | None:
+    """D-EXT-TOKEN-LIMIT: a 400/422 saying the input passed the token limit, else ``None``.
+
+    The message stays what it was; ``hint`` suggests ``truncate END`` and
+    names the passage (its index in the caller's documents) when a FastAPI
+    ``loc`` names it or the chunk holds one passage only.
+    """
+    text = err.body.decode("utf-8", "replace")
+    found = _TOKEN_OVERFLOW.search(text)
+    if found is None:
+        return None
+    index: int | None = None
+    try:
+        document = gojson.loads(text)
+    except (ValueError, RecursionError):
+        document = None
+    detail = document.get("detail") if isinstance(document, dict) else None
+    for entry in detail if isinstance(detail, list) else []:
+        if not isinstance(entry, dict) or not _TOKEN_OVERFLOW.search(str(entry.get("msg", ""))):
+            continue
+        position = _passage_index(entry.get("loc"))
+        if position is not None:
+            index = first_index + position
+            break
+    if index is None and passages == 1:
+        index = first_index
+    tokens, limit = int(found.group(1)), int(found.group(2))
+    which = f"passage {index}" if index is not None else "a passage"
+    out = TokenLimitError(
+        str(err),
+        status=err.status,
+        detail=err.detail,
+        body=err.body,
+        content_type=err.content_type,
+        headers=err.headers,
+        hint=(
+            f"{which} and the query exceed the model's limit of {limit} tokens ({tokens}): "
+            "set truncate END to cut each passage to fit"
+        ),
+    )
+    out.passage_index = index
+    out.input_tokens = tokens
+    out.max_tokens = limit
+    return out
 
 
 def string_detail(answer: ErrorAnswer, shape: type[BaseModel]) -> str | None:

@@ -6,7 +6,8 @@ chunks, the URL and key helpers, ``getResponseError``, and Go's wire structs
 at the bottom. Documents are cut into chunks of ``max_documents`` (512), at
 most ``max_concurrency`` chunks (the number of CPUs) are in flight at once,
 and the scores come back in the order the documents were given. Each chunk is
-one ``POST {baseURL}/v1/retrieval/nvidia/reranking``.
+one ``POST {baseURL}/v1/retrieval/nvidia/reranking`` (by default: see
+D-EXT-ENDPOINT).
 
 After Go's code come the Python-only parts: the I/O-free core that
 :class:`Client` and :class:`AsyncClient` share (``prepare_request`` and
@@ -17,16 +18,23 @@ does not read are in ``_ranker_errors``; the key's checks and masking in
 client's chunk workers in ``_ranker_pool``.
 
 Deliberate differences from Go are marked ``D-…`` and listed, with the
-contract case that pins each, in docs/divergences.md.
+contract case that pins each, in docs/divergences.md. The extensions, each
+off by default (the ``endpoint``, ``truncate``, ``retries``,
+``requests_per_minute`` and ``wait_ready`` arguments and class settings, and
+image passages), take effect where a chunk is sent (Go's ``performRank`` is
+``_perform_rank``, which picks the route, ``_rank_on``, which waits, limits
+and retries, and ``_send``) and in the I/O-free core; what they do is in
+``_endpoints``, ``_passages``, ``_lifecycle``, ``_retry_policy``,
+``_rate_limit`` and ``_ready``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, TypeVar
 
 import anyio
 import httpx
@@ -36,6 +44,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 from reranker_nvidia._gostd import json as gojson
 from reranker_nvidia._gostd import url as gourl
 from reranker_nvidia._gostd.context import HeaderSource
+from reranker_nvidia.clients import _endpoints as routes
+from reranker_nvidia.clients._lifecycle import DeprecationNotices, retired
+from reranker_nvidia.clients._passages import Passage, has_images, passage_text, wire_passages
 from reranker_nvidia.clients._ranker_args import EventLoopBinding, checked_config, checked_documents
 from reranker_nvidia.clients._ranker_errors import (
     ErrorAnswer,
@@ -47,21 +58,31 @@ from reranker_nvidia.clients._ranker_errors import (
     redirect_not_followed,
     string_detail,
     text_body,
+    token_limit,
 )
+from reranker_nvidia.clients._ranker_fast import PlainRankings, plain_rankings
 from reranker_nvidia.clients._ranker_http import APIKey, Progress, build_request, transport_error
-from reranker_nvidia.clients._ranker_pool import run_jobs
+from reranker_nvidia.clients._ranker_pickle import reduce_client
+from reranker_nvidia.clients._ranker_pool import close_pool, pool_of, run_jobs
 from reranker_nvidia.clients._ranker_secrets import check_api_key, scrubbed
+from reranker_nvidia.clients._rate_limit import RateLimiters
+from reranker_nvidia.clients._ready import await_until_ready, wait_until_ready
+from reranker_nvidia.clients._retry_policy import RetryPolicy
 from reranker_nvidia.clients.ranker_meta import meta_info
+from reranker_nvidia.config._extension_settings import Extensions
 from reranker_nvidia.config.class_settings import NAME, ClassSettings
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.errors import (
     ConfigError,
+    EndpointMismatchError,
     ErrorResponseParseError,
     InvalidRankingsError,
     MissingAPIKeyError,
+    RedirectError,
     RequestBuildError,
     RerankerError,
     ResponseParseError,
+    UpstreamError,
 )
 from reranker_nvidia.modulecomponents._deadline import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -124,6 +145,12 @@ API_KEY_ENV = "NVIDIA_APIKEY"
 ProgressCallback = Callable[[int, int], None]
 """``(documents ranked so far, documents in all)``, called after each chunk."""
 
+Document = str | Passage
+"""A document to rank: text, or a :class:`Passage` with an image (D-EXT-IMAGES)."""
+
+_D = TypeVar("_D")
+_T = TypeVar("_T")
+
 
 def num_cpu() -> int:
     """Go's ``runtime.NumCPU()``: the CPUs this process may run on."""
@@ -143,19 +170,40 @@ class _ClientBase:
         max_documents: int,
         max_concurrency: int | None,
         resolver: Resolver | None,
+        *,
+        init_kwargs: dict[str, object] | None = None,
     ) -> None:
+        self._init_kwargs: dict[str, object] = dict(init_kwargs or {})
+        """What the client was built with, but ``transport`` and ``resolver`` (for pickling)."""
+        extensions = {
+            name: self._init_kwargs[name]
+            for name in ("endpoint", "truncate", "retries", "requests_per_minute", "wait_ready")
+            if name in self._init_kwargs
+        }
         if timeout is None:  # as the module reads it: MODULES_CLIENT_TIMEOUT, else 50 s
             timeout = module_http_client_timeout_from_environment()
         if max_documents < 1:
             raise ConfigError(f"max_documents must be at least 1, not {max_documents}")
         if max_concurrency is not None and max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be at least 1, not {max_concurrency}")
+        # The arguments keep their own checks (max_documents has no upper bound here, so
+        # NIM's own refusal of more than 512 passages stays reachable); class settings are
+        # checked by Extensions.merged, 512 at most.
+        self._extensions = replace(
+            Extensions.checked(**extensions),
+            max_documents=max_documents,
+            max_concurrency=max_concurrency,
+        )
         self._api_key = APIKey(os.environ.get(API_KEY_ENV, "") if api_key is None else api_key)
         self._api_key_source = API_KEY_ENV if api_key is None else "the api_key argument"
         self.timeout = timeout
         self.max_documents = max_documents
         self.max_concurrency = max_concurrency or num_cpu()
         self._resolver = resolver
+        self._routes = routes.RouteMemory()  # D-EXT-ENDPOINT: auto's winner per base URL
+        self._ready = routes.OncePerKey()  # D-EXT-WAIT-READY: one wait per base URL
+        self._limiters = RateLimiters()  # D-EXT-RPM: one limiter per rate, for every chunk
+        self._notices = DeprecationNotices()  # D-EXT-LIFECYCLE: one warning per model
 
     def __repr__(self) -> str:
         return (
@@ -163,12 +211,24 @@ class _ClientBase:
             f"max_documents={self.max_documents}, max_concurrency={self.max_concurrency})"
         )
 
+    def __reduce__(self) -> tuple[Any, tuple[object, ...]]:
+        """D-EXT-PICKLE: pickled by its settings; the pool is rebuilt where it is unpickled."""
+        return reduce_client(self)
+
     def meta_info(self) -> dict[str, Any]:
         """``{"name": "Reranker - NVIDIA", "documentationHref": …}``."""
         return meta_info()
 
     def _prepare(
-        self, query: str, documents: Sequence[str], cfg: ClassConfig | None, headers: HeaderSource
+        self,
+        query: str,
+        documents: Sequence[Document],
+        cfg: ClassConfig | None,
+        headers: HeaderSource,
+        *,
+        endpoint: str = routes.RETRIEVAL,
+        truncate: str | None = None,
+        first_index: int = 0,
     ) -> PreparedRequest:
         return prepare_request(
             query,
@@ -178,6 +238,58 @@ class _ClientBase:
             self._api_key.value,
             resolver=self._resolver,
             key_source=self._api_key_source,
+            endpoint=endpoint,
+            truncate=truncate,
+            first_index=first_index,
+        )
+
+    # Python only: the extensions' plumbing, shared by both clients.
+
+    def _call_settings(self, cfg: ClassConfig | None) -> Extensions:
+        """The client's settings with the call's class settings over them (ConfigError if bad)."""
+        return self._extensions.merged(cfg)
+
+    def _base_url(self, cfg: ClassConfig | None, headers: HeaderSource) -> str:
+        """The base URL a chunk goes to (header over class), validated as Go validates it."""
+        passed = validated_base_url_from_header(
+            headers, BASE_URL_HEADER, ClassSettings(cfg).base_url(), resolver=self._resolver
+        )
+        return _without_trailing_slashes(passed)
+
+    def _skipped(self, endpoint: str, headers: HeaderSource, images: bool) -> str | None:
+        """Why ``auto`` does not try ``endpoint`` (it could not be sent), or ``None``."""
+        if routes.needs_key(endpoint) and not (
+            get_value_from_context(headers, API_KEY_HEADER) or self._api_key.value
+        ):
+            return "not tried: no API key"
+        if endpoint == routes.RERANK and images:
+            return "not tried: it takes no images"
+        return None
+
+    def _finish(
+        self,
+        prepared: PreparedRequest,
+        response: httpx.Response,
+        body: bytes,
+        documents: Sequence[Document],
+        *,
+        first_index: int,
+        endpoint: str,
+        ext: Extensions,
+    ) -> list[DocumentScore]:
+        model = prepared.model
+        if response.status_code == 200:
+            self._notices.notice(model, response.headers)  # D-EXT-LIFECYCLE
+        return finish_response(
+            response.status_code,
+            response.headers,
+            body,
+            _texts(documents),
+            secrets=prepared.secrets,
+            first_index=first_index,
+            endpoint=endpoint,
+            model=model,
+            hinted=ext.endpoint != routes.RETRIEVAL or ext.truncate is not None,
         )
 
 
@@ -192,6 +304,13 @@ class Client(_ClientBase):
     DNS for SSRF checks and the dial guard. ``max_response_bytes`` caps each
     decoded response body, 8 MiB by default; past it the call fails with
     :class:`ResponseTooLargeError` (D-BODY-CAP).
+
+    The extensions, each off by default and each also a class setting, which
+    wins for its call: ``endpoint`` (``"retrieval"``, Go's route; ``"model"``,
+    ``"ranking"``, ``"rerank"``, ``"auto"``; D-EXT-ENDPOINT), ``truncate``
+    (``"NONE"`` or ``"END"``; D-EXT-TRUNCATE), ``retries`` (D-EXT-RETRIES),
+    ``requests_per_minute`` (D-EXT-RPM) and ``wait_ready`` (seconds;
+    D-EXT-WAIT-READY).
     """
 
     def __init__(
@@ -204,8 +323,31 @@ class Client(_ClientBase):
         transport: httpx.BaseTransport | None = None,
         resolver: Resolver | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        endpoint: str = "retrieval",
+        truncate: str | None = None,
+        retries: int = 0,
+        requests_per_minute: float | None = None,
+        wait_ready: float | None = None,
     ) -> None:
-        super().__init__(api_key, timeout, max_documents, max_concurrency, resolver)
+        super().__init__(
+            api_key,
+            timeout,
+            max_documents,
+            max_concurrency,
+            resolver,
+            init_kwargs={
+                "api_key": api_key,
+                "timeout": timeout,
+                "max_documents": max_documents,
+                "max_concurrency": max_concurrency,
+                "max_response_bytes": max_response_bytes,
+                "endpoint": endpoint,
+                "truncate": truncate,
+                "retries": retries,
+                "requests_per_minute": requests_per_minute,
+                "wait_ready": wait_ready,
+            },
+        )
         self.max_response_bytes = max_response_bytes
         self._http = new_base_http_client(
             self.timeout,
@@ -217,7 +359,7 @@ class Client(_ClientBase):
     def rank(
         self,
         query: str,
-        documents: Iterable[str],
+        documents: Iterable[Document],
         cfg: ClassConfig | None = None,
         *,
         headers: HeaderSource = None,
@@ -225,8 +367,8 @@ class Client(_ClientBase):
     ) -> RankResult:
         """Score every document against ``query``; scores come back in input order.
 
-        ``documents`` is any iterable of ``str`` (a bare ``str`` is a
-        ``TypeError``); ``cfg`` a :class:`ClassConfig` such as
+        ``documents`` is any iterable of ``str`` or :class:`Passage` (a bare
+        ``str`` is a ``TypeError``); ``cfg`` a :class:`ClassConfig` such as
         ``ClassBasedModuleConfig.for_settings({...})``. ``headers`` are the
         request headers Weaviate would see (``X-Nvidia-Api-Key``,
         ``X-Nvidia-Baseurl``; any letter case). A chunk that fails fails the
@@ -236,39 +378,127 @@ class Client(_ClientBase):
         """
         documents = checked_documents(query, documents)
         checked_config(cfg)
-        chunks = chunk_documents(documents, self.max_documents)
+        ext = self._call_settings(cfg)
+        checked_passages(documents, ext.endpoint)  # D-EXT-IMAGES: before anything is sent
+        size = ext.max_documents  # D-EXT-LIMITS: a class setting wins
+        chunks = chunk_documents(documents, size)
         total = len(documents)
         if not chunks:
             return RankResult(query=query, document_scores=[])
         # Each chunk writes only its own slot, so Go's lockGuard has nothing to guard here.
         results: list[list[DocumentScore]] = [[] for _ in chunks]
         progress = Progress(total, on_progress)
-        workers = min(self.max_concurrency, len(chunks))
-        size = self.max_documents
+        workers = min(ext.max_concurrency or self.max_concurrency, len(chunks))
         if workers == 1:
             for i, chunk in enumerate(chunks):
-                results[i] = self._perform_rank(query, chunk, cfg, headers, i * size)
+                results[i] = self._perform_rank(query, chunk, cfg, headers, i * size, ext=ext)
                 progress.add(len(chunk))
             return to_rank_result(query, results)
 
         def run(i: int) -> None:
-            results[i] = self._perform_rank(query, chunks[i], cfg, headers, i * size)
+            results[i] = self._perform_rank(query, chunks[i], cfg, headers, i * size, ext=ext)
             progress.add(len(chunks[i]))
 
-        run_jobs(len(chunks), workers, run, NAME)
+        run_jobs(len(chunks), workers, run, NAME, pool_of(self, NAME))
         return to_rank_result(query, results)
 
     def _perform_rank(
         self,
         query: str,
-        documents: Sequence[str],
+        documents: Sequence[Document],
         cfg: ClassConfig | None,
         headers: HeaderSource,
         first_index: int = 0,
+        *,
+        ext: Extensions | None = None,
     ) -> list[DocumentScore]:
-        prepared = self._prepare(query, documents, cfg, headers)
+        ext = self._extensions if ext is None else ext
+        if ext.endpoint != routes.AUTO:
+            return self._rank_on(
+                ext.endpoint, query, documents, cfg, headers, first_index=first_index, ext=ext
+            )
+        # D-EXT-ENDPOINT: the first chunk for a base URL probes; the others wait for its winner
+        base_url = self._base_url(cfg, headers)
+
+        def send(endpoint: str) -> list[DocumentScore]:
+            return self._rank_on(
+                endpoint, query, documents, cfg, headers, first_index=first_index, ext=ext
+            )
+
+        def probe() -> list[DocumentScore]:
+            images = has_images(documents)
+            tried: list[tuple[str, str, UpstreamError | str]] = []
+            for endpoint in routes.PROBE_ORDER:
+                url = base_url + routes.route_path(endpoint, ClassSettings(cfg).model())
+                skipped = self._skipped(endpoint, headers, images)
+                if skipped is not None:
+                    tried.append((endpoint, url, skipped))
+                    continue
+                try:
+                    scores = send(endpoint)
+                except UpstreamError as err:
+                    if not routes.does_not_fit(err):
+                        raise
+                    tried.append((endpoint, url, err))
+                    continue
+                self._routes.remember(base_url, endpoint)
+                return scores
+            raise _mismatch(base_url, tried)
+
+        return self._routes.run(base_url, send, probe)
+
+    def _rank_on(
+        self,
+        endpoint: str,
+        query: str,
+        documents: Sequence[Document],
+        cfg: ClassConfig | None,
+        headers: HeaderSource,
+        *,
+        first_index: int,
+        ext: Extensions,
+    ) -> list[DocumentScore]:
+        """One chunk on one route: Go's ``performRank``, with the extensions around the send."""
+        prepared = self._prepare(
+            query,
+            documents,
+            cfg,
+            headers,
+            endpoint=endpoint,
+            truncate=ext.truncate,
+            first_index=first_index,
+        )
+        wait_ready = ext.wait_ready
+        if wait_ready is not None:  # D-EXT-WAIT-READY: before the first request per base URL
+            base_url = prepared.base_url
+            self._ready.run(base_url, lambda: wait_until_ready(self._http, base_url, wait_ready))
+        rpm = ext.requests_per_minute
+        limiter = None if rpm is None else self._limiters.get(rpm)  # D-EXT-RPM
+
+        def attempt() -> list[DocumentScore]:
+            if limiter is not None:
+                limiter.acquire()
+            return self._send(prepared, documents, first_index, endpoint, ext)
+
+        try:
+            # D-EXT-RETRIES: RetryPolicy(0), the default, calls attempt once and changes nothing
+            return RetryPolicy(ext.retries).run(attempt, timeout=self.timeout)
+        except RerankerError as err:
+            scrubbed(err, prepared.secrets)  # D-SECRET-EVERY-COPY: every copy, the chain too
+            raise
+
+    def _send(
+        self,
+        prepared: PreparedRequest,
+        documents: Sequence[Document],
+        first_index: int,
+        endpoint: str,
+        ext: Extensions,
+    ) -> list[DocumentScore]:
         try:
             request = build_request(self._http, prepared.url, prepared.headers, prepared.body)
+            if ext.requests_per_minute is not None:  # D-EXT-RPM: next start counts from the wire
+                request.extensions["trace"] = self._limiters.get(ext.requests_per_minute).trace
             try:
                 response = self._http.send(request, stream=True)
             except httpx.HTTPError as err:
@@ -279,13 +509,14 @@ class Client(_ClientBase):
                 raise transport_error(err, prepared.url, reading=True) from err
             finally:
                 response.close()
-            return finish_response(
-                response.status_code,
-                response.headers,
+            return self._finish(
+                prepared,
+                response,
                 body,
                 documents,
-                secrets=prepared.secrets,
                 first_index=first_index,
+                endpoint=endpoint,
+                ext=ext,
             )
         except RerankerError as err:
             scrubbed(err, prepared.secrets)  # D-SECRET-EVERY-COPY: every copy, the chain too
@@ -293,6 +524,7 @@ class Client(_ClientBase):
 
     def close(self) -> None:
         """Close the pooled connections."""
+        close_pool(self)  # the chunk workers' idle threads end
         self._http.close()
 
     def __enter__(self) -> Self:
@@ -331,10 +563,27 @@ def to_document_scores(
 
     Go trusts the indices and panics when one is out of range or missing. Here
     every passage must be ranked exactly once, else :class:`InvalidRankingsError`
-    (D-RANKINGS-INDEX).
+    (D-RANKINGS-INDEX). Rankings from the fast path of ``parse_rank_response``
+    are placed from their plain lists, with the same checks and the same errors.
     """
     count = len(documents)
     scores: list[float | None] = [None] * count
+    if isinstance(rankings, PlainRankings) and rankings.passages == count:
+        indices = rankings.indices  # every one inside 0..count-1 already
+        for index, logit in zip(indices, rankings.logits, strict=True):
+            if scores[index] is not None:
+                raise InvalidRankingsError(
+                    "failed to parse reranker response (status 200): "
+                    f"passage {index} is ranked more than once"
+                )
+            scores[index] = logit
+        if len(indices) != count:  # no index twice: fewer rankings leave a passage out
+            raise InvalidRankingsError(
+                "failed to parse reranker response (status 200): "
+                f"passage {scores.index(None)} has no ranking "
+                f"({len(indices)} rankings for {count} passages)"
+            )
+        return list(map(DocumentScore, documents, scores))  # type: ignore[arg-type]
     received = 0
     for ranking in rankings:
         received += 1
@@ -361,7 +610,7 @@ def to_document_scores(
     return out
 
 
-def chunk_documents(documents: Sequence[str], chunk_size: int) -> list[list[str]]:
+def chunk_documents(documents: Sequence[_D], chunk_size: int) -> list[list[_D]]:
     """Consecutive slices of at most ``chunk_size`` documents; none for no documents."""
     return [list(documents[i : i + chunk_size]) for i in range(0, len(documents), chunk_size)]
 
@@ -536,6 +785,10 @@ class PreparedRequest:
     url: str
     headers: dict[str, str]
     body: bytes
+    base_url: str = ""
+    """The base URL the request goes to, without trailing slashes."""
+    model: str = ""
+    """The model the body names."""
 
     def __repr__(self) -> str:
         shown = {k: ("Bearer ***" if k == "Authorization" else v) for k, v in self.headers.items()}
@@ -546,18 +799,24 @@ class PreparedRequest:
     @property
     def secrets(self) -> tuple[str, ...]:
         """What no error may show: the key this request carries (D-SECRET-REDACT)."""
-        return (self.headers["Authorization"].removeprefix("Bearer "),)
+        authorization = self.headers.get("Authorization")
+        if authorization is None:  # D-EXT-ENDPOINT: a keyless request to a self-hosted NIM
+            return ()
+        return (authorization.removeprefix("Bearer "),)
 
 
 def prepare_request(
     query: str,
-    documents: Sequence[str],
+    documents: Sequence[Document],
     cfg: ClassConfig | None,
     headers: HeaderSource,
     api_key: str,
     *,
     resolver: Resolver | None = None,
     key_source: str = API_KEY_ENV,
+    endpoint: str = "retrieval",
+    truncate: str | None = None,
+    first_index: int = 0,
 ) -> PreparedRequest:
     """The first half of Go's ``performRank``, up to ``Do``, in Go's order of checks.
 
@@ -565,27 +824,90 @@ def prepare_request(
     (an unparsable URL), then :class:`MissingAPIKeyError`, or
     :class:`InvalidAPIKeyError` for a key that is not a valid header value
     (D-KEY-HEADER; ``key_source`` names where ``api_key`` came from). What
-    ``Do`` refuses is refused when the request is sent.
+    ``Do`` refuses is refused when the request is sent. ``endpoint`` and
+    ``truncate`` are the extensions' (D-EXT-ENDPOINT, D-EXT-TRUNCATE); with
+    their defaults the request is Go's. ``first_index`` is the chunk's offset,
+    for a passage's index in an :class:`InvalidPassageError`.
     """
     settings = ClassSettings(cfg)
-    body = gojson.marshal(get_rank_request(settings.model(), query, documents))
-    url = get_nvidia_url(headers, settings.base_url(), resolver=resolver)
+    model = settings.model()
+    if endpoint == routes.RETRIEVAL and truncate is None and _all_text(documents):
+        body = gojson.marshal(get_rank_request(model, query, documents))  # type: ignore[arg-type]
+    else:  # D-EXT-ENDPOINT, D-EXT-TRUNCATE, D-EXT-IMAGES
+        passages = wire_passages(documents, first_index)
+        if endpoint == routes.RERANK:
+            routes.refuse_images(passages, first_index)
+        body = gojson.marshal(routes.request_body(endpoint, model, query, passages, truncate))
+    if endpoint == routes.RETRIEVAL:
+        url = get_nvidia_url(headers, settings.base_url(), resolver=resolver)
+        base_url = url.removesuffix(RERANKING_PATH)
+    else:  # D-EXT-ENDPOINT
+        passed = validated_base_url_from_header(
+            headers, BASE_URL_HEADER, settings.base_url(), resolver=resolver
+        )
+        base_url = _without_trailing_slashes(passed)
+        url = base_url + routes.route_path(endpoint, model)
     try:
         gourl.parse(url)
     except gourl.URLError as err:
         raise RequestBuildError(f"create POST request: {err}") from None
-    key = get_api_key(headers, api_key)
-    from_header = bool(get_value_from_context(headers, API_KEY_HEADER))
-    check_api_key(key, f"{API_KEY_HEADER} header" if from_header else key_source)  # D-KEY-HEADER
-    return PreparedRequest(
-        url=url,
-        headers={
-            "Authorization": f"Bearer {key}",
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-        },
-        body=body,
+    wire_headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    if routes.needs_key(endpoint):
+        key = get_api_key(headers, api_key)
+    else:  # D-EXT-ENDPOINT: a stock self-hosted NIM needs no key, so none is demanded
+        key = get_value_from_context(headers, API_KEY_HEADER) or api_key
+    if key:
+        from_header = bool(get_value_from_context(headers, API_KEY_HEADER))
+        check_api_key(
+            key, f"{API_KEY_HEADER} header" if from_header else key_source
+        )  # D-KEY-HEADER
+        wire_headers = {"Authorization": f"Bearer {key}", **wire_headers}
+    return PreparedRequest(url=url, headers=wire_headers, body=body, base_url=base_url, model=model)
+
+
+def _all_text(documents: Sequence[Document]) -> bool:
+    return all(isinstance(document, str) for document in documents)
+
+
+def checked_passages(documents: Sequence[Document], endpoint: str) -> None:
+    """D-EXT-IMAGES: every passage checked by NIM 2.4's rules before any chunk is sent."""
+    if _all_text(documents):
+        return
+    passages = wire_passages(documents)
+    if endpoint == routes.RERANK:
+        routes.refuse_images(passages, 0)
+
+
+def _texts(documents: Sequence[Document]) -> Sequence[str]:
+    """The documents' texts, as scores report them (the list itself when all are text)."""
+    if all(isinstance(document, str) for document in documents):
+        return documents  # type: ignore[return-value]
+    return [passage_text(document) for document in documents]
+
+
+def _mismatch(base_url: str, tried: list[tuple[str, str, UpstreamError | str]]) -> RerankerError:
+    """D-EXT-ENDPOINT: every route tried and what it answered, in one line."""
+    lines = []
+    answered: list[tuple[str, str, int, str]] = []
+    last: UpstreamError | None = None
+    for endpoint, url, outcome in tried:
+        if isinstance(outcome, str):
+            lines.append(f"{endpoint} {outcome}")
+            continue
+        last = outcome
+        lines.append(routes.mismatch_line(endpoint, url, outcome))
+        answered.append((endpoint, url, outcome.status, outcome.detail or ""))
+    assert last is not None  # the ranking route is never skipped
+    err = EndpointMismatchError(
+        f"endpoint auto found no route that fits {base_url}: " + "; ".join(lines),
+        status=last.status,
+        detail=last.detail,
+        body=last.body,
+        content_type=last.content_type,
+        headers=last.headers,
     )
+    err.tried = tuple(answered)
+    return err
 
 
 def finish_response(
@@ -596,24 +918,85 @@ def finish_response(
     *,
     secrets: Sequence[str] = (),
     first_index: int = 0,
+    endpoint: str = "retrieval",
+    model: str = "",
+    hinted: bool = False,
 ) -> list[DocumentScore]:
-    """The second half of Go's ``performRank``: the answer turned into scores or an error."""
+    """The second half of Go's ``performRank``: the answer turned into scores or an error.
+
+    ``endpoint`` says how to read a 200 (the gateway's ``results``,
+    D-EXT-ENDPOINT); ``model`` and ``hinted`` how to word an error: the error
+    is refined (:func:`refined_error`), and with ``hinted`` its hint ends the
+    message.
+    """
     if status_code != 200:
-        raise get_response_error(
+        err = get_response_error(
             status_code, body, headers, secrets=secrets, first_index=first_index
         )
+        raise refined_error(
+            err,
+            endpoint=endpoint,
+            model=model,
+            first_index=first_index,
+            passages=len(documents),
+            hinted=hinted,
+        )
+    if endpoint == routes.RERANK:  # D-EXT-ENDPOINT: the gateway's results, read as rankings
+        results = routes.parse_rerank_response(status_code, body, len(documents))
+        rankings = [
+            Ranking.model_construct(index=result.index, logit=result.relevance_score)
+            for result in results
+        ]
+        return to_document_scores(documents, rankings)
     return to_document_scores(documents, parse_rank_response(status_code, body, len(documents)))
 
 
-def parse_rank_response(status: int, body: bytes, passages: int | None = None) -> list[Ranking]:
+def refined_error(
+    err: RerankerError,
+    *,
+    endpoint: str = "retrieval",
+    model: str = "",
+    first_index: int = 0,
+    passages: int = 0,
+    hinted: bool = False,
+) -> RerankerError:
+    """An upstream error as the extensions name it; its message is Go's unless ``hinted``.
+
+    A token overflow is a :class:`TokenLimitError` (D-EXT-TOKEN-LIMIT), a 410 a
+    :class:`ModelRetiredError` (D-EXT-LIFECYCLE), a 404 from a route that
+    does not fit gets a hint naming the endpoint that would (D-EXT-ENDPOINT).
+    """
+    if not isinstance(err, UpstreamError) or isinstance(err, RedirectError):
+        return err
+    refined: UpstreamError = err
+    if err.status == 410:
+        return retired(err, model, plain=hinted)
+    if err.status in (400, 422):
+        refined = token_limit(err, first_index, passages) or err
+    elif err.status == 404:
+        refined.hint = routes.hint_for(err, endpoint, model)
+    if hinted and refined.hint:
+        refined.args = (f"{refined.args[0]}; {refined.hint}", *refined.args[1:])
+    return refined
+
+
+def parse_rank_response(status: int, body: bytes, passages: int | None = None) -> Sequence[Ranking]:
     """The rankings of a 200 body, or :class:`ResponseParseError` with Go's prefix.
 
     A good body is validated once. Invalid UTF-8 is read as U+FFFD, as Go's
     decoder does, rather than refused. With ``passages``, more rankings than
-    passages are refused before any is built (D-RANKINGS-BOUND).
+    passages are refused before any is built (D-RANKINGS-BOUND), and a body
+    the fast check of ``_ranker_fast`` vouches for is read into plain lists,
+    no model per ranking; any other body is validated here, as it always was.
     """
     if passages is not None:
         _refuse_more_rankings_than(passages, body)  # D-RANKINGS-BOUND
+        # Values the fast check has vouched for: built without validating them again.
+        plain = plain_rankings(
+            body, passages, lambda i, x: Ranking.model_construct(index=i, logit=x)
+        )
+        if plain is not None:
+            return plain
     fault = _validation_fault(body)
     if isinstance(fault, list):
         return fault
@@ -693,8 +1076,31 @@ class AsyncClient(_ClientBase):
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        endpoint: str = "retrieval",
+        truncate: str | None = None,
+        retries: int = 0,
+        requests_per_minute: float | None = None,
+        wait_ready: float | None = None,
     ) -> None:
-        super().__init__(api_key, timeout, max_documents, max_concurrency, resolver)
+        super().__init__(
+            api_key,
+            timeout,
+            max_documents,
+            max_concurrency,
+            resolver,
+            init_kwargs={
+                "api_key": api_key,
+                "timeout": timeout,
+                "max_documents": max_documents,
+                "max_concurrency": max_concurrency,
+                "max_response_bytes": max_response_bytes,
+                "endpoint": endpoint,
+                "truncate": truncate,
+                "retries": retries,
+                "requests_per_minute": requests_per_minute,
+                "wait_ready": wait_ready,
+            },
+        )
         self.max_response_bytes = max_response_bytes
         self._transport = transport
         self._http = self._new_http()
@@ -711,7 +1117,7 @@ class AsyncClient(_ClientBase):
     async def rank(
         self,
         query: str,
-        documents: Iterable[str],
+        documents: Iterable[Document],
         cfg: ClassConfig | None = None,
         *,
         headers: HeaderSource = None,
@@ -725,23 +1131,27 @@ class AsyncClient(_ClientBase):
         """
         documents = checked_documents(query, documents)
         checked_config(cfg)
+        ext = self._call_settings(cfg)
+        checked_passages(documents, ext.endpoint)  # D-EXT-IMAGES: before anything is sent
         if self._loop.moved():
             self._http = self._new_http()
-        chunks = chunk_documents(documents, self.max_documents)
+        size = ext.max_documents  # D-EXT-LIMITS: a class setting wins
+        chunks = chunk_documents(documents, size)
         if not chunks:
             return RankResult(query=query, document_scores=[])
         results: list[list[DocumentScore]] = [[] for _ in chunks]
         progress = Progress(len(documents), on_progress)
         errors: list[Exception] = []
-        limiter = anyio.Semaphore(min(self.max_concurrency, len(chunks)))
-        size = self.max_documents
+        limiter = anyio.Semaphore(min(ext.max_concurrency or self.max_concurrency, len(chunks)))
 
         async def run(i: int, scope: anyio.CancelScope) -> None:
             async with limiter:
                 if errors:
                     return
                 try:
-                    results[i] = await self._perform_rank(query, chunks[i], cfg, headers, i * size)
+                    results[i] = await self._perform_rank(
+                        query, chunks[i], cfg, headers, i * size, ext=ext
+                    )
                 except Exception as err:  # noqa: BLE001 - re-raised after the group
                     errors.append(err)
                     scope.cancel()
@@ -758,14 +1168,104 @@ class AsyncClient(_ClientBase):
     async def _perform_rank(
         self,
         query: str,
-        documents: Sequence[str],
+        documents: Sequence[Document],
         cfg: ClassConfig | None,
         headers: HeaderSource,
         first_index: int = 0,
+        *,
+        ext: Extensions | None = None,
     ) -> list[DocumentScore]:
-        prepared = self._prepare(query, documents, cfg, headers)
+        ext = self._extensions if ext is None else ext
+        if ext.endpoint != routes.AUTO:
+            return await self._rank_on(
+                ext.endpoint, query, documents, cfg, headers, first_index=first_index, ext=ext
+            )
+        # D-EXT-ENDPOINT: the first chunk for a base URL probes; the others wait for its winner
+        base_url = self._base_url(cfg, headers)
+
+        async def send(endpoint: str) -> list[DocumentScore]:
+            return await self._rank_on(
+                endpoint, query, documents, cfg, headers, first_index=first_index, ext=ext
+            )
+
+        async def probe() -> list[DocumentScore]:
+            images = has_images(documents)
+            tried: list[tuple[str, str, UpstreamError | str]] = []
+            for endpoint in routes.PROBE_ORDER:
+                url = base_url + routes.route_path(endpoint, ClassSettings(cfg).model())
+                skipped = self._skipped(endpoint, headers, images)
+                if skipped is not None:
+                    tried.append((endpoint, url, skipped))
+                    continue
+                try:
+                    scores = await send(endpoint)
+                except UpstreamError as err:
+                    if not routes.does_not_fit(err):
+                        raise
+                    tried.append((endpoint, url, err))
+                    continue
+                self._routes.remember(base_url, endpoint)
+                return scores
+            raise _mismatch(base_url, tried)
+
+        return await self._routes.arun(base_url, send, probe)
+
+    async def _rank_on(
+        self,
+        endpoint: str,
+        query: str,
+        documents: Sequence[Document],
+        cfg: ClassConfig | None,
+        headers: HeaderSource,
+        *,
+        first_index: int,
+        ext: Extensions,
+    ) -> list[DocumentScore]:
+        """The async twin of :meth:`Client._rank_on`."""
+        prepared = self._prepare(
+            query,
+            documents,
+            cfg,
+            headers,
+            endpoint=endpoint,
+            truncate=ext.truncate,
+            first_index=first_index,
+        )
+        wait_ready = ext.wait_ready
+        if wait_ready is not None:  # D-EXT-WAIT-READY: before the first request per base URL
+            base_url = prepared.base_url
+
+            async def wait() -> None:
+                await await_until_ready(self._http, base_url, wait_ready)
+
+            await self._ready.arun(base_url, wait)
+        rpm = ext.requests_per_minute
+        limiter = None if rpm is None else self._limiters.get(rpm)  # D-EXT-RPM
+
+        async def attempt() -> list[DocumentScore]:
+            if limiter is not None:
+                await limiter.aacquire()
+            return await self._send(prepared, documents, first_index, endpoint, ext)
+
+        try:
+            # D-EXT-RETRIES: RetryPolicy(0), the default, calls attempt once and changes nothing
+            return await RetryPolicy(ext.retries).arun(attempt, timeout=self.timeout)
+        except RerankerError as err:
+            scrubbed(err, prepared.secrets)  # D-SECRET-EVERY-COPY: every copy, the chain too
+            raise
+
+    async def _send(
+        self,
+        prepared: PreparedRequest,
+        documents: Sequence[Document],
+        first_index: int,
+        endpoint: str,
+        ext: Extensions,
+    ) -> list[DocumentScore]:
         try:
             request = build_request(self._http, prepared.url, prepared.headers, prepared.body)
+            if ext.requests_per_minute is not None:  # D-EXT-RPM: next start counts from the wire
+                request.extensions["trace"] = self._limiters.get(ext.requests_per_minute).atrace
             try:
                 response = await self._http.send(request, stream=True)
             except httpx.HTTPError as err:
@@ -776,13 +1276,14 @@ class AsyncClient(_ClientBase):
                 raise transport_error(err, prepared.url, reading=True) from err
             finally:
                 await response.aclose()
-            return finish_response(
-                response.status_code,
-                response.headers,
+            return self._finish(
+                prepared,
+                response,
                 body,
                 documents,
-                secrets=prepared.secrets,
                 first_index=first_index,
+                endpoint=endpoint,
+                ext=ext,
             )
         except RerankerError as err:
             scrubbed(err, prepared.secrets)  # D-SECRET-EVERY-COPY: every copy, the chain too

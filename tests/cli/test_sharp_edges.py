@@ -172,7 +172,8 @@ def test_a_bare_command_is_a_usage_error_on_stderr(capsys: pytest.CaptureFixture
     err = usage_error([], capsys)
     assert err.startswith("usage: reranker-nvidia ")
     assert err.endswith(
-        "reranker-nvidia: error: a command is required: rerank, emulator, demo or contracts\n"
+        "reranker-nvidia: error: a command is required: "
+        "rerank, models, bulk, emulator, demo or contracts\n"
     )
 
 

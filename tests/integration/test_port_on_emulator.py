@@ -23,7 +23,7 @@ from nim_emulator import (
     pair_logit,
     running_emulator,
 )
-from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, Client
+from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, Client, ModelDeprecationWarning
 from reranker_nvidia.cli.main import main
 from reranker_nvidia.errors import (
     DeadlineExceededError,
@@ -196,6 +196,10 @@ def test_bad_indices_are_typed_errors(emulator: Emulator, spec: str) -> None:
 )
 def test_order_and_extra_headers_do_not_change_scores(emulator: Emulator, spec: str) -> None:
     emulator.fault(spec)
+    if spec.startswith("deprecation"):  # the header also gives a warning (D-EXT-LIFECYCLE)
+        with pytest.warns(ModelDeprecationWarning):
+            assert rank(emulator) == [pair_logit(QUERY, d) for d in DOCS]
+        return
     assert rank(emulator) == [pair_logit(QUERY, d) for d in DOCS]
 
 

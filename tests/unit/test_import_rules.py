@@ -105,7 +105,9 @@ LAYERS = {
     "reranker_nvidia.module": 5,
     "reranker_nvidia": 5,
     "reranker_nvidia.cli": 6,
+    "reranker_nvidia.bulk": 6,
     "reranker_nvidia.contract_adapter": 6,
+    "reranker_nvidia.weaviate": 6,
     "reranker_nvidia.__main__": 6,
 }
 PACKAGE = Path(__file__).resolve().parents[2] / "reranker_nvidia"

@@ -1,0 +1,52 @@
+"""The ranked view of a result: best first, with each document's place in the input (D-EXT-RANKED).
+
+Python only. Go's ``RankResult`` keeps the documents in the order they were
+given, each with its score; :func:`ranked` turns that into what a caller
+usually wants: ``(index, score, document)``, highest score first, equal scores
+in input order, optionally only the best ``top_n``. Nothing is sent: it reads
+a result already returned.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import NamedTuple
+
+from reranker_nvidia.modulecomponents.ent.rank_result import RankResult
+
+__all__ = ["Ranked", "ranked"]
+
+
+class Ranked(NamedTuple):
+    """One document of a ranked result."""
+
+    index: int  # type: ignore[assignment]  # the name the view promises; tuple.index is shadowed
+    """Its position in the documents given to ``rank`` (from 0)."""
+    score: float
+    """The model's score (the raw logit)."""
+    document: str
+    """The document itself."""
+
+
+def ranked(result: RankResult, top_n: int | None = None) -> list[Ranked]:
+    """``result``'s documents by score, highest first, ties in input order; at most ``top_n``.
+
+    ``top_n`` must be at least 1 when given (``ValueError`` otherwise, or
+    ``TypeError`` for a value that is not an ``int``).
+    """
+    if top_n is not None:
+        if isinstance(top_n, bool) or not isinstance(top_n, int):
+            raise TypeError(f"top_n must be an int or None, not {type(top_n).__name__}")
+        if top_n < 1:
+            raise ValueError(f"top_n must be at least 1, not {top_n}")
+    rows = [
+        Ranked(index, scored.score, scored.document)
+        for index, scored in enumerate(result.document_scores)
+    ]
+
+    def key(row: Ranked) -> tuple[float, int]:
+        return (-row.score, row.index)
+
+    if top_n is not None and top_n < len(rows):
+        return heapq.nsmallest(top_n, rows, key=key)
+    return sorted(rows, key=key)

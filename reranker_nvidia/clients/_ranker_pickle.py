@@ -1,0 +1,104 @@
+"""How a client pickles: by its settings, never by its pool (D-EXT-PICKLE). Python only.
+
+``pickle.dumps(client)`` keeps what the client was built with and builds a new
+client from it where it is unpickled; the new client's connection pool is empty
+until its first request. The key's journey:
+
+- a key read from ``NVIDIA_APIKEY`` does not travel: the receiving process reads
+  ``NVIDIA_APIKEY`` itself when the client is rebuilt;
+- a key given as ``api_key=`` travels masked (XOR with a random pad that travels
+  beside it), so it is never in clear in the bytes, but it is not encrypted:
+  whoever holds the bytes can recover it. Treat such a pickle as the key itself.
+
+A client built with its own ``transport`` or ``resolver`` cannot be pickled: those
+objects hold sockets, locks or callables of the sending process.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Protocol
+
+from reranker_nvidia.modulecomponents._guard_setting import AsyncGuardPerSetting, GuardPerSetting
+
+API_KEY_ENV = "NVIDIA_APIKEY"
+
+# What the constructors take, when the client does not say what it was given.
+_PUBLIC_SETTINGS = ("timeout", "max_documents", "max_concurrency", "max_response_bytes")
+_NOT_PICKLED = ("transport", "resolver", "api_key")
+
+
+class _Picklable(Protocol):
+    _api_key: Any
+    _api_key_source: str
+
+
+class SealedKey:
+    """An explicit key as it travels in a pickle: XOR-masked, with its pad. Not encryption."""
+
+    __slots__ = ("masked", "pad")
+
+    def __init__(self, key: str) -> None:
+        raw = key.encode("utf-8")
+        self.pad = secrets.token_bytes(len(raw))
+        self.masked = bytes(a ^ b for a, b in zip(raw, self.pad, strict=True))
+
+    def __repr__(self) -> str:
+        return "SealedKey('***')"
+
+    def __getstate__(self) -> tuple[bytes, bytes]:
+        return self.masked, self.pad
+
+    def __setstate__(self, state: tuple[bytes, bytes]) -> None:
+        self.masked, self.pad = state
+
+    def open(self) -> str:
+        return bytes(a ^ b for a, b in zip(self.masked, self.pad, strict=True)).decode("utf-8")
+
+
+def _custom_parts(client: object) -> list[str]:
+    """The constructor objects this client was given that cannot cross a process boundary."""
+    found = []
+    if getattr(client, "_resolver", None) is not None:
+        found.append("resolver")
+    if getattr(client, "_transport", None) is not None:  # AsyncClient keeps its own
+        found.append("transport")
+    else:
+        http = getattr(client, "_http", None)
+        network = getattr(getattr(http, "_transport", None), "_base", None)
+        if network is not None and not isinstance(network, GuardPerSetting | AsyncGuardPerSetting):
+            found.append("transport")
+    return found
+
+
+def client_settings(client: _Picklable) -> dict[str, object]:
+    """The constructor arguments a pickle carries: ``_init_kwargs`` if kept, else the public ones.
+
+    The key is left out here; :func:`reduce_client` adds it as it travels.
+    """
+    given = getattr(client, "_init_kwargs", None)
+    if isinstance(given, dict):
+        return {k: v for k, v in given.items() if k not in _NOT_PICKLED}
+    return {name: getattr(client, name) for name in _PUBLIC_SETTINGS if hasattr(client, name)}
+
+
+def reduce_client(client: _Picklable) -> tuple[Any, tuple[object, ...]]:
+    """``__reduce__`` of both clients: rebuild from the settings, the key as described above."""
+    custom = _custom_parts(client)
+    if custom:
+        raise TypeError(
+            f"cannot pickle {type(client).__name__}: it was built with a custom "
+            f"{' and '.join(custom)}; build the client where it is used, "
+            "or pickle a reranker_nvidia.bulk.ClientConfig"
+        )
+    key: SealedKey | None = None
+    if client._api_key_source != API_KEY_ENV:
+        key = SealedKey(client._api_key.value)
+    return rebuild_client, (type(client), client_settings(client), key)
+
+
+def rebuild_client(cls: type[Any], settings: dict[str, object], key: SealedKey | None) -> Any:
+    """The unpickled client: built anew, its pool empty until its first request."""
+    if key is None:
+        return cls(**settings)  # api_key=None: NVIDIA_APIKEY is read here, in this process
+    return cls(api_key=key.open(), **settings)

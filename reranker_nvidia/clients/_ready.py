@@ -1,0 +1,143 @@
+"""Waiting for a self-hosted NIM to be ready: the ``waitReady`` extension (D-EXT-WAIT-READY).
+
+Python only; Go sends at once. A NIM container answers ``GET
+/v1/health/ready`` with 503 while it loads its model and 200 once it can
+rank. With ``wait_ready=SECONDS`` the client polls that route before its first
+request to a base URL, every 0.1 s at first and at most every second, until a
+2xx answer (as Weaviate's reranker-transformers reads its own readiness
+route) or until the time is up; then a :class:`TransportError` says, in one line,
+that the NIM was not ready and what it last answered. Each poll takes at most
+5 s and never more than the time left (``deadline_scope``), and no key is
+sent: the route is open on a stock NIM.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import anyio
+import httpx
+
+from reranker_nvidia._gostd import url as gourl
+from reranker_nvidia.errors import ConfigError, TransportError
+from reranker_nvidia.modulecomponents import _http_errors as gonet
+from reranker_nvidia.modulecomponents._deadline import deadline_scope
+
+__all__ = ["READY_PATH", "await_until_ready", "ready_url", "wait_until_ready"]
+
+READY_PATH = "/v1/health/ready"
+FIRST_POLL_S = 0.1
+LONGEST_POLL_S = 1.0
+POLL_TIMEOUT_S = 5.0
+"""The most one poll may take: a NIM that accepts and never answers is asked again."""
+
+_NOT_SENDABLE = (httpx.UnsupportedProtocol, httpx.InvalidURL)
+
+
+def ready_url(base_url: str) -> str:
+    """``{base URL}/v1/health/ready``, without a doubled slash."""
+    authority = base_url.find("://")
+    keep = authority + 3 if authority != -1 else 0
+    return base_url[:keep] + base_url[keep:].rstrip("/") + READY_PATH
+
+
+def _checked(seconds: float) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise ConfigError(f"wait_ready must be a number greater than 0, not {seconds!r}")
+    return float(seconds)
+
+
+class _Poll:
+    """What the polls of one wait share: the end, the next pause, the last answer."""
+
+    def __init__(self, url: str, seconds: float, clock: Callable[[], float]) -> None:
+        self.url = url
+        self.seconds = seconds
+        self.clock = clock
+        self.end = clock() + seconds
+        self.pause = FIRST_POLL_S
+        self.last = "no answer"
+
+    def poll_deadline(self) -> float:
+        """When this poll must end, on ``time.monotonic`` (the clock deadlines are kept on)."""
+        left = max(self.end - self.clock(), 0.0)
+        return time.monotonic() + min(left, POLL_TIMEOUT_S)
+
+    def answered(self, response: httpx.Response) -> bool:
+        if 200 <= response.status_code < 300:  # as Weaviate's own start-up check reads it
+            return True
+        self.last = f"status {response.status_code}"
+        return False
+
+    def failed(self, err: httpx.HTTPError) -> None:
+        if isinstance(err, _NOT_SENDABLE):
+            raise TransportError(f"send GET request: {self._get()}: {err}") from None
+        self.last = gonet.describe(err, self.url)
+
+    def next_pause(self) -> float | None:
+        """How long to wait before the next poll; ``None`` when the time is up."""
+        left = self.end - self.clock()
+        if left <= 0:
+            return None
+        pause = min(self.pause, left)
+        self.pause = min(self.pause * 2, LONGEST_POLL_S)
+        return pause
+
+    def not_ready(self) -> TransportError:
+        return TransportError(
+            f"NIM not ready after {self.seconds:g} s: {self._get()} last answered {self.last}"
+        )
+
+    def _get(self) -> str:
+        return f"Get {gourl.go_quote(gourl.strip_password(self.url))}"
+
+
+def wait_until_ready(
+    http: httpx.Client,
+    base_url: str,
+    seconds: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Poll ``GET {base_url}/v1/health/ready`` until a 200, for at most ``seconds``."""
+    poll = _Poll(ready_url(base_url), _checked(seconds), clock)
+    while True:
+        with deadline_scope(poll.poll_deadline()):
+            try:
+                response = http.get(poll.url)
+            except httpx.HTTPError as err:
+                poll.failed(err)
+            else:
+                if poll.answered(response):
+                    return
+        pause = poll.next_pause()
+        if pause is None:
+            raise poll.not_ready()
+        sleep(pause)
+
+
+async def await_until_ready(
+    http: httpx.AsyncClient,
+    base_url: str,
+    seconds: float,
+    *,
+    asleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """The async twin of :func:`wait_until_ready`."""
+    poll = _Poll(ready_url(base_url), _checked(seconds), clock)
+    while True:
+        with deadline_scope(poll.poll_deadline()):
+            try:
+                response = await http.get(poll.url)
+            except httpx.HTTPError as err:
+                poll.failed(err)
+            else:
+                if poll.answered(response):
+                    return
+        pause = poll.next_pause()
+        if pause is None:
+            raise poll.not_ready()
+        await asleep(pause)

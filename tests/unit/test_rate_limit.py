@@ -1,0 +1,168 @@
+"""The client-side limiter: starts at least 60/N seconds apart, shared by threads and tasks."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+from typing import Any
+
+import anyio
+import pytest
+
+from reranker_nvidia.clients._rate_limit import RateLimiter, RateLimiters
+from reranker_nvidia.errors import ConfigError
+from reranker_nvidia.modulecomponents._deadline import deadline_scope
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 50.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+def limiter(rpm: float, fake: FakeTime) -> RateLimiter:
+    return RateLimiter(rpm, clock=fake.clock, sleep=fake.sleep, asleep=fake.asleep)
+
+
+def test_the_first_request_starts_at_once_and_the_next_waits_the_interval() -> None:
+    fake = FakeTime()
+    limit = limiter(60, fake)  # one a second
+    starts = []
+    for _ in range(4):
+        starts.append(limit.acquire())
+        assert starts[-1] == fake.now
+    assert starts == [50.0, 51.0, 52.0, 53.0]
+    assert limit.interval == 1.0
+
+
+def test_time_already_passed_counts() -> None:
+    fake = FakeTime()
+    limit = limiter(30, fake)  # one every 2 s
+    limit.acquire()
+    fake.now += 1.5
+    limit.acquire()
+    assert fake.sleeps == [pytest.approx(0.5)]
+    fake.now += 10
+    limit.acquire()
+    assert fake.sleeps == [pytest.approx(0.5)]
+
+
+def test_tasks_and_threads_share_one_state() -> None:
+    fake = FakeTime()
+    limit = limiter(120, fake)
+    limit.acquire()
+
+    async def task() -> float:
+        await limit.aacquire()
+        return fake.now
+
+    assert anyio.run(task) == pytest.approx(50.5)
+    limit.acquire()
+    assert fake.now == pytest.approx(51.0)
+
+
+def test_a_turn_after_the_deadline_waits_only_until_the_deadline() -> None:
+    fake = FakeTime()
+    limit = limiter(6, fake)  # one every 10 s
+    limit.acquire()
+    with deadline_scope(53.0):
+        assert limit.acquire() is None
+    assert fake.sleeps == [pytest.approx(3.0)]
+    # That caller took no turn: the next one still starts 10 s after the first.
+    limit.acquire()
+    assert fake.now == pytest.approx(60.0)
+
+
+def test_real_threads_never_start_closer_than_the_interval() -> None:
+    limit = RateLimiter(6000)  # 10 ms
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(3):
+            start = limit.acquire()
+            assert start is not None
+            with lock:
+                starts.append(start)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    starts.sort()
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(starts) == 24
+    assert min(gaps) >= 0.010
+
+
+@pytest.mark.parametrize("bad", [0, -1, math.inf, math.nan, True, "10"])
+def test_a_bad_rate_is_a_config_error(bad: object) -> None:
+    with pytest.raises(ConfigError, match="requests_per_minute must be a number greater than 0"):
+        RateLimiter(bad)  # type: ignore[arg-type]
+
+
+def test_one_limiter_per_rate() -> None:
+    limiters = RateLimiters()
+    first = limiters.get(40)
+    assert limiters.get(40.0) is first
+    assert limiters.get(60) is not first
+    assert limiters.get(60).requests_per_minute == 60.0
+    assert repr(first) == "RateLimiter(requests_per_minute=40)"
+
+
+def test_a_request_that_reaches_the_wire_late_moves_the_next_turn() -> None:
+    fake = FakeTime()
+    limit = limiter(60, fake)
+    assert limit.acquire() == 50.0
+    fake.now += 0.25  # the first connection took a while to dial
+    limit.trace("connection.connect_tcp.started", {})
+    assert limit._next == 51.0  # only the headers going out count
+    limit.trace("http11.send_request_headers.started", {})
+    assert limit.acquire() == pytest.approx(51.25)
+
+
+def test_mark_sent_never_brings_the_next_turn_closer() -> None:
+    fake = FakeTime()
+    limit = limiter(60, fake)
+    limit.acquire()
+    limit.acquire()  # claims 51.0, the next at 52.0
+    fake.now = 50.5
+    limit.mark_sent()
+    assert limit._next == 52.0
+
+
+def test_the_async_trace_marks_too() -> None:
+    fake = FakeTime()
+    limit = limiter(60, fake)
+    limit.acquire()
+    fake.now += 0.5
+
+    async def main() -> None:
+        await limit.atrace("http2.send_request_headers.started", {})
+
+    anyio.run(main)
+    assert limit._next == pytest.approx(51.5)
+
+
+def test_the_trace_on_a_real_request_marks_the_start(http_server: Any) -> None:
+    import httpx
+
+    server = http_server(lambda request, w: w.respond(200, b"ok"))
+    limit = RateLimiter(60)
+    limit.acquire()
+    before = limit._next
+    with httpx.Client() as http:
+        http.get(server.url, extensions={"trace": limit.trace})
+    assert limit._next > before

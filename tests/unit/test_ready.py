@@ -1,0 +1,158 @@
+"""Waiting on /v1/health/ready: until a 200, or one line saying it was not ready in time."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import httpx
+import pytest
+
+from reranker_nvidia.clients._ready import await_until_ready, ready_url, wait_until_ready
+from reranker_nvidia.errors import ConfigError, TransportError
+from reranker_nvidia.modulecomponents._deadline import current_deadline
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+def answers(*statuses: int) -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        status = statuses[min(len(seen), len(statuses)) - 1]
+        return httpx.Response(status, json={"status": "ok" if status == 200 else "loading"})
+
+    return httpx.MockTransport(handler), seen
+
+
+def test_the_url() -> None:
+    assert ready_url("http://nim:8000") == "http://nim:8000/v1/health/ready"
+    assert ready_url("http://nim:8000//") == "http://nim:8000/v1/health/ready"
+    assert ready_url("http://h/prefix/") == "http://h/prefix/v1/health/ready"
+
+
+def test_polls_until_ready() -> None:
+    fake = FakeTime()
+    transport, seen = answers(503, 503, 503, 200)
+    with httpx.Client(transport=transport) as http:
+        wait_until_ready(http, "http://nim:8000/", 30, sleep=fake.sleep, clock=fake.clock)
+    assert len(seen) == 4
+    assert {(r.method, str(r.url)) for r in seen} == {("GET", "http://nim:8000/v1/health/ready")}
+    assert all("authorization" not in r.headers for r in seen)
+    assert fake.sleeps == [0.1, 0.2, 0.4]
+
+
+def test_ready_at_once_sends_one_request_and_waits_not() -> None:
+    fake = FakeTime()
+    transport, seen = answers(200)
+    with httpx.Client(transport=transport) as http:
+        wait_until_ready(http, "http://nim", 5, sleep=fake.sleep, clock=fake.clock)
+    assert (len(seen), fake.sleeps) == (1, [])
+
+
+def test_not_ready_in_time_is_one_transport_error_line() -> None:
+    fake = FakeTime()
+    transport, seen = answers(503)
+    with (
+        httpx.Client(transport=transport) as http,
+        pytest.raises(TransportError) as caught,
+    ):
+        wait_until_ready(http, "http://nim:8000", 3, sleep=fake.sleep, clock=fake.clock)
+    assert str(caught.value) == (
+        'NIM not ready after 3 s: Get "http://nim:8000/v1/health/ready" last answered status 503'
+    )
+    assert fake.now == pytest.approx(3.0)  # the polls stop at the time given, not later
+    assert max(fake.sleeps) == 1.0
+    assert len(seen) == len(fake.sleeps) + 1
+
+
+def test_a_connection_refused_is_polled_and_reported() -> None:
+    fake = FakeTime()
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(refused)) as http,
+        pytest.raises(TransportError, match=r"not ready after 0\.5 s: .* last answered dial tcp"),
+    ):
+        wait_until_ready(http, "http://127.0.0.1:9", 0.5, sleep=fake.sleep, clock=fake.clock)
+    assert len(fake.sleeps) >= 2
+
+
+def test_a_url_that_cannot_be_sent_fails_at_once() -> None:
+    fake = FakeTime()
+    with (
+        httpx.Client() as http,
+        pytest.raises(TransportError, match=r'^send GET request: Get "ftp://nim/v1/health/ready"'),
+    ):
+        wait_until_ready(http, "ftp://nim", 10, sleep=fake.sleep, clock=fake.clock)
+    assert fake.sleeps == []
+
+
+@pytest.mark.parametrize("bad", [0, -1, True])
+def test_seconds_must_be_positive(bad: float) -> None:
+    with httpx.Client() as http, pytest.raises(ConfigError, match="wait_ready must be a number"):
+        wait_until_ready(http, "http://nim", bad)
+
+
+def test_the_async_twin() -> None:
+    fake = FakeTime()
+    seen: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200 if len(seen) == 3 else 503)
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            await await_until_ready(http, "http://nim", 10, asleep=fake.asleep, clock=fake.clock)
+
+    anyio.run(main)
+    assert len(seen) == 3
+    assert fake.sleeps == [0.1, 0.2]
+
+
+def test_the_async_twin_says_not_ready() -> None:
+    fake = FakeTime()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503)
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            await await_until_ready(http, "http://nim", 2, asleep=fake.asleep, clock=fake.clock)
+
+    with pytest.raises(TransportError, match="NIM not ready after 2 s"):
+        anyio.run(main)
+
+
+def test_each_poll_is_bounded_by_a_deadline_on_the_monotonic_clock() -> None:
+    fake = FakeTime()
+    seen: list[float | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(current_deadline())
+        return httpx.Response(200)
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+        before = time.monotonic()
+        wait_until_ready(http, "http://nim", 60, sleep=fake.sleep, clock=fake.clock)
+    (deadline,) = seen
+    assert deadline is not None
+    assert before + 4.9 <= deadline <= time.monotonic() + 5.0  # one poll: at most 5 s

@@ -1,0 +1,366 @@
+"""The retry policy: which failures are retried, the pauses, Retry-After, the one deadline."""
+
+from __future__ import annotations
+
+import email.utils
+import ssl
+from collections.abc import Callable
+
+import anyio
+import httpx
+import pytest
+
+from reranker_nvidia.clients._retry_policy import (
+    RETRYABLE_STATUSES,
+    RetryPolicy,
+    is_retryable,
+    retry_after_seconds,
+)
+from reranker_nvidia.errors import (
+    DeadlineExceededError,
+    DialRefusedError,
+    RerankerError,
+    ResponseTooLargeError,
+    TransportError,
+    UpstreamError,
+)
+from reranker_nvidia.modulecomponents._deadline import current_deadline
+
+GO_503 = "connection to NVIDIA API failed with status: 503"
+
+
+class FakeTime:
+    """A clock that moves only when the policy sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+def upstream(status: int, **headers: str) -> UpstreamError:
+    return UpstreamError(
+        f"connection to NVIDIA API failed with status: {status}",
+        status=status,
+        headers={k.replace("_", "-"): v for k, v in headers.items()},
+    )
+
+
+def transport(cause: BaseException, kind: type[TransportError] = TransportError) -> TransportError:
+    try:
+        raise kind('send POST request: Post "http://x": boom') from cause
+    except TransportError as err:
+        return err
+
+
+def script(*outcomes: object) -> tuple[Callable[[], str], list[int]]:
+    """An attempt that raises or returns each outcome in turn; the list counts the calls."""
+    calls: list[int] = []
+
+    def attempt() -> str:
+        calls.append(1)
+        outcome = outcomes[len(calls) - 1]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return str(outcome)
+
+    return attempt, calls
+
+
+def policy(retries: int, fake: FakeTime, rng: float = 0.5, **kw: float) -> RetryPolicy:
+    return RetryPolicy(
+        retries,
+        rng=lambda: rng,
+        sleep=fake.sleep,
+        asleep=fake.asleep,
+        clock=fake.clock,
+        wall_clock=lambda: 1_700_000_000.0,
+        **kw,
+    )
+
+
+def test_retries_zero_calls_once_and_changes_nothing() -> None:
+    fake = FakeTime()
+    err = upstream(503)
+    attempt, calls = script(err)
+    with pytest.raises(UpstreamError) as caught:
+        policy(0, fake).run(attempt, timeout=5)
+    assert caught.value is err
+    assert str(err) == GO_503
+    assert not hasattr(err, "attempts")
+    assert (len(calls), fake.sleeps) == (1, [])
+
+
+def test_retries_zero_opens_no_deadline() -> None:
+    seen: list[float | None] = []
+    RetryPolicy(0).run(lambda: seen.append(current_deadline()), timeout=5)
+    assert seen == [None]
+
+
+@pytest.mark.parametrize("status", sorted(RETRYABLE_STATUSES))
+def test_a_transient_status_is_retried_until_success(status: int) -> None:
+    fake = FakeTime()
+    attempt, calls = script(upstream(status), upstream(status), "scores")
+    assert policy(3, fake).run(attempt, timeout=None) == "scores"
+    assert len(calls) == 3
+    assert fake.sleeps == [0.25, 0.5]  # rng 0.5 of 0.5 s, then of 1 s
+
+
+@pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 409, 410, 413, 422, 501, 505])
+def test_no_other_status_is_ever_retried(status: int) -> None:
+    fake = FakeTime()
+    err = upstream(status)
+    attempt, calls = script(err, "never")
+    with pytest.raises(UpstreamError) as caught:
+        policy(5, fake).run(attempt, timeout=None)
+    assert caught.value is err
+    assert len(calls) == 1
+    assert fake.sleeps == []
+    # One attempt: the text is Go's, the count is on the error only.
+    assert str(err) == f"connection to NVIDIA API failed with status: {status}"
+    assert err.attempts == 1  # type: ignore[attr-defined]
+
+
+def test_the_last_error_says_how_many_attempts_were_made() -> None:
+    fake = FakeTime()
+    last = upstream(503)
+    attempt, calls = script(upstream(503), upstream(429), last)
+    with pytest.raises(UpstreamError) as caught:
+        policy(2, fake).run(attempt, timeout=None)
+    assert caught.value is last
+    assert str(last) == f"{GO_503} (after 3 attempts)"
+    assert last.attempts == 3  # type: ignore[attr-defined]
+    assert last.status == 503
+    assert len(calls) == 3
+
+
+def test_full_jitter_is_random_up_to_the_capped_exponential() -> None:
+    fake = FakeTime()
+    attempt, _ = script(*[upstream(500)] * 6, "ok")
+    assert policy(6, fake, rng=0.999, base_delay=1.0, max_delay=5.0).run(attempt, timeout=None)
+    ceilings = [1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
+    assert fake.sleeps == pytest.approx([0.999 * c for c in ceilings])
+    fake = FakeTime()
+    attempt, _ = script(upstream(500), "ok")
+    policy(1, fake, rng=0.0).run(attempt, timeout=None)
+    assert fake.sleeps == [0.0]
+
+
+def test_retry_after_in_seconds_is_waited_exactly() -> None:
+    fake = FakeTime()
+    attempt, calls = script(upstream(503, retry_after="7"), "ok")
+    assert policy(1, fake).run(attempt, timeout=None) == "ok"
+    assert fake.sleeps == [7.0]
+    assert len(calls) == 2
+
+
+def test_retry_after_as_an_http_date_is_waited_until() -> None:
+    fake = FakeTime()
+    when = email.utils.formatdate(1_700_000_000.0 + 12, usegmt=True)
+    attempt, _ = script(upstream(429, retry_after=when), "ok")
+    assert policy(1, fake).run(attempt, timeout=None) == "ok"
+    assert fake.sleeps == [12.0]
+
+
+def test_retry_after_beyond_the_deadline_stops_at_once_with_the_error() -> None:
+    fake = FakeTime()
+    err = upstream(503, retry_after="30")
+    attempt, calls = script(err, "never")
+    with pytest.raises(UpstreamError) as caught:
+        policy(3, fake).run(attempt, timeout=10)
+    assert caught.value is err
+    assert (len(calls), fake.sleeps) == (1, [])
+    assert str(err) == GO_503
+
+
+def test_attempts_and_pauses_share_one_deadline() -> None:
+    fake = FakeTime()
+    seen: list[float | None] = []
+
+    def attempt() -> str:
+        seen.append(current_deadline())
+        fake.now += 3  # each attempt takes 3 s
+        raise upstream(502, retry_after="2")
+
+    with pytest.raises(UpstreamError) as caught:
+        policy(10, fake).run(attempt, timeout=12)
+    # 0-3 attempt, 3-5 pause, 5-8 attempt, 8-10 pause, 10-13 attempt: then no time for a pause.
+    assert fake.sleeps == [2.0, 2.0]
+    assert seen == [1012.0, 1012.0, 1012.0]
+    assert str(caught.value).endswith("(after 3 attempts)")
+
+
+def test_the_deadline_in_force_is_the_earlier_one() -> None:
+    fake = FakeTime()
+    seen: list[float | None] = []
+    from reranker_nvidia.modulecomponents._deadline import deadline_scope
+
+    with deadline_scope(1005.0):
+        policy(1, fake).run(lambda: seen.append(current_deadline()), timeout=60)
+    assert seen == [1005.0]
+
+
+def test_a_jitter_pause_past_the_deadline_is_not_taken() -> None:
+    fake = FakeTime()
+    attempt, calls = script(upstream(500), "never")
+    with pytest.raises(UpstreamError):
+        policy(1, fake, rng=0.9, base_delay=20.0).run(attempt, timeout=10)
+    assert (len(calls), fake.sleeps) == (1, [])
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        httpx.ConnectError("connection refused"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.ReadError("connection reset"),
+        ConnectionResetError(104, "reset"),
+    ],
+)
+def test_a_broken_connection_is_retried(cause: BaseException) -> None:
+    fake = FakeTime()
+    attempt, calls = script(transport(cause), "ok")
+    assert policy(1, fake).run(attempt, timeout=None) == "ok"
+    assert len(calls) == 2
+
+
+def _cert_refused() -> TransportError:
+    try:
+        try:
+            raise ssl.SSLCertVerificationError("certificate verify failed")
+        except ssl.SSLError as tls:
+            raise httpx.ConnectError("certificate verify failed") from tls
+    except httpx.ConnectError as err:
+        return transport(err)
+
+
+@pytest.mark.parametrize(
+    "err",
+    [
+        transport(httpx.ConnectTimeout("timed out"), DeadlineExceededError),
+        transport(httpx.ConnectError("guard"), DialRefusedError),
+        transport(httpx.ReadError("x"), ResponseTooLargeError),
+        _cert_refused(),
+        transport(httpx.UnsupportedProtocol("ftp")),
+        TransportError("send POST request: no cause"),
+        RerankerError("something else"),
+    ],
+    ids=["deadline", "dial-guard", "too-large", "certificate", "scheme", "no-cause", "other"],
+)
+def test_failures_that_would_repeat_are_not_retried(err: RerankerError) -> None:
+    assert not is_retryable(err)
+    fake = FakeTime()
+    attempt, calls = script(err, "never")
+    with pytest.raises(RerankerError) as caught:
+        policy(3, fake).run(attempt, timeout=None)
+    assert caught.value is err
+    assert len(calls) == 1
+
+
+def test_an_exception_that_is_not_the_librarys_passes_through_untouched() -> None:
+    fake = FakeTime()
+    attempt, calls = script(KeyError("bug"), "never")
+    with pytest.raises(KeyError):
+        policy(3, fake).run(attempt, timeout=None)
+    assert len(calls) == 1
+
+
+def test_ctrl_c_during_a_pause_stops_at_once() -> None:
+    calls: list[int] = []
+
+    def attempt() -> str:
+        calls.append(1)
+        raise upstream(503)
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    retrying = RetryPolicy(5, sleep=interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        retrying.run(attempt, timeout=None)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("5", 5.0),
+        (" 0 ", 0.0),
+        ("1.5", 1.5),
+        ("Tue, 14 Nov 2023 22:13:30 GMT", 10.0),  # 1_700_000_010
+        ("Tue, 14 Nov 2023 22:13:10 GMT", 0.0),  # a date past: at once
+        ("-3", None),
+        ("soon", None),
+        ("inf", None),
+    ],
+)
+def test_retry_after_values(value: str, seconds: float | None) -> None:
+    got = retry_after_seconds({"retry-after": value}, now=lambda: 1_700_000_000.0)
+    assert got == (None if seconds is None else pytest.approx(seconds))
+
+
+def test_no_retry_after_header() -> None:
+    assert retry_after_seconds({}) is None
+
+
+def test_the_async_twin_retries_the_same_way() -> None:
+    fake = FakeTime()
+    outcomes: list[object] = [upstream(503, retry_after="1"), upstream(429), "scores"]
+    calls: list[float | None] = []
+
+    async def attempt() -> str:
+        calls.append(current_deadline())
+        outcome = outcomes[len(calls) - 1]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return str(outcome)
+
+    async def main() -> str:
+        return await policy(2, fake).arun(attempt, timeout=30)
+
+    assert anyio.run(main) == "scores"
+    assert fake.sleeps == [1.0, 0.5]
+    assert calls == [1030.0, 1030.0, 1030.0]
+
+
+def test_the_async_twin_counts_attempts_in_the_last_error() -> None:
+    fake = FakeTime()
+
+    async def attempt() -> str:
+        raise upstream(500)
+
+    async def main() -> str:
+        return await policy(1, fake).arun(attempt, timeout=None)
+
+    with pytest.raises(UpstreamError, match=r"status: 500 \(after 2 attempts\)$"):
+        anyio.run(main)
+
+
+def test_the_async_pause_is_cancellable() -> None:
+    calls: list[int] = []
+
+    async def attempt() -> str:
+        calls.append(1)
+        raise upstream(503, retry_after="60")
+
+    async def main() -> None:
+        with anyio.move_on_after(0.05) as scope:
+            await RetryPolicy(3).arun(attempt, timeout=None)
+        assert scope.cancelled_caught
+
+    anyio.run(main)
+    assert len(calls) == 1
+
+
+def test_a_negative_retry_count_is_refused() -> None:
+    with pytest.raises(ValueError, match="retries must be 0 or more"):
+        RetryPolicy(-1)
