@@ -6,10 +6,12 @@ unique in a file, short, and free of "should" (JSON-Schema-Test-Suite's
 rule); valid cases expect an outcome and invalid ones an error; inline
 replies paired one to one with expected requests; every referenced cassette
 present and sound (format, provenance, no secrets) and every cassette used;
-every divergence named in docs/divergences.md (a suite installed without
-docs/ skips only this, and says so); and, when the captures folder is beside
-the checkout, every capture accounted for in contracts/captures.json. Without
-jsonschema nothing is checked: :class:`CheckUnavailableError` says what to install.
+the tag ``extension`` on exactly the cases that use an extension setting, a
+passage object, ``warnings`` or ``min_request_gap``; every divergence named
+in docs/divergences.md (a suite installed without docs/ skips only this, and
+says so); and, when the captures folder is beside the checkout, every capture
+accounted for in contracts/captures.json. Without jsonschema nothing is
+checked: :class:`CheckUnavailableError` says what to install.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reranker_contracts import cassettes
-from reranker_contracts.suite import SuiteError, case_files, read_file
+from reranker_contracts.suite import (
+    EXTENSION_TAG,
+    SuiteError,
+    case_files,
+    extension_uses,
+    read_file,
+)
 
 INSTALL_HINT = (
     "jsonschema is not installed: pip install 'reranker-nvidia[contracts]' "
@@ -97,6 +105,26 @@ def captures_problems(suite: Path, ids: set[str], captures_dir: Path | None) -> 
     return found
 
 
+def _extension_problems(case: dict[str, Any]) -> list[str]:
+    """The tag ``extension`` on exactly the cases that need an extension; their timing fields."""
+    found: list[str] = []
+    case_id = case["id"]
+    uses = extension_uses(case)
+    tagged = EXTENSION_TAG in case.get("tags", [])
+    if uses and not tagged:
+        found.append(f"{case_id} uses {uses[0]} but is not tagged {EXTENSION_TAG}")
+    if tagged and not uses:
+        found.append(f"{case_id} is tagged {EXTENSION_TAG} but uses no extension")
+    for alternative in ("expect", "go_expect"):
+        expect = case.get(alternative) or {}
+        requests = expect.get("requests") or case["expect"].get("requests") or []
+        if "min_request_gap" in expect and len(requests) < 2:
+            found.append(f"{case_id}: {alternative}.min_request_gap needs two expected requests")
+        if expect.get("requests_in_order") and not requests:
+            found.append(f"{case_id}: {alternative}.requests_in_order needs expected requests")
+    return found
+
+
 DIVERGENCES_SKIPPED = (
     "divergence ids not cross-checked: docs/divergences.md is not installed with the suite"
 )
@@ -154,6 +182,7 @@ def check_suite(
             )
             if replies is not None and paired < len(replies):
                 found.append(f"{name}: {case_id}: each inline reply needs one expected request")
+            found.extend(f"{name}: {problem}" for problem in _extension_problems(case))
             cassette = upstream.get("cassette")
             if cassette is not None:
                 used_cassettes.add(cassette)

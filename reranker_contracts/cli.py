@@ -95,7 +95,7 @@ def configure(parser: argparse.ArgumentParser) -> SubParsers[argparse.ArgumentPa
         default=[],
         metavar="TAG",
         help="skip the cases carrying TAG (repeatable; the tags are listed in contracts/README.md, "
-        "e.g. go-stdlib-text, go-json-escaping); they count as skipped",
+        "e.g. go-stdlib-text, go-json-escaping, extension); they count as skipped",
     )
     run.add_argument(
         "--impl",

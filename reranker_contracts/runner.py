@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -70,6 +71,11 @@ LIVE_BASE_URL = "https://ai.api.nvidia.com"
 MISMATCH_STATUS = 599  # the emulator's answer to a request its cassette does not hold
 # The request headers a mismatch report shows (Authorization by its scheme only).
 SHOWN_HEADERS = ("Authorization", "Content-Type", "Accept")
+# What a case's ``min_request_gap`` allows for timing noise (contracts/README.md): a share of
+# the gap and some seconds. The emulator stamps a request when its event loop reads it, so a
+# busy machine can bring two stamps closer than the requests were sent.
+TIMING_SLACK_SHARE = 0.2
+TIMING_SLACK = 0.010
 
 
 @dataclass
@@ -114,21 +120,44 @@ class Upstream(Protocol):
 # ---- judging the outcome ------------------------------------------------------------------
 
 
+def _text_matches(wanted: Mapping[str, Any], message: str) -> bool:
+    """An ``error`` or a warning: the exact text, or (``"match": "prefix"``) its start."""
+    text = str(wanted["message"])
+    return message.startswith(text) if wanted.get("match", "exact") == "prefix" else message == text
+
+
 def _outcome_problems(expect: Mapping[str, Any], outcome: Mapping[str, Any]) -> list[str]:
     if "_runner_problem" in outcome:
         return [str(outcome["_runner_problem"])]
+    problems = _warning_problems(expect["warnings"], outcome) if "warnings" in expect else []
     if "error" in expect:
         wanted = expect["error"]
         if "error" not in outcome:
-            return ["expected an error, got an outcome:\n" + _diff(wanted, outcome)]
+            return ["expected an error, got an outcome:\n" + _diff(wanted, outcome), *problems]
         message = str(outcome["error"])
-        if wanted.get("match", "exact") == "prefix":
-            if not message.startswith(wanted["message"]):
-                return [f"error does not start as expected:\n{_diff(wanted['message'], message)}"]
-            return []
-        if message != wanted["message"]:
-            return [f"error message differs:\n{_diff(wanted['message'], message)}"]
-        return []
+        if _text_matches(wanted, message):
+            return problems
+        how = "does not start as expected" if wanted.get("match") == "prefix" else "message differs"
+        return [f"error {how}:\n{_diff(wanted['message'], message)}", *problems]
+    return _value_problems(expect, outcome) + problems
+
+
+def _warning_problems(wanted: Sequence[Mapping[str, Any]], outcome: Mapping[str, Any]) -> list[str]:
+    """The outcome's ``warnings`` (none when absent) against ``expect.warnings``, in order."""
+    got = outcome.get("warnings", [])
+    if not isinstance(got, list) or not all(isinstance(item, str) for item in got):
+        return [f"warnings must be a list of strings, got: {json.dumps(got)[:300]}"]
+    texts = [str(want["message"]) for want in wanted]
+    if len(got) != len(wanted):
+        return [f"expected {len(wanted)} warning(s), got {len(got)}:\n{_diff(texts, got)}"]
+    return [
+        f"warning {index} differs:\n{_diff(want['message'], message)}"
+        for index, (want, message) in enumerate(zip(wanted, got, strict=True))
+        if not _text_matches(want, message)
+    ]
+
+
+def _value_problems(expect: Mapping[str, Any], outcome: Mapping[str, Any]) -> list[str]:
     (key,) = (k for k in ("scores", "results", "settings", "params") if k in expect)
     if "error" in outcome:
         return [f"expected {key}, got the error: {outcome['error']}"]
@@ -188,8 +217,10 @@ def _shown_expected(want: Mapping[str, Any]) -> str:
     parts = [f"{want['method']} {_path_of(want['url'])}"]
     for name in SHOWN_HEADERS:
         value = headers.get(name.lower())
-        if value is None:
+        if name.lower() not in headers:
             parts.append(f"{name}: (any)")
+        elif value is None:
+            parts.append(f"{name}: (absent)")
         else:
             parts.append(f"{name}: {_scheme_only(value) if name == 'Authorization' else value}")
     return "; ".join(parts)
@@ -237,6 +268,69 @@ def _no_match(want: Mapping[str, Any], remaining: Sequence[Mapping[str, Any]]) -
     return "\n".join(lines)
 
 
+def _header_problems(want: Mapping[str, Any], match: Mapping[str, Any]) -> list[str]:
+    """Each listed header present with exactly its value; a ``null`` one absent."""
+    problems: list[str] = []
+    headers = {k.lower(): v for k, v in match["headers"].items()}
+    for name, value in want.get("headers", {}).items():
+        if value is None:
+            if name.lower() in headers or (
+                name.lower() == "authorization" and match.get("authorization_sha256")
+            ):
+                problems.append(
+                    f"request header {name}: expected none, got {headers.get(name.lower())!r}"
+                )
+            continue
+        if name.lower() == "authorization":
+            # The emulator keeps only a digest of this header (it carries the key).
+            digest = hashlib.sha256(value.encode()).hexdigest()
+            if match.get("authorization_sha256") != digest:
+                sent = "none" if name.lower() not in headers else "another value"
+                problems.append(f"request header {name}: expected {value!r}, got {sent}")
+            continue
+        got = headers.get(name.lower())
+        if got != value:
+            problems.append(f"request header {name}: expected {value!r}, got {got!r}")
+    return problems
+
+
+def _order_problems(
+    expected: Sequence[Mapping[str, Any]], received: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """``requests_in_order``: the requests arrived in the listed order (by the emulator's seq)."""
+    wanted = [f"{w['method'].upper()} {_path_of(w['url'])}" for w in expected]
+    arrived = sorted(received, key=lambda r: r.get("seq", 0))
+    keys = [_request_key(w["method"], _path_of(w["url"]), _wanted_body(w)) for w in expected]
+    got = [_request_key(r["method"], r["path"], r.get("json")) for r in arrived]
+    if keys == got:
+        return []
+    shown = [f"{r['method'].upper()} {r['path']}" for r in arrived]
+    return [f"the requests arrived in another order than listed:\n{_diff(wanted, shown)}"]
+
+
+def _arrival(record: Mapping[str, Any]) -> float | None:
+    """When the emulator received a request: ``received_at`` (monotonic), else ``time``."""
+    value = record.get("received_at", record.get("time"))
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _gap_problems(min_gap: float, received: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``min_request_gap``: no two consecutive arrivals closer than the case allows."""
+    times = sorted(t for t in map(_arrival, received) if t is not None)
+    if len(times) < len(received):
+        return ["the emulator's request log gives no arrival time (received_at or time)"]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    allowed = min_gap * (1 - TIMING_SLACK_SHARE) - TIMING_SLACK
+    if not gaps or min(gaps) >= allowed:
+        return []
+    return [
+        f"two requests arrived {min(gaps) * 1000:.1f} ms apart; the case requires at least "
+        f"{min_gap * 1000:g} ms ({allowed * 1000:g} ms, less timing noise)"
+    ]
+
+
 def _request_problems(
     expected: Sequence[Mapping[str, Any]], received: Sequence[Mapping[str, Any]]
 ) -> list[str]:
@@ -259,17 +353,7 @@ def _request_problems(
                 problems.append(_no_match(want, remaining))
             continue
         remaining.remove(match)
-        headers = {k.lower(): v for k, v in match["headers"].items()}
-        for name, value in want.get("headers", {}).items():
-            if name.lower() == "authorization":
-                # The emulator keeps only a digest of this header (it carries the key).
-                digest = hashlib.sha256(value.encode()).hexdigest()
-                if match.get("authorization_sha256") != digest:
-                    problems.append(f"request header {name}: expected {value!r}, got another value")
-                continue
-            got = headers.get(name.lower())
-            if got != value:
-                problems.append(f"request header {name}: expected {value!r}, got {got!r}")
+        problems.extend(_header_problems(want, match))
         if "body" in want and match["body"] != want["body"]:
             problems.append(f"request body bytes differ:\n{_diff(want['body'], match['body'])}")
     return problems
@@ -387,6 +471,10 @@ def _evaluate(
     if received is not None:
         if requests is not None:
             problems.extend(_request_problems(requests, received))
+            if expect.get("requests_in_order") and not problems:
+                problems.extend(_order_problems(requests, received))
+        if "min_request_gap" in expect:
+            problems.extend(_gap_problems(float(expect["min_request_gap"]), received))
         if unused and not problems:
             problems.append(f"{len(unused)} upstream answer(s) were never asked for")
     return problems

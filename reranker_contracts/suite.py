@@ -19,6 +19,22 @@ PLACEHOLDER_HOSTPORT = "{{hostport}}"
 PLACEHOLDER_CLOSED_HOSTPORT = "{{closed_hostport}}"
 
 
+# The class settings of the port's extensions (contracts/README.md, "Extensions"): the Go
+# module reads only ``model`` and ``baseURL``. A case that sets one carries the tag below.
+EXTENSION_SETTINGS = (
+    "endpoint",
+    "truncate",
+    "retries",
+    "requestsPerMinute",
+    "maxDocuments",
+    "maxConcurrency",
+    "waitReady",
+)
+EXTENSION_TAG = "extension"
+# Members of ``expect`` that only the extensions' cases use.
+EXTENSION_EXPECT = ("warnings", "min_request_gap")
+
+
 class SuiteError(Exception):
     """The suite cannot be found or read."""
 
@@ -60,6 +76,22 @@ class Case:
             go_skip=raw.get("go_skip"),
             tags=tuple(raw.get("tags", ())),
         )
+
+
+def extension_uses(raw: Mapping[str, Any]) -> list[str]:
+    """What in a case (as written in its file) needs the port's extensions, if anything."""
+    found: list[str] = []
+    input_ = raw.get("input") or {}
+    configs = [input_.get("settings") or {}]
+    class_def = input_.get("class")
+    if isinstance(class_def, dict) and isinstance(class_def.get("moduleConfig"), dict):
+        configs.extend(v for v in class_def["moduleConfig"].values() if isinstance(v, dict))
+    for config in configs:
+        found.extend(f"the setting {key}" for key in EXTENSION_SETTINGS if key in config)
+    if any(isinstance(document, dict) for document in input_.get("documents") or []):
+        found.append("a passage object")
+    found.extend(f"expect.{key}" for key in EXTENSION_EXPECT if key in (raw.get("expect") or {}))
+    return found
 
 
 def find_suite(start: Path | None = None) -> Path:

@@ -10,6 +10,11 @@ line out, each case run with exactly the module variables its ``env`` names.
 
 ``reranker-nvidia contracts adapter`` is this module as such a program, so
 the protocol is exercised end to end by our own suite.
+
+The extensions' cases (contracts/README.md, "Extensions") need two things more:
+a document may be a passage object (``{"text", "image"}``), given to the
+client as a :class:`~reranker_nvidia.Passage`; and the model-deprecation
+warnings the client raises are reported as the outcome's ``warnings``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO, TextIO
 
 from reranker_nvidia.clients.ranker import API_KEY_ENV, MAX_DOCUMENTS, Client
@@ -57,6 +63,53 @@ def _client(input_: Mapping[str, Any], environ: Mapping[str, str]) -> Client:
     )
 
 
+def _documents(raw: Any) -> list[Any]:
+    """The case's documents: strings as they are, passage objects as ``Passage``."""
+    documents: list[Any] = []
+    for index, document in enumerate(raw):
+        if isinstance(document, str):
+            documents.append(document)
+        elif isinstance(document, dict) and set(document) <= {"text", "image"}:
+            from reranker_nvidia import Passage  # noqa: PLC0415 - only the extensions' cases
+
+            documents.append(Passage(text=document.get("text"), image=document.get("image")))
+        else:
+            raise AdapterError(f"document {index} is neither a string nor a passage object")
+    return documents
+
+
+def _deprecation_category() -> type[Warning] | None:
+    """The client's model-deprecation warning, where this version of the port has one."""
+    import reranker_nvidia  # noqa: PLC0415
+
+    category = getattr(reranker_nvidia, "ModelDeprecationWarning", None)
+    return category if isinstance(category, type) and issubclass(category, Warning) else None
+
+
+def _reporting_warnings(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``run()``'s outcome, with the model-deprecation warnings it raised as ``warnings``.
+
+    Other warnings are raised again, as if nothing had caught them.
+    """
+    category = _deprecation_category()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if category is not None:
+            # Each case starts afresh (catch_warnings forgets what was shown); within the
+            # case, a warning repeated word for word is reported once, as Python shows it.
+            warnings.simplefilter("default", category)
+        outcome = run()
+    reported: list[str] = []
+    for item in caught:
+        if category is not None and issubclass(item.category, category):
+            reported.append(str(item.message))
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    if reported:
+        outcome["warnings"] = reported
+    return outcome
+
+
 def _graphql_params(arguments: str) -> Params:
     try:
         import graphql  # noqa: PLC0415 - the graphql extra is only needed for this kind
@@ -74,7 +127,14 @@ def _graphql_params(arguments: str) -> Params:
 
 
 def execute(kind: str, input_: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    """One case's outcome: ``{"scores"|"results"|"settings"|"params": …}`` or ``{"error": …}``."""
+    """One case's outcome: ``{"scores"|"results"|"settings"|"params": …}`` or ``{"error": …}``.
+
+    An outcome also holds ``warnings`` when the client raised model-deprecation warnings.
+    """
+    return _reporting_warnings(lambda: _outcome(kind, input_, environ))
+
+
+def _outcome(kind: str, input_: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     try:
         if kind == "settings":
             settings = ClassSettings(class_config(input_))
@@ -86,7 +146,7 @@ def execute(kind: str, input_: Mapping[str, Any], environ: Mapping[str, str]) ->
             with _client(input_, environ) as client:
                 result = client.rank(
                     str(input_["query"]),
-                    list(input_["documents"]),
+                    _documents(input_["documents"]),
                     class_config(input_),
                     headers=_headers(input_),
                 )
