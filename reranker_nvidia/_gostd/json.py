@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any
 
+import pydantic_core
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _GO_ESCAPES = (
     ("<", "\\u003c"),
@@ -21,10 +23,21 @@ _GO_ESCAPES = (
     ("\u2028", "\\u2028"),
     ("\u2029", "\\u2029"),
 )
+_GO_ESCAPES_UTF8 = tuple((raw.encode(), escaped.encode()) for raw, escaped in _GO_ESCAPES)
 
 
 def marshal(value: Any) -> bytes:
     """Serialise ``value`` exactly as Go's ``json.Marshal`` would."""
+    if _strings_only(value):
+        try:
+            out = pydantic_core.to_json(value)
+        except pydantic_core.PydanticSerializationError:
+            pass  # a lone surrogate: replaced below
+        else:
+            for raw_bytes, escaped_bytes in _GO_ESCAPES_UTF8:
+                if raw_bytes in out:
+                    out = out.replace(raw_bytes, escaped_bytes)
+            return out
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     for raw, escaped in _GO_ESCAPES:
         if raw in text:
@@ -33,6 +46,39 @@ def marshal(value: Any) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         return _SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
+def _strings_only(value: Any) -> bool:
+    """Whether ``value`` is a request body's shape: an object of strings, objects of strings and
+    lists of objects of strings, nothing else.
+
+    Such a value is written by ``pydantic_core.to_json`` (Rust, a few times faster than
+    ``json.dumps``), which escapes a string exactly as ``json.dumps(ensure_ascii=False)``
+    does (``\\n``, ``\\t``, ``\\b``, ``\\f``, ``\\r``, ``\\u00XX`` for the other
+    controls, nothing else); Go's extra escapes are applied to its bytes. Numbers, where
+    the two differ in spelling, and anything else take ``json.dumps``.
+    """
+    if type(value) is not dict:
+        return False
+    for key, member in value.items():
+        if type(key) is not str:
+            return False
+        kind = type(member)
+        if kind is str:
+            continue
+        if kind is dict:
+            members: Any = (member,)
+        elif kind is list:
+            members = member
+        else:
+            return False
+        for item in members:
+            if type(item) is not dict:
+                return False
+            for name, text in item.items():
+                if type(name) is not str or type(text) is not str:
+                    return False
+    return True
 
 
 def _quote_char(ch: str) -> str:

@@ -26,6 +26,8 @@ Nothing here imports base_client.py: the guard comes in as a callable.
 from __future__ import annotations
 
 import contextlib
+import select
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -218,6 +220,7 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
 
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
+        self._socket: Any = _UNKNOWN
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._inner.read(max_bytes, _bounded(timeout))
@@ -244,7 +247,30 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
         return _AsyncDeadlineStream(inner)
 
     def get_extra_info(self, info: str) -> Any:
+        # httpcore's pool asks every connection it holds whether it is readable, on every
+        # pass, and anyio answers each question by building its table of attributes anew:
+        # the socket is looked up once, and polled here.
+        if info == "is_readable":
+            if self._socket is _UNKNOWN:
+                self._socket = self._inner.get_extra_info("socket")
+            if self._socket is not None:
+                return _readable(self._socket)
         return self._inner.get_extra_info(info)
+
+
+_UNKNOWN = object()
+
+
+def _readable(sock: socket.socket) -> bool:
+    """httpcore's ``is_socket_readable``: data waiting, or no socket left (a read gives EOF)."""
+    descriptor = sock.fileno()
+    if descriptor < 0:
+        return True
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return bool(select.select([descriptor], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
