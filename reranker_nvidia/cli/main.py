@@ -10,26 +10,31 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from reranker_nvidia import __version__
-from reranker_nvidia.cli import rerank
-from reranker_nvidia.errors import RerankerError
+from reranker_nvidia.cli import models, rerank
+from reranker_nvidia.errors import ModelDeprecationWarning, RerankerError
 
 DESCRIPTION = """\
 reranker-nvidia: Weaviate's reranker-nvidia module, ported to Python.
 
 commands:
   rerank     rerank documents or Weaviate search results with an NVIDIA NIM model
+  models     list the models a self-hosted NIM serves (GET /v1/models)
+  bulk       score a long-form table of (query, passage) rows (docs/bulk.md)
   emulator   run the local NIM emulator (needs the 'emulator' extra)
   demo       rerank a bundled sample on the embedded emulator, offline
   contracts  check the contract suite, or run it against an implementation
 
 Run 'reranker-nvidia COMMAND --help' for a command's options.
 
-exit status: 0 success; 1 error, one line on stderr starting "error: "; 2 usage
+exit status: 0 success; 1 error, one line on stderr starting "error: " (and, when
+the error knows a setting that would fit, a second line starting "hint: "); 2 usage
 error (a bare 'reranker-nvidia' too), the usage on stderr; 130 interrupted (Ctrl-C).
+A model's announced end of life is one line on stderr starting "warning: ".
 """
 
 USAGE = "%(prog)s [-h] [--version] COMMAND ..."
@@ -73,7 +78,7 @@ def _optional(
     parser.set_defaults(command=command.run, missing=None)
 
 
-COMMANDS = ("rerank", "emulator", "demo", "contracts")
+COMMANDS = ("rerank", "models", "bulk", "emulator", "demo", "contracts")
 
 
 def _selected(argv: Sequence[str] | None) -> str | None:
@@ -96,6 +101,9 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     rerank_parser = subparsers.add_parser("rerank", help="rerank documents or search results")
     rerank.configure(rerank_parser)
     rerank_parser.set_defaults(command=None, missing=None)
+    models_parser = subparsers.add_parser("models", help="list the models a NIM serves")
+    models.configure(models_parser)
+    models_parser.set_defaults(command=None, missing=None)
     _optional(
         subparsers,
         "emulator",
@@ -118,6 +126,14 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
         "check the contract suite, or run it against an implementation",
         "reranker_nvidia.cli.contracts",
         "contracts",
+        selected=selected,
+    )
+    _optional(
+        subparsers,
+        "bulk",
+        "score a long-form table of (query, passage) rows",
+        "reranker_nvidia.cli.bulk",
+        "parquet",
         selected=selected,
     )
     return parser
@@ -160,16 +176,22 @@ def main(
         err.write(f"error: {args.name} {args.missing}\n")
         return 1
     try:
-        if args.name == "rerank":
-            _sending.set()
-            try:
-                return rerank.run(args, stdout=out, stderr=err)
-            finally:
-                _sending.clear()
-        status: int = args.command(args)
-        return status
+        with _warnings_as_lines(err):
+            if args.name == "rerank":
+                _sending.set()
+                try:
+                    return rerank.run(args, stdout=out, stderr=err)
+                finally:
+                    _sending.clear()
+            if args.name == "models":
+                return models.run(args, stdout=out, stderr=err)
+            status: int = args.command(args)
+            return status
     except RerankerError as error:
         err.write(f"error: {one_line(str(error))}\n")
+        hint = getattr(error, "hint", None)
+        if isinstance(hint, str) and hint and hint not in str(error):
+            err.write(f"hint: {one_line(hint)}\n")
         return 1
     except KeyboardInterrupt:
         _report_interrupt(err)
@@ -184,6 +206,29 @@ def main(
             "set RERANKER_NVIDIA_DEBUG=1 for a traceback\n"
         )
         return 1
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(err: TextIO) -> Iterator[None]:
+    """Each distinct warning of the run as one ``warning: …`` line on stderr, no source line.
+
+    A :class:`~reranker_nvidia.errors.ModelDeprecationWarning` (the library gives
+    one per model) is the one that matters; the lines come once the run ends, before
+    its error line if it fails.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        # The library gives one per model; any other warning keeps the filters in force
+        # (Python's defaults hide DeprecationWarning), and is shown on one line too.
+        warnings.simplefilter("always", ModelDeprecationWarning)
+        try:
+            yield
+        finally:
+            shown: set[str] = set()
+            for warning in caught:
+                text = one_line(str(warning.message))
+                if text not in shown:
+                    shown.add(text)
+                    err.write(f"warning: {text}\n")
 
 
 INTERRUPTED = "error: interrupted\n"

@@ -1,0 +1,428 @@
+"""The bulk runs: groups sent a few at a time through one client, written back in input order.
+
+The synchronous run keeps ``concurrency`` groups in flight on daemon threads
+and hands the scored groups back in input order, at most ``2 × concurrency``
+ahead of the caller; stopping it (Ctrl-C, ``close()``) sends nothing more, and
+the requests in flight are abandoned, never awaited. The asynchronous run does
+the same on anyio tasks, a window of groups at a time.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from reranker_nvidia.bulk._config import ClientConfig
+from reranker_nvidia.bulk._groups import (
+    Columns,
+    Group,
+    Row,
+    ScoredGroup,
+    failed,
+    iter_groups,
+    scored,
+)
+from reranker_nvidia.clients.ranker import AsyncClient, Client
+from reranker_nvidia.config._extension_settings import Extensions
+from reranker_nvidia.entities.moduletools.config import ClassConfig
+from reranker_nvidia.errors import (
+    BaseURLError,
+    ConfigError,
+    InvalidPassageError,
+    MissingAPIKeyError,
+    RequestBuildError,
+    RerankerError,
+)
+
+DEFAULT_COLUMNS = Columns()
+
+Source = Iterable[Any]
+"""Rows (mappings), Arrow record batches or tables, or pandas data frames — or a mix."""
+
+
+@dataclass(slots=True)
+class BulkSummary:
+    """What a run did; up to date after each group."""
+
+    rows: int = 0
+    """Rows written: scored and failed."""
+    groups: int = 0
+    failed_groups: int = 0
+    failed_rows: int = 0
+    skipped_groups: int = 0
+    """Groups not sent because the output has them already (resume)."""
+    skipped_rows: int = 0
+    requests: int = 0
+    """Requests of the groups scored (one per chunk)."""
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        """The run in one line."""
+        text = (
+            f"{self.rows} rows in {self.groups} groups, {self.failed_groups} groups failed "
+            f"({self.failed_rows} rows), {self.requests} requests, "
+            f"{self.seconds:.1f} s, {self.rows_per_second:.0f} rows/s"
+        )
+        if self.skipped_groups:
+            text += f"; {self.skipped_groups} groups ({self.skipped_rows} rows) already written"
+        if self.interrupted:
+            text += "; interrupted"
+        return text
+
+    def add(self, group: ScoredGroup) -> None:
+        self.rows += len(group.rows)
+        self.groups += 1
+        self.requests += group.requests
+        if group.error is not None:
+            self.failed_groups += 1
+            self.failed_rows += len(group.rows)
+
+
+def _stops_the_run(err: RerankerError) -> bool:
+    """A failure that every group would have: it ends the run instead of failing each group."""
+    if isinstance(err, InvalidPassageError):
+        return False  # this group's passage
+    return isinstance(err, ConfigError | MissingAPIKeyError | BaseURLError | RequestBuildError)
+
+
+def one_line(message: str) -> str:
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def source_rows(source: Source) -> Iterator[Mapping[str, object]]:
+    """Every row of ``source``, read one batch at a time."""
+    for item in source:
+        if isinstance(item, Mapping):
+            yield item
+        elif hasattr(item, "to_batches"):  # a pyarrow Table
+            for batch in item.to_batches():
+                yield from batch.to_pylist()
+        elif hasattr(item, "to_pylist"):  # a pyarrow RecordBatch
+            yield from item.to_pylist()
+        elif hasattr(item, "to_dict") and hasattr(item, "columns"):  # a pandas DataFrame
+            yield from item.to_dict("records")
+        else:
+            raise TypeError(
+                "rerank_table reads mappings, Arrow record batches or tables, or pandas "
+                f"data frames, not {type(item).__name__}"
+            )
+
+
+class _Settings:
+    """What every group of a run shares: where to send, how, and what to skip."""
+
+    def __init__(
+        self,
+        config: ClientConfig | None,
+        columns: Columns,
+        skip: Collection[str],
+        on_group: Callable[[ScoredGroup, BulkSummary], None] | None,
+    ) -> None:
+        self.config = config or ClientConfig()
+        self.cfg: ClassConfig | None = self.config.class_config()
+        self.columns = columns
+        self.skip = skip
+        self.on_group = on_group
+        self.summary = BulkSummary()
+        self._seen: set[str] = set()
+        self._rows_read = 0
+
+    def chunk_size(self, client_max_documents: int) -> int:
+        """The passages per request ``Client.rank`` uses: a class setting wins, as there."""
+        return Extensions(max_documents=client_max_documents).merged(self.cfg).max_documents
+
+    def groups(self, rows: Iterable[Mapping[str, object]]) -> Iterator[Group]:
+        def counted() -> Iterator[Mapping[str, object]]:
+            for row in rows:
+                self._rows_read += 1
+                yield row
+
+        first = self._rows_read + 1
+        for group in iter_groups(counted(), self.columns, seen=self._seen, first_row=first):
+            if group.key in self.skip:
+                self.summary.skipped_groups += 1
+                self.summary.skipped_rows += len(group.rows)
+                continue
+            yield group
+
+    def outcome(self, group: Group, scores: list[float] | RerankerError, size: int) -> ScoredGroup:
+        if isinstance(scores, RerankerError):
+            if _stops_the_run(scores):
+                raise scores
+            return failed(group, one_line(str(scores)), size)
+        return scored(group, scores, size)
+
+    def done(self, group: ScoredGroup, started: float) -> None:
+        self.summary.add(group)
+        self.summary.seconds = time.monotonic() - started
+        if self.on_group is not None:
+            self.on_group(group, self.summary)
+
+
+class BulkRun:
+    """A synchronous run: iterate it for the output rows, or :meth:`groups` for whole groups.
+
+    Nothing is sent before iteration starts. :attr:`summary` is up to date
+    after each group. Leaving the iteration early (``break``, Ctrl-C) sends
+    nothing more.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        client: Client | None,
+        settings: _Settings,
+        concurrency: int | None,
+    ) -> None:
+        self._source = source
+        self._own = client is None
+        self._client = client if client is not None else settings.config.client()
+        self._settings = settings
+        self._concurrency = concurrency or self._client.max_concurrency
+        if self._concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, not {self._concurrency}")
+
+    @property
+    def summary(self) -> BulkSummary:
+        return self._settings.summary
+
+    def __iter__(self) -> Iterator[Row]:
+        for group in self.groups():
+            yield from group.rows
+
+    def _score(self, group: Group) -> list[float] | RerankerError:
+        try:
+            result = self._client.rank(group.query, group.documents, self._settings.cfg)
+        except RerankerError as err:
+            return err
+        return [entry.score for entry in result.document_scores]
+
+    def groups(self) -> Iterator[ScoredGroup]:
+        """The scored groups, in input order."""
+        settings = self._settings
+        size = self._settings.chunk_size(self._client.max_documents)
+        started = time.monotonic()
+        jobs: queue.SimpleQueue[tuple[Group, Future[list[float] | RerankerError]] | None]
+        jobs = queue.SimpleQueue()
+        stop = threading.Event()
+
+        def work() -> None:
+            while not stop.is_set():
+                job = jobs.get()
+                if job is None or stop.is_set():
+                    return
+                group, future = job
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(self._score(group))
+                    except BaseException as err:  # noqa: BLE001 - handed to the caller
+                        future.set_exception(err)
+
+        threads = [
+            threading.Thread(target=work, name=f"reranker-nvidia-bulk_{k}", daemon=True)
+            for k in range(self._concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        window: collections.deque[tuple[Group, Future[list[float] | RerankerError]]]
+        window = collections.deque()
+        try:
+            for group in settings.groups(source_rows(self._source)):
+                future: Future[list[float] | RerankerError] = Future()
+                jobs.put((group, future))
+                window.append((group, future))
+                while len(window) >= 2 * self._concurrency:
+                    head, done = window.popleft()
+                    out = settings.outcome(head, done.result(), size)
+                    settings.done(out, started)
+                    yield out
+            while window:
+                head, done = window.popleft()
+                out = settings.outcome(head, done.result(), size)
+                settings.done(out, started)
+                yield out
+        except BaseException:
+            self.summary.interrupted = True
+            raise
+        finally:
+            stop.set()  # nothing more starts; what is in flight is abandoned, not awaited
+            for _, pending in window:
+                pending.cancel()
+            for _ in threads:
+                jobs.put(None)
+            self.summary.seconds = time.monotonic() - started
+            if self._own and not self.summary.interrupted:
+                self._client.close()
+
+
+class AsyncBulkRun:
+    """An asynchronous run: ``async for`` the output rows, or :meth:`groups` for whole groups."""
+
+    def __init__(
+        self,
+        source: Source | AsyncIterable[Any],
+        client: AsyncClient | None,
+        settings: _Settings,
+        concurrency: int | None,
+    ) -> None:
+        self._source = source
+        self._own = client is None
+        self._client = client if client is not None else settings.config.async_client()
+        self._settings = settings
+        self._concurrency = concurrency or self._client.max_concurrency
+        if self._concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, not {self._concurrency}")
+
+    @property
+    def summary(self) -> BulkSummary:
+        return self._settings.summary
+
+    async def __aiter__(self) -> AsyncIterator[Row]:
+        async for group in self.groups():
+            for row in group.rows:
+                yield row
+
+    async def _rows(self) -> AsyncIterator[Mapping[str, object]]:
+        if isinstance(self._source, AsyncIterable):
+            async for item in self._source:
+                for row in source_rows([item]):
+                    yield row
+        else:
+            for row in source_rows(self._source):
+                yield row
+
+    async def _windows(self) -> AsyncIterator[list[Group]]:
+        window: list[Group] = []
+        groups = self._settings.groups
+        pending: list[Mapping[str, object]] = []
+        # Groups are cut from the rows as they come; a group is complete when the next starts.
+        async for row in self._rows():
+            pending.append(row)
+            if len(pending) >= 1024:
+                window.extend(self._complete(groups, pending))
+            if len(window) >= 2 * self._concurrency:
+                yield window
+                window = []
+        window.extend(groups(pending))
+        pending.clear()
+        if window:
+            yield window
+
+    def _complete(
+        self,
+        groups: Callable[[Iterable[Mapping[str, object]]], Iterator[Group]],
+        pending: list[Mapping[str, object]],
+    ) -> list[Group]:
+        """The groups of ``pending`` but its last (maybe unfinished), which stays in it."""
+        key = self._settings.columns.query_id
+        last = pending[-1].get(key)
+        cut = len(pending)
+        while cut > 0 and pending[cut - 1].get(key) == last:
+            cut -= 1
+        done = list(groups(pending[:cut]))
+        del pending[:cut]
+        return done
+
+    async def _score(
+        self,
+        limit: anyio.CapacityLimiter,
+        group: Group,
+        results: list[list[float] | RerankerError],
+        i: int,
+    ) -> None:
+        async with limit:
+            try:
+                result = await self._client.rank(group.query, group.documents, self._settings.cfg)
+            except RerankerError as err:
+                results[i] = err
+                return
+        results[i] = [entry.score for entry in result.document_scores]
+
+    async def groups(self) -> AsyncIterator[ScoredGroup]:
+        """The scored groups, in input order."""
+        settings = self._settings
+        size = self._settings.chunk_size(self._client.max_documents)
+        started = time.monotonic()
+        limit = anyio.CapacityLimiter(self._concurrency)
+        try:
+            async for window in self._windows():
+                results: list[list[float] | RerankerError] = [[] for _ in window]
+
+                async with anyio.create_task_group() as tasks:
+                    for i, group in enumerate(window):
+                        tasks.start_soon(self._score, limit, group, results, i)
+                for group, outcome in zip(window, results, strict=True):
+                    out = settings.outcome(group, outcome, size)
+                    settings.done(out, started)
+                    yield out
+        except BaseException:
+            self.summary.interrupted = True
+            raise
+        finally:
+            self.summary.seconds = time.monotonic() - started
+            if self._own:
+                with anyio.CancelScope(shield=True):
+                    await self._client.aclose()
+
+
+def rerank_table(
+    source: Source,
+    *,
+    config: ClientConfig | None = None,
+    client: Client | None = None,
+    columns: Columns = DEFAULT_COLUMNS,
+    concurrency: int | None = None,
+    skip: Collection[str] = frozenset(),
+    on_group: Callable[[ScoredGroup, BulkSummary], None] | None = None,
+) -> BulkRun:
+    """Score a long-form table: one row per (query, passage), the same rows back with scores.
+
+    ``source`` is any iterable of rows (mappings), Arrow record batches or
+    tables, or pandas data frames, read lazily. Each output row is its input
+    row plus ``score``, ``rank`` (in its query, from 1), ``chunk`` (the request
+    of ``Client.rank`` that scored it) and ``error`` (a failed group's error, on
+    each of its rows, whose ``score`` and ``rank`` are then ``None``).
+    ``config`` builds the client and gives the class settings (``base_url``,
+    ``model``); a ``client`` given is used, and not closed. ``concurrency``
+    groups are in flight at once (the client's ``max_concurrency`` by default);
+    groups whose query id is in ``skip`` are not sent. ``on_group`` is called
+    after each group with the run's summary.
+    """
+    settings = _Settings(config, columns, skip, on_group)
+    return BulkRun(source, client, settings, concurrency)
+
+
+def arerank_table(
+    source: Source | AsyncIterable[Any],
+    *,
+    config: ClientConfig | None = None,
+    client: AsyncClient | None = None,
+    columns: Columns = DEFAULT_COLUMNS,
+    concurrency: int | None = None,
+    skip: Collection[str] = frozenset(),
+    on_group: Callable[[ScoredGroup, BulkSummary], None] | None = None,
+) -> AsyncBulkRun:
+    """:func:`rerank_table` on an :class:`AsyncClient`; ``source`` may be an async iterable."""
+    settings = _Settings(config, columns, skip, on_group)
+    return AsyncBulkRun(source, client, settings, concurrency)
