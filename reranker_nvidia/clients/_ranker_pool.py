@@ -43,17 +43,19 @@ class WorkerPool:
     def submit(self, task: Task) -> None:
         """Run ``task`` on an idle thread, or on a new one."""
         with self._lock:
-            inbox = self._idle.pop() if self._idle else None
+            inbox: queue.SimpleQueue[Task | None] | None = self._idle.pop() if self._idle else None
             if inbox is None:
                 self._started += 1
                 number = self._started
-        if inbox is not None:
-            inbox.put(task)
-            return
-        thread = threading.Thread(
-            target=self._serve, args=(task,), name=f"{self._name}_{number}", daemon=True
-        )
-        thread.start()
+        if inbox is None:
+            # The task reaches the thread through its inbox, never its arguments: a thread keeps
+            # those until it ends, and with them the client the task belongs to.
+            inbox = queue.SimpleQueue()
+            thread = threading.Thread(
+                target=self._serve, args=(inbox,), name=f"{self._name}_{number}", daemon=True
+            )
+            thread.start()
+        inbox.put(task)
 
     def close(self) -> None:
         """End every idle thread; a busy one ends when its task is done. Later tasks still run."""
@@ -67,10 +69,11 @@ class WorkerPool:
         with self._lock:
             return len(self._idle)
 
-    def _serve(self, task: Task | None) -> None:
-        inbox: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
+    def _serve(self, inbox: queue.SimpleQueue[Task | None]) -> None:
+        task = inbox.get()
         while task is not None:
             task()
+            task = None  # an idle thread holds nothing of the call it ran, so its client can go
             with self._lock:
                 if self._closed:
                     return

@@ -26,6 +26,7 @@ Nothing here imports base_client.py: the guard comes in as a callable.
 from __future__ import annotations
 
 import contextlib
+import functools
 import select
 import socket
 import ssl
@@ -456,7 +457,9 @@ class _AsyncResponseStream(httpx.AsyncByteStream):
                 release()
 
 
+@functools.cache
 def _ssl_context() -> ssl.SSLContext:
+    """One context per process, shared by every pool: loading the CA bundle costs some 70 ms."""
     return httpx.create_ssl_context(trust_env=False)
 
 
