@@ -12,7 +12,7 @@ query id (``groupby(...).map_groups``), so each call gets one whole query.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Self, cast
 
 from reranker_nvidia.bulk._config import ClientConfig
 from reranker_nvidia.bulk._groups import CHUNK, ERROR, RANK, SCORE, Columns, Row
@@ -44,6 +44,16 @@ class Reranker:
         self.order_by = order_by
         self.concurrency = concurrency
         self._client = self.config.client()
+
+    def close(self) -> None:
+        """Close the client's connections (an actor's go with its process)."""
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa  # noqa: PLC0415 - the ray extra

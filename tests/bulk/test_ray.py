@@ -38,30 +38,32 @@ def _by_pair(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[Any, ...
 
 
 def test_each_actor_takes_its_share_of_the_rpm_budget(emulator: Emulator) -> None:
-    reranker = Reranker(_config(emulator, requests_per_minute=600), actors=4)
-    assert reranker.config.requests_per_minute == 150
-    assert Reranker(_config(emulator), actors=4).config.requests_per_minute is None
+    with Reranker(_config(emulator, requests_per_minute=600), actors=4) as reranker:
+        assert reranker.config.requests_per_minute == 150
+    with Reranker(_config(emulator), actors=4) as unlimited:
+        assert unlimited.config.requests_per_minute is None
 
 
 def test_the_callable_class_takes_pyarrow_and_pandas_batches(emulator: Emulator) -> None:
     rows = table(3, 7)
-    reranker = Reranker(_config(emulator, max_documents=3))
     expected = list(rerank_table(rows, config=_config(emulator, max_documents=3)))
-    from_arrow = reranker(pa.Table.from_pylist(rows))
+    with Reranker(_config(emulator, max_documents=3)) as reranker:
+        from_arrow = reranker(pa.Table.from_pylist(rows))
+        from_pandas = reranker(pd.DataFrame(rows))
+        with pytest.raises(TypeError, match="takes pyarrow, pandas or numpy batches, not list"):
+            reranker(rows)
     assert isinstance(from_arrow, pa.Table)
     assert from_arrow.to_pylist() == expected
-    from_pandas = reranker(pd.DataFrame(rows))
     assert isinstance(from_pandas, pd.DataFrame)
     assert list(from_pandas["score"]) == [r["score"] for r in expected]
     assert list(from_pandas["chunk"]) == [0, 0, 0, 1, 1, 1, 2] * 3
-    with pytest.raises(TypeError, match="takes pyarrow, pandas or numpy batches, not list"):
-        reranker(rows)
 
 
 def test_order_by_orders_each_query_s_rows_before_chunking(emulator: Emulator) -> None:
     rows = [{**r, "position": i} for i, r in enumerate(table(1, 6))]
     shuffled = pa.Table.from_pylist([rows[i] for i in (4, 0, 5, 2, 1, 3)])
-    out = Reranker(_config(emulator, max_documents=4), order_by="position")(shuffled).to_pylist()
+    with Reranker(_config(emulator, max_documents=4), order_by="position") as reranker:
+        out = reranker(shuffled).to_pylist()
     assert [r["position"] for r in out] == list(range(6))
     assert [r["chunk"] for r in out] == [0, 0, 0, 0, 1, 1]
 
