@@ -109,23 +109,21 @@ def documents_per_request(text: str) -> int:
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    return _whole_number_from(text, 1, "must be at least 1")
 
 
 def whole_number(text: str) -> int:
     """A whole number, 0 or more."""
+    return _whole_number_from(text, 0, "must be 0 or more")
+
+
+def _whole_number_from(text: str, lowest: int, too_low: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"{too_low}, got {value}")
     return value
 
 

@@ -880,7 +880,7 @@ def checked_passages(documents: Sequence[Document], endpoint: str) -> None:
 
 def _texts(documents: Sequence[Document]) -> Sequence[str]:
     """The documents' texts, as scores report them (the list itself when all are text)."""
-    if all(isinstance(document, str) for document in documents):
+    if _all_text(documents):
         return documents  # type: ignore[return-value]
     return [passage_text(document) for document in documents]
 
