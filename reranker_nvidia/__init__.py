@@ -6,7 +6,7 @@ The package mirrors weaviate/weaviate ``modules/reranker-nvidia`` and the
 The names most callers need are re-exported here, and only here; every other
 name is imported from the module that defines it::
 
-    from reranker_nvidia import Client, SearchResult, ReRankerProvider, Params
+    from . import Client, SearchResult, ReRankerProvider, Params
 
     with Client() as client:                       # NVIDIA_APIKEY from the environment
         result = client.rank("query", ["doc one", "doc two"])
@@ -17,18 +17,18 @@ Two Go types are called ``RankResult``: ``ent.RankResult`` (what
 ``RerankScore``.
 """
 
-from reranker_nvidia.clients._passages import Passage
-from reranker_nvidia.clients._ranked import Ranked, ranked
-from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, AsyncClient, Client
-from reranker_nvidia.config.class_settings import (
+from .clients._passages import Passage
+from .clients._ranked import Ranked, ranked
+from .clients.ranker import MAX_DOCUMENTS, AsyncClient, Client
+from .config.class_settings import (
     DEFAULT_BASE_URL,
     DEFAULT_NVIDIA_MODEL,
     NAME,
     ClassSettings,
 )
-from reranker_nvidia.entities.moduletools.config import ClassConfig
-from reranker_nvidia.entities.search.result import SearchResult
-from reranker_nvidia.errors import (
+from .entities.moduletools.config import ClassConfig
+from .entities.search.result import SearchResult
+from .errors import (
     BaseURLError,
     ClientRankError,
     ConfigError,
@@ -53,15 +53,15 @@ from reranker_nvidia.errors import (
     TransportError,
     UpstreamError,
 )
-from reranker_nvidia.module import ModuleInitParams, RerankerModule
-from reranker_nvidia.modulecomponents.additional.models.ranker import RankResult as RerankScore
-from reranker_nvidia.modulecomponents.additional.rank.rank import (
+from .module import ModuleInitParams, RerankerModule
+from .modulecomponents.additional.models.ranker import RankResult as RerankScore
+from .modulecomponents.additional.rank.rank import (
     AsyncReRankerProvider,
     ReRankerProvider,
 )
-from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
-from reranker_nvidia.modulecomponents.ent.rank_result import DocumentScore, RankResult
-from reranker_nvidia.usecases.modules.module_config import ClassBasedModuleConfig
+from .modulecomponents.additional.rank.rank_params import Params
+from .modulecomponents.ent.rank_result import DocumentScore, RankResult
+from .usecases.modules.module_config import ClassBasedModuleConfig
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reranker_nvidia.entities.moduletools.config import ClassConfig
+from .entities.moduletools.config import ClassConfig
 
 
 class ClassConfigurator:

@@ -15,18 +15,18 @@ from typing import Any
 
 import httpx
 
-from reranker_nvidia.class_configurator import ClassConfigurator
-from reranker_nvidia.clients.ranker import API_KEY_ENV, Client
-from reranker_nvidia.config.class_settings import NAME
-from reranker_nvidia.entities.modulecapabilities.additional import AdditionalProperty
-from reranker_nvidia.entities.modulecapabilities.module import ModuleType
-from reranker_nvidia.errors import RerankerError
-from reranker_nvidia.modulecomponents.additional.provider_ranker import (
+from .class_configurator import ClassConfigurator
+from .clients.ranker import API_KEY_ENV, Client
+from .config.class_settings import NAME
+from .entities.modulecapabilities.additional import AdditionalProperty
+from .entities.modulecapabilities.module import ModuleType
+from .errors import RerankerError
+from .modulecomponents.additional.provider_ranker import (
     GraphQLAdditionalRankerProvider,
     new_ranker_provider,
 )
-from reranker_nvidia.modulecomponents.validate_baseurl import Resolver
-from reranker_nvidia.usecases.config.environment import (
+from .modulecomponents.validate_baseurl import Resolver
+from .usecases.config.environment import (
     Config,
     module_http_client_timeout_from_environment,
 )

@@ -36,8 +36,7 @@ import anyio
 import pydantic_core
 from pydantic import BaseModel, Field, StrictFloat, StrictInt, ValidationError
 
-from reranker_nvidia.clients._ranker_errors import rank_response_fault
-from reranker_nvidia.errors import (
+from ..errors import (
     InvalidPassageError,
     InvalidRankingsError,
     RedirectError,
@@ -45,6 +44,7 @@ from reranker_nvidia.errors import (
     TokenLimitError,
     UpstreamError,
 )
+from ._ranker_errors import rank_response_fault
 
 __all__ = [
     "AUTO",

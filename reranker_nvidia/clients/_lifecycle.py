@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from reranker_nvidia.errors import ModelDeprecationWarning, ModelRetiredError, UpstreamError
+from ..errors import ModelDeprecationWarning, ModelRetiredError, UpstreamError
 
 __all__ = ["DeprecationNotices", "retired"]
 

@@ -15,20 +15,20 @@ from typing import Any
 
 import httpx
 
-from reranker_nvidia._gostd import url as gourl
-from reranker_nvidia.clients._ranker_secrets import check_api_key, scrubbed
-from reranker_nvidia.errors import (
+from .._gostd import url as gourl
+from ..errors import (
     RerankerError,
     ResponseParseError,
     TransportError,
     UpstreamError,
 )
-from reranker_nvidia.modulecomponents import _http_errors as gonet
-from reranker_nvidia.modulecomponents._deadline import DEFAULT_MAX_RESPONSE_BYTES, read_capped
-from reranker_nvidia.modulecomponents.base_client import new_base_http_client
-from reranker_nvidia.usecases.config.environment import (
+from ..modulecomponents import _http_errors as gonet
+from ..modulecomponents._deadline import DEFAULT_MAX_RESPONSE_BYTES, read_capped
+from ..modulecomponents.base_client import new_base_http_client
+from ..usecases.config.environment import (
     module_http_client_timeout_from_environment,
 )
+from ._ranker_secrets import check_api_key, scrubbed
 
 __all__ = ["MODELS_PATH", "NimModel", "list_models", "models_url", "parse_models"]
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reranker_nvidia.errors import InvalidPassageError
+from ..errors import InvalidPassageError
 
 __all__ = ["IMAGE_TYPES", "Passage", "has_images", "passage_text", "wire_passages"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 from typing import NamedTuple
 
-from reranker_nvidia.modulecomponents.ent.rank_result import RankResult
+from ..modulecomponents.ent.rank_result import RankResult
 
 __all__ = ["Ranked", "ranked"]
 

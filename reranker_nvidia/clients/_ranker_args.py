@@ -11,8 +11,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reranker_nvidia.clients._passages import Passage
-from reranker_nvidia.entities.moduletools.config import ClassConfig
+from ..entities.moduletools.config import ClassConfig
+from ._passages import Passage
 
 
 def checked_documents(query: object, documents: Iterable[str | Passage]) -> list[str | Passage]:

@@ -18,14 +18,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from reranker_nvidia._gostd import json as gojson
-from reranker_nvidia.clients._ranker_secrets import redact, redact_bytes
-from reranker_nvidia.errors import (
+from .._gostd import json as gojson
+from ..errors import (
     ErrorResponseParseError,
     RedirectError,
     TokenLimitError,
     UpstreamError,
 )
+from ._ranker_secrets import redact, redact_bytes
 
 _Shape = TypeVar("_Shape", bound=BaseModel)
 

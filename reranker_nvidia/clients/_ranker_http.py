@@ -13,15 +13,15 @@ from collections.abc import Callable
 
 import httpx
 
-from reranker_nvidia._gostd import url as gourl
-from reranker_nvidia.errors import (
+from .._gostd import url as gourl
+from ..errors import (
     DeadlineExceededError,
     DialRefusedError,
     RequestBuildError,
     TransportError,
 )
-from reranker_nvidia.modulecomponents import _http_errors as gonet
-from reranker_nvidia.modulecomponents.base_client import DialRefused
+from ..modulecomponents import _http_errors as gonet
+from ..modulecomponents.base_client import DialRefused
 
 
 def build_request(

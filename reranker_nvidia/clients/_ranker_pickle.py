@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, Protocol
 
-from reranker_nvidia.modulecomponents._guard_setting import AsyncGuardPerSetting, GuardPerSetting
+from ..modulecomponents._guard_setting import AsyncGuardPerSetting, GuardPerSetting
 
 API_KEY_ENV = "NVIDIA_APIKEY"
 

@@ -23,7 +23,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 
-from reranker_nvidia.errors import InvalidAPIKeyError, RedirectError, RerankerError, UpstreamError
+from ..errors import InvalidAPIKeyError, RedirectError, RerankerError, UpstreamError
 
 REDACTED = "[redacted]"
 

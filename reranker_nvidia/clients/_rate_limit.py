@@ -36,8 +36,8 @@ from typing import Any
 
 import anyio
 
-from reranker_nvidia.errors import ConfigError
-from reranker_nvidia.modulecomponents._deadline import current_deadline
+from ..errors import ConfigError
+from ..modulecomponents._deadline import current_deadline
 
 __all__ = ["RateLimiter", "RateLimiters"]
 

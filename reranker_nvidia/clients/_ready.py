@@ -19,10 +19,10 @@ from collections.abc import Awaitable, Callable
 import anyio
 import httpx
 
-from reranker_nvidia._gostd import url as gourl
-from reranker_nvidia.errors import ConfigError, TransportError
-from reranker_nvidia.modulecomponents import _http_errors as gonet
-from reranker_nvidia.modulecomponents._deadline import deadline_scope
+from .._gostd import url as gourl
+from ..errors import ConfigError, TransportError
+from ..modulecomponents import _http_errors as gonet
+from ..modulecomponents._deadline import deadline_scope
 
 __all__ = ["READY_PATH", "await_until_ready", "ready_url", "wait_until_ready"]
 

@@ -44,7 +44,7 @@ import anyio
 import httpcore
 import httpx
 
-from reranker_nvidia.errors import (
+from ..errors import (
     DeadlineExceededError,
     DialRefusedError,
     RerankerError,
@@ -52,8 +52,8 @@ from reranker_nvidia.errors import (
     TransportError,
     UpstreamError,
 )
-from reranker_nvidia.modulecomponents._deadline import deadline_scope
-from reranker_nvidia.modulecomponents._http_errors import chain
+from ..modulecomponents._deadline import deadline_scope
+from ..modulecomponents._http_errors import chain
 
 __all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "is_retryable", "retry_after_seconds"]
 

@@ -41,38 +41,13 @@ import httpx
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
-from reranker_nvidia._gostd import json as gojson
-from reranker_nvidia._gostd import url as gourl
-from reranker_nvidia._gostd.context import HeaderSource
-from reranker_nvidia.clients import _endpoints as routes
-from reranker_nvidia.clients._lifecycle import DeprecationNotices, retired
-from reranker_nvidia.clients._passages import Passage, has_images, passage_text, wire_passages
-from reranker_nvidia.clients._ranker_args import EventLoopBinding, checked_config, checked_documents
-from reranker_nvidia.clients._ranker_errors import (
-    ErrorAnswer,
-    joined_msgs,
-    list_detail,
-    nim_message,
-    nvcf_in_progress,
-    rank_response_fault,
-    redirect_not_followed,
-    string_detail,
-    text_body,
-    token_limit,
-)
-from reranker_nvidia.clients._ranker_fast import PlainRankings, plain_rankings
-from reranker_nvidia.clients._ranker_http import APIKey, Progress, build_request, transport_error
-from reranker_nvidia.clients._ranker_pickle import reduce_client
-from reranker_nvidia.clients._ranker_pool import close_pool, pool_of, run_jobs
-from reranker_nvidia.clients._ranker_secrets import check_api_key, scrubbed
-from reranker_nvidia.clients._rate_limit import RateLimiters
-from reranker_nvidia.clients._ready import await_until_ready, wait_until_ready
-from reranker_nvidia.clients._retry_policy import RetryPolicy
-from reranker_nvidia.clients.ranker_meta import meta_info
-from reranker_nvidia.config._extension_settings import Extensions
-from reranker_nvidia.config.class_settings import NAME, ClassSettings
-from reranker_nvidia.entities.moduletools.config import ClassConfig
-from reranker_nvidia.errors import (
+from .._gostd import json as gojson
+from .._gostd import url as gourl
+from .._gostd.context import HeaderSource
+from ..config._extension_settings import Extensions
+from ..config.class_settings import NAME, ClassSettings
+from ..entities.moduletools.config import ClassConfig
+from ..errors import (
     ConfigError,
     EndpointMismatchError,
     ErrorResponseParseError,
@@ -84,24 +59,49 @@ from reranker_nvidia.errors import (
     ResponseParseError,
     UpstreamError,
 )
-from reranker_nvidia.modulecomponents._deadline import (
+from ..modulecomponents._deadline import (
     DEFAULT_MAX_RESPONSE_BYTES,
     aread_capped,
     read_capped,
 )
-from reranker_nvidia.modulecomponents.base_client import (
+from ..modulecomponents.base_client import (
     new_async_base_http_client,
     new_base_http_client,
 )
-from reranker_nvidia.modulecomponents.ent.rank_result import DocumentScore, RankResult
-from reranker_nvidia.modulecomponents.header_values import get_value_from_context
-from reranker_nvidia.modulecomponents.validate_baseurl import (
+from ..modulecomponents.ent.rank_result import DocumentScore, RankResult
+from ..modulecomponents.header_values import get_value_from_context
+from ..modulecomponents.validate_baseurl import (
     Resolver,
     validated_base_url_from_header,
 )
-from reranker_nvidia.usecases.config.environment import (
+from ..usecases.config.environment import (
     module_http_client_timeout_from_environment,
 )
+from . import _endpoints as routes
+from ._lifecycle import DeprecationNotices, retired
+from ._passages import Passage, has_images, passage_text, wire_passages
+from ._ranker_args import EventLoopBinding, checked_config, checked_documents
+from ._ranker_errors import (
+    ErrorAnswer,
+    joined_msgs,
+    list_detail,
+    nim_message,
+    nvcf_in_progress,
+    rank_response_fault,
+    redirect_not_followed,
+    string_detail,
+    text_body,
+    token_limit,
+)
+from ._ranker_fast import PlainRankings, plain_rankings
+from ._ranker_http import APIKey, Progress, build_request, transport_error
+from ._ranker_pickle import reduce_client
+from ._ranker_pool import close_pool, pool_of, run_jobs
+from ._ranker_secrets import check_api_key, scrubbed
+from ._rate_limit import RateLimiters
+from ._ready import await_until_ready, wait_until_ready
+from ._retry_policy import RetryPolicy
+from .ranker_meta import meta_info
 
 __all__ = [
     "API_KEY_ENV",

@@ -22,13 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from reranker_nvidia.config.class_settings import NAME
-from reranker_nvidia.entities.moduletools.config import ClassConfig
-from reranker_nvidia.errors import ConfigError
-from reranker_nvidia.modulecomponents.settings.class_settings_property_helper import (
+from ..entities.moduletools.config import ClassConfig
+from ..errors import ConfigError
+from ..modulecomponents.settings.class_settings_property_helper import (
     PropertyValuesHelper,
 )
-from reranker_nvidia.usecases.modules._settings_check import register_module_settings
+from ..usecases.modules._settings_check import register_module_settings
+from .class_settings import NAME
 
 __all__ = [
     "CLASS_SETTING_KEYS",

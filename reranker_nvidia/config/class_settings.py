@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from reranker_nvidia.entities.moduletools.config import ClassConfig
-from reranker_nvidia.modulecomponents.settings.class_settings_property_helper import (
+from ..entities.moduletools.config import ClassConfig
+from ..modulecomponents.settings.class_settings_property_helper import (
     PropertyValuesHelper,
 )
-from reranker_nvidia.modulecomponents.validate_baseurl import Resolver
-from reranker_nvidia.usecases.modules._settings_check import register_module_settings
+from ..modulecomponents.validate_baseurl import Resolver
+from ..usecases.modules._settings_check import register_module_settings
 
 NAME = "reranker-nvidia"
 """The module's name (Go: module.go's ``Name``, which module.py returns).

@@ -30,7 +30,7 @@ import anyio
 import anyio.lowlevel
 import httpx
 
-from reranker_nvidia.errors import ConfigError, ResponseTooLargeError
+from ..errors import ConfigError, ResponseTooLargeError
 
 _DEADLINE: ContextVar[float | None] = ContextVar("reranker_nvidia_deadline", default=None)
 

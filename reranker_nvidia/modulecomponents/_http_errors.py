@@ -22,7 +22,7 @@ import anyio
 import httpcore
 import httpx
 
-from reranker_nvidia._gostd import url as gourl
+from .._gostd import url as gourl
 
 
 def chain(err: BaseException) -> Iterator[BaseException]:

@@ -39,10 +39,10 @@ import anyio.lowlevel
 import httpcore
 import httpx
 
-from reranker_nvidia._gostd.netip import parse_ip
-from reranker_nvidia.modulecomponents._deadline import DeadlineExceeded, current_deadline
-from reranker_nvidia.modulecomponents._deadline import bounded_timeout as _bounded
-from reranker_nvidia.modulecomponents.validate_baseurl import (
+from .._gostd.netip import parse_ip
+from ._deadline import DeadlineExceeded, current_deadline
+from ._deadline import bounded_timeout as _bounded
+from .validate_baseurl import (
     ResolveError,
     Resolver,
     resolve_with_timeout,

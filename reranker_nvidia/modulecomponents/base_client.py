@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import httpx
 
-from reranker_nvidia._gostd.netip import parse_ip
-from reranker_nvidia.modulecomponents._guard_setting import AsyncGuardPerSetting, GuardPerSetting
-from reranker_nvidia.modulecomponents._transport import (
+from .._gostd.netip import parse_ip
+from ._guard_setting import AsyncGuardPerSetting, GuardPerSetting
+from ._transport import (
     AsyncBaseTransport,
     BaseTransport,
     DialGuardError,
@@ -31,8 +31,8 @@ from reranker_nvidia.modulecomponents._transport import (
     join_host_port,
     split_host_port,
 )
-from reranker_nvidia.modulecomponents.retry_transport import AsyncRetryTransport, RetryTransport
-from reranker_nvidia.modulecomponents.validate_baseurl import (
+from .retry_transport import AsyncRetryTransport, RetryTransport
+from .validate_baseurl import (
     Resolver,
     base_url_validation_enabled,
     is_disallowed_ip,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from reranker_nvidia._gostd.context import HeaderSource
+from .._gostd.context import HeaderSource
 
 
 def header_values(headers: HeaderSource, key: str) -> list[str]:

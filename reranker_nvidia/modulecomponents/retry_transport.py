@@ -40,7 +40,7 @@ import anyio
 import httpcore
 import httpx
 
-from reranker_nvidia.modulecomponents._deadline import (
+from ._deadline import (
     AsyncDeadlineBoundStream,
     DeadlineBoundStream,
     DeadlineExceeded,
@@ -52,8 +52,8 @@ from reranker_nvidia.modulecomponents._deadline import (
     deadline_scope,
     take_gzip,
 )
-from reranker_nvidia.modulecomponents._http_errors import chain
-from reranker_nvidia.modulecomponents._retry_drivers import (
+from ._http_errors import chain
+from ._retry_drivers import (
     AsyncTrace,
     ConnReuse,
     Flow,

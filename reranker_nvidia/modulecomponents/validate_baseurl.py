@@ -19,13 +19,13 @@ import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-from reranker_nvidia._gostd import netip
-from reranker_nvidia._gostd import url as gourl
-from reranker_nvidia._gostd.context import HeaderSource
-from reranker_nvidia._gostd.netip import IPAddress, parse_ip
-from reranker_nvidia.entities.config.helpers import enabled
-from reranker_nvidia.errors import BaseURLError
-from reranker_nvidia.modulecomponents.header_values import get_value_from_context
+from .._gostd import netip
+from .._gostd import url as gourl
+from .._gostd.context import HeaderSource
+from .._gostd.netip import IPAddress, parse_ip
+from ..entities.config.helpers import enabled
+from ..errors import BaseURLError
+from .header_values import get_value_from_context
 
 BLOCKED_HOSTNAMES = ("localhost",)
 BLOCKED_HOST_SUFFIXES = (".local", ".internal", ".localdomain")

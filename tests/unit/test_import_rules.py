@@ -123,12 +123,28 @@ def layer_of(module: str) -> int:
     raise AssertionError(f"{module} is in no layer")
 
 
-def upward_imports(module: str, source: str) -> list[str]:
-    """The imports of ``source`` (anywhere in it, also inside functions) that point up."""
+def absolute(module: str, level: int, target: str | None, *, package: bool = False) -> str:
+    """The absolute name of ``from <level dots><target> import …`` written in ``module``.
+
+    ``package`` says ``module`` is a package's ``__init__``, whose one dot is itself.
+    """
+    if level == 0:
+        return target or ""
+    parts = module.split(".")
+    base = parts if package else parts[:-1]
+    base = base[: len(base) - (level - 1)]
+    return ".".join([*base, target] if target else base)
+
+
+def upward_imports(module: str, source: str, *, package: bool = False) -> list[str]:
+    """The imports of ``source`` (anywhere in it, also inside functions) that point up.
+
+    Relative imports count as the absolute names they stand for.
+    """
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            targets = [node.module]
+        if isinstance(node, ast.ImportFrom):
+            targets = [absolute(module, node.level, node.module, package=package)]
         elif isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         else:
@@ -150,13 +166,19 @@ def _modules() -> list[tuple[str, Path]]:
     return found
 
 
+def _is_package(path: Path) -> bool:
+    return path.name == "__init__.py"
+
+
 def test_layers_only_point_down() -> None:
     modules = _modules()
     assert len(modules) > 30
     problems = [
         problem
         for name, path in modules
-        for problem in upward_imports(name, path.read_text(encoding="utf-8"))
+        for problem in upward_imports(
+            name, path.read_text(encoding="utf-8"), package=_is_package(path)
+        )
     ]
     assert problems == []
 
@@ -182,7 +204,66 @@ def test_layers_only_point_down() -> None:
             False,
             id="downward",
         ),
+        pytest.param(
+            "reranker_nvidia.entities.search.result",
+            "from ...modulecomponents.header_values import f",
+            True,
+            id="a-relative-upward-import",
+        ),
+        pytest.param(
+            "reranker_nvidia.clients.ranker",
+            "from ..errors import RerankerError",
+            False,
+            id="a-relative-downward-import",
+        ),
     ],
 )
 def test_the_layer_check_sees_an_upward_import(module: str, source: str, upward: bool) -> None:
     assert bool(upward_imports(module, source)) is upward
+
+
+PRODUCTS = ("cli", "bulk", "weaviate", "contract_adapter", "__main__")
+"""What is not the core: the rooms of our own that use the core (docs/vendoring.md)."""
+
+
+def absolute_self_imports(source: str) -> list[str]:
+    """The imports of ``source`` that name ``reranker_nvidia`` absolutely."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [name for name in names if name.split(".")[0] == "reranker_nvidia"]
+    return found
+
+
+def test_the_core_imports_itself_relatively() -> None:
+    # A vendored copy lives under another name: an absolute import would reach for the original.
+    core = [
+        (name, path)
+        for name, path in _modules()
+        if name.split(".")[1:2] == [] or name.split(".")[1] not in PRODUCTS
+    ]
+    assert len(core) > 30
+    problems = [
+        f"{name} imports {target}"
+        for name, path in core
+        for target in absolute_self_imports(path.read_text(encoding="utf-8"))
+    ]
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("source", "absolute_import"),
+    [
+        pytest.param("from reranker_nvidia.errors import E", True, id="from-absolute"),
+        pytest.param("def f():\n    import reranker_nvidia.module", True, id="import-in-function"),
+        pytest.param("from ..errors import E", False, id="relative"),
+        pytest.param("from httpx import Client", False, id="another-package"),
+    ],
+)
+def test_the_relative_rule_sees_an_absolute_import(source: str, absolute_import: bool) -> None:
+    assert bool(absolute_self_imports(source)) is absolute_import

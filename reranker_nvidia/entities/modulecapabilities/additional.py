@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reranker_nvidia._gostd.context import HeaderSource
-from reranker_nvidia.entities.moduletools.config import ClassConfig
-from reranker_nvidia.entities.search.result import SearchResult
+from ..._gostd.context import HeaderSource
+from ..moduletools.config import ClassConfig
+from ..search.result import SearchResult
 
 
 class AdditionalPropertyFn(Protocol):

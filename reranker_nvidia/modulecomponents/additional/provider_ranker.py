@@ -8,12 +8,12 @@ of the two modules that use it; Go's private ``reRankerClient`` is
 
 from __future__ import annotations
 
-from reranker_nvidia.entities.modulecapabilities.additional import (
+from ...entities.modulecapabilities.additional import (
     AdditionalProperty,
     AdditionalSearch,
 )
-from reranker_nvidia.modulecomponents.additional.rank import rank as rankerrank
-from reranker_nvidia.modulecomponents.additional.rank.rank_result import PROPERTY_RERANK
+from .rank import rank as rankerrank
+from .rank.rank_result import PROPERTY_RERANK
 
 
 class GraphQLAdditionalRankerProvider:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reranker_nvidia.entities.moduletools.config import ClassConfig
-from reranker_nvidia.modulecomponents.validate_baseurl import Resolver, validate_base_url
+from ...entities.moduletools.config import ClassConfig
+from ..validate_baseurl import Resolver, validate_base_url
 
 
 class PropertyValuesHelper:

@@ -10,8 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reranker_nvidia._gostd.time import DurationError, parse_duration
-from reranker_nvidia.errors import ConfigError
+from ..._gostd.time import DurationError, parse_duration
+from ...errors import ConfigError
 
 DEFAULT_MODULE_HTTP_CLIENT_TIMEOUT = 50.0
 """Seconds; Go's ``50 * time.Second``."""

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reranker_nvidia.errors import SettingsWarning
+from ...errors import SettingsWarning
 
 _MODULES: dict[str, frozenset[str]] = {}
 

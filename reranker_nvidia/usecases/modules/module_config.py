@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, overload
 
-from reranker_nvidia.usecases.modules._settings_check import (
+from ._settings_check import (
     default_module_name,
     warn_unread_settings,
 )

@@ -12,22 +12,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from reranker_nvidia._gostd.context import HeaderSource
-from reranker_nvidia.entities.moduletools.config import ClassConfig
-from reranker_nvidia.entities.search.result import SearchResult
-from reranker_nvidia.errors import ConfigError, ParamsError
-from reranker_nvidia.modulecomponents.additional.rank.rank_graphql_field import (
+from ...._gostd.context import HeaderSource
+from ....entities.moduletools.config import ClassConfig
+from ....entities.search.result import SearchResult
+from ....errors import ConfigError, ParamsError
+from ...ent.rank_result import RankResult
+from .rank_graphql_field import (
     additional_reranker_field,
 )
-from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
-from reranker_nvidia.modulecomponents.additional.rank.rank_params_extractor import (
+from .rank_params import Params
+from .rank_params_extractor import (
     parse_reranker_arguments,
 )
-from reranker_nvidia.modulecomponents.additional.rank.rank_result import (
+from .rank_result import (
     get_score,
     get_score_async,
 )
-from reranker_nvidia.modulecomponents.ent.rank_result import RankResult
 
 
 class ReRankerClient(Protocol):

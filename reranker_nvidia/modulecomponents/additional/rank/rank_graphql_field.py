@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reranker_nvidia.errors import ConfigError
+from ....errors import ConfigError
 
 
 def additional_reranker_field(classname: str) -> Any:

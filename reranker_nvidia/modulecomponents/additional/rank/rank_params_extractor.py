@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reranker_nvidia.errors import ParamsError
-from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
+from ....errors import ParamsError
+from .rank_params import Params
 
 _STRING_VALUE = "string_value"
 

@@ -18,16 +18,16 @@ import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from reranker_nvidia._gostd.context import HeaderSource
-from reranker_nvidia.entities.moduletools.config import ClassConfig
-from reranker_nvidia.entities.search.result import SearchResult
-from reranker_nvidia.errors import ClientRankError, ParamsError, RerankerError
-from reranker_nvidia.modulecomponents.additional.models import ranker as rerankmodels
-from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
-from reranker_nvidia.modulecomponents.ent.rank_result import DocumentScore, RankResult
+from ...._gostd.context import HeaderSource
+from ....entities.moduletools.config import ClassConfig
+from ....entities.search.result import SearchResult
+from ....errors import ClientRankError, ParamsError, RerankerError
+from ...ent.rank_result import DocumentScore, RankResult
+from ..models import ranker as rerankmodels
+from .rank_params import Params
 
 if TYPE_CHECKING:
-    from reranker_nvidia.modulecomponents.additional.rank.rank import (
+    from .rank import (
         AsyncReRankerClient,
         ReRankerClient,
     )
