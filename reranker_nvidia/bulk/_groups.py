@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from reranker_nvidia.clients._passages import Passage
 from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, chunk_documents
 from reranker_nvidia.errors import ConfigError
+from reranker_nvidia.extensions.images import Passage
 
 SCORE, RANK, CHUNK, ERROR = "score", "rank", "chunk", "error"
 OUTPUT_COLUMNS = (SCORE, RANK, CHUNK, ERROR)

@@ -39,7 +39,6 @@ from reranker_nvidia.bulk._groups import (
     scored,
 )
 from reranker_nvidia.clients.ranker import AsyncClient, Client
-from reranker_nvidia.config._extension_settings import Extensions
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.errors import (
     BaseURLError,
@@ -49,6 +48,7 @@ from reranker_nvidia.errors import (
     RequestBuildError,
     RerankerError,
 )
+from reranker_nvidia.extensions.settings import call_settings
 
 DEFAULT_COLUMNS = Columns()
 
@@ -150,7 +150,8 @@ class _Settings:
 
     def chunk_size(self, client_max_documents: int) -> int:
         """The passages per request ``Client.rank`` uses: a class setting wins, as there."""
-        return Extensions(max_documents=client_max_documents).merged(self.cfg).max_documents
+        settings = call_settings({"max_documents": client_max_documents}, self.cfg)
+        return int(settings["max_documents"])
 
     def groups(self, rows: Iterable[Mapping[str, object]]) -> Iterator[Group]:
         def counted() -> Iterator[Mapping[str, object]]:

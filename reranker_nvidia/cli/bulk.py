@@ -11,14 +11,7 @@ from typing import TextIO
 from reranker_nvidia.bulk import BulkSummary, ClientConfig, Columns, ScoredGroup, rerank_table
 from reranker_nvidia.bulk._formats import count_rows, format_of, open_writer, read_rows, schema_of
 from reranker_nvidia.bulk._resume import carry_over
-from reranker_nvidia.cli.rerank import (
-    documents_per_request,
-    positive_int,
-    positive_number,
-    seconds,
-    whole_number,
-)
-from reranker_nvidia.clients.ranker import MAX_DOCUMENTS
+from reranker_nvidia.cli.rerank import add_setting_flags, positive_int, seconds, setting_values
 from reranker_nvidia.config.class_settings import DEFAULT_BASE_URL, DEFAULT_NVIDIA_MODEL
 from reranker_nvidia.errors import ConfigError
 
@@ -89,40 +82,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--base-url", metavar="URL", help=f"class setting 'baseURL' (default {DEFAULT_BASE_URL})"
     )
     settings.add_argument(
-        "--max-documents",
-        type=documents_per_request,
-        default=MAX_DOCUMENTS,
-        metavar="N",
-        help=f"passages per request (default {MAX_DOCUMENTS}, Weaviate's)",
-    )
-    settings.add_argument(
-        "--max-concurrency",
-        type=positive_int,
-        metavar="N",
-        help="requests in flight per query (default: the number of CPUs, as Weaviate)",
-    )
-    settings.add_argument(
         "--timeout",
         type=seconds,
         metavar="SECONDS",
         help="per request; 0 means none (default: MODULES_CLIENT_TIMEOUT, else 50)",
     )
-    settings.add_argument(
-        "--endpoint", metavar="E", help="retrieval (default, Go's), model, ranking, rerank, auto"
-    )
-    settings.add_argument("--truncate", metavar="NONE|END", help="(off by default: not sent)")
-    settings.add_argument(
-        "--retries", type=whole_number, metavar="N", help="retry 429/5xx N times (default 0)"
-    )
-    settings.add_argument(
-        "--rpm", type=positive_number, metavar="N", help="at most N request starts a minute"
-    )
-    settings.add_argument(
-        "--wait-ready",
-        type=positive_number,
-        metavar="SECONDS",
-        help="wait for GET /v1/health/ready first",
-    )
+    add_setting_flags(settings)
 
 
 class ProgressBar:
@@ -164,16 +129,7 @@ class ProgressBar:
 
 def _config(args: argparse.Namespace) -> ClientConfig:
     return ClientConfig(
-        base_url=args.base_url,
-        model=args.model,
-        timeout=args.timeout,
-        max_documents=args.max_documents,
-        max_concurrency=args.max_concurrency,
-        retries=args.retries or 0,
-        requests_per_minute=args.rpm,
-        endpoint=args.endpoint or "retrieval",
-        truncate=args.truncate,
-        wait_ready=args.wait_ready,
+        base_url=args.base_url, model=args.model, timeout=args.timeout, **setting_values(args)
     )
 
 

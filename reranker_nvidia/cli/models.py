@@ -60,8 +60,8 @@ def _seconds(text: str) -> float:
 def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     """List the models; raises RerankerError for the caller to report."""
     from reranker_nvidia.cli.output import table  # noqa: PLC0415 - start-up stays light
-    from reranker_nvidia.clients._nim_models import list_models  # noqa: PLC0415
     from reranker_nvidia.errors import ConfigError  # noqa: PLC0415
+    from reranker_nvidia.extensions.models import list_models  # noqa: PLC0415
 
     api_key = None
     if args.api_key_env is not None:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from reranker_nvidia._gostd.context import HeaderSource
 from reranker_nvidia.cli.inputs import InputError, read_bytes, read_lines, read_numbered_objects
 from reranker_nvidia.cli.output import Progress, format_score, table
-from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, Client
-from reranker_nvidia.config._extension_settings import Extensions
+from reranker_nvidia.clients.ranker import Client
 from reranker_nvidia.config.class_settings import DEFAULT_BASE_URL, DEFAULT_NVIDIA_MODEL, NAME
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
+from reranker_nvidia.extensions.settings import SETTINGS, Setting, checked_class_settings
 from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
 from reranker_nvidia.modulecomponents.additional.rank.rank_result import PROPERTY_RERANK
@@ -189,19 +189,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "'X-Nvidia-Baseurl: https://…' (repeatable; names ignore letter case)",
     )
     parser.add_argument(
-        "--max-documents",
-        type=documents_per_request,
-        default=MAX_DOCUMENTS,
-        metavar="N",
-        help=f"passages per request, 1-{NIM_MAX_PASSAGES} (default {MAX_DOCUMENTS}, Weaviate's)",
-    )
-    parser.add_argument(
-        "--max-concurrency",
-        type=positive_int,
-        metavar="N",
-        help="requests in flight at once (default: the number of CPUs, as Weaviate)",
-    )
-    parser.add_argument(
         "--timeout",
         type=seconds,
         metavar="SECONDS",
@@ -226,52 +213,48 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="read JSON Lines; each passage's image is field NAME, a base64 data: URL "
         "(off by default)",
     )
-    extensions = parser.add_argument_group(
-        "extensions", "each off by default (Go's behaviour), each also a class setting"
-    )
-    extensions.add_argument(
-        "--endpoint",
-        metavar="E",
-        help="class setting 'endpoint': retrieval (default, Go's), model, ranking "
-        "(self-hosted NIM), rerank, auto",
-    )
-    extensions.add_argument(
-        "--truncate",
-        metavar="NONE|END",
-        help="class setting 'truncate': how NIM cuts a passage past its token limit "
-        "(off by default: not sent)",
-    )
-    extensions.add_argument(
-        "--retries",
-        type=whole_number,
-        metavar="N",
-        help="class setting 'retries': retry 429/5xx and broken connections N times "
-        "(off by default: 0)",
-    )
-    extensions.add_argument(
-        "--rpm",
-        type=positive_number,
-        metavar="N",
-        help="class setting 'requestsPerMinute': at most N request starts a minute "
-        "(off by default)",
-    )
-    extensions.add_argument(
-        "--wait-ready",
-        type=positive_number,
-        metavar="SECONDS",
-        help="class setting 'waitReady': wait for GET /v1/health/ready before the first "
-        "request (off by default)",
+    add_setting_flags(
+        parser.add_argument_group(
+            "extensions", "each off by default (Go's behaviour), each also a class setting"
+        ),
+        fields=parser,
     )
 
 
-_EXTENSION_FLAGS = {
-    "endpoint": "endpoint",
-    "truncate": "truncate",
-    "retries": "retries",
-    "rpm": "requestsPerMinute",
-    "wait_ready": "waitReady",
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "text": str,
+    "whole": whole_number,
+    "at-least-1": positive_int,
+    "per-request": documents_per_request,
+    "positive": positive_number,
 }
-"""Each extension flag's class setting: the flags are class settings, as --model is."""
+"""How the command line reads each kind of setting (``Setting.cli_type``)."""
+
+
+def flag_dest(row: Setting) -> str:
+    """The ``argparse`` attribute of a setting's flag (``--rpm``: ``rpm``)."""
+    return row.flag.removeprefix("--").replace("-", "_")
+
+
+def add_setting_flags(
+    group: argparse._ActionsContainer, *, fields: argparse._ActionsContainer | None = None
+) -> None:
+    """One flag per row of the settings table; the client's own fields go to ``fields``."""
+    for row in SETTINGS:
+        own = row.client_field
+        (fields if own and fields is not None else group).add_argument(
+            row.flag,
+            type=PARSERS[row.cli_type],
+            default=row.default if own and row.default is not None else None,
+            metavar=row.metavar,
+            help=row.help if own else f"class setting '{row.key}': {row.help}",
+        )
+
+
+def setting_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The table's settings given on the command line, by keyword name."""
+    values = {row.name: getattr(args, flag_dest(row), None) for row in SETTINGS}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _class_config(args: argparse.Namespace) -> ClassConfig:
@@ -280,12 +263,12 @@ def _class_config(args: argparse.Namespace) -> ClassConfig:
         settings["model"] = args.model
     if args.base_url is not None:
         settings["baseURL"] = args.base_url
-    for flag, key in _EXTENSION_FLAGS.items():
-        value = getattr(args, flag, None)
-        if value is not None:
-            settings[key] = value
+    given = setting_values(args)
+    for row in SETTINGS:  # the extension flags are class settings, as --model is
+        if not row.client_field and row.name in given:
+            settings[row.key] = given[row.name]
     cfg = ClassBasedModuleConfig.for_settings(NAME, settings)
-    Extensions().merged(cfg)  # a bad setting is a ConfigError now, before any input is read
+    checked_class_settings(cfg)  # a bad setting is a ConfigError now, before any input is read
     return cfg
 
 
@@ -408,8 +391,8 @@ def _rerank_objects(job: _Job, data: bytes) -> str | None:
 
 def _rerank_passages(job: _Job, data: bytes) -> str | None:
     """JSON Lines with images: each object's passage is its text property and its image."""
-    from reranker_nvidia.clients._passages import Passage  # noqa: PLC0415 - only for images
-    from reranker_nvidia.clients._ranked import ranked  # noqa: PLC0415
+    from reranker_nvidia.extensions.images import Passage  # noqa: PLC0415 - only for images
+    from reranker_nvidia.extensions.ranked import ranked  # noqa: PLC0415
 
     args = job.args
     numbered = read_numbered_objects(data)

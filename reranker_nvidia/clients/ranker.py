@@ -1,55 +1,44 @@
 """The NVIDIA reranking client.
 
 Port of modules/reranker-nvidia/clients/ranker.go, in Go's order: the client
-and its constructor, ``Rank``, the chunk ranking, the request, scores and
-chunks, the URL and key helpers, ``getResponseError``, and Go's wire structs
-at the bottom. Documents are cut into chunks of ``max_documents`` (512), at
-most ``max_concurrency`` chunks (the number of CPUs) are in flight at once,
-and the scores come back in the order the documents were given. Each chunk is
-one ``POST {baseURL}/v1/retrieval/nvidia/reranking`` (by default: see
-D-EXT-ENDPOINT).
+and ``New``, ``Rank``, ``toRankResult``, ``performRank``, ``getRankRequest``,
+``toDocumentScores``, ``chunkDocuments``, ``getNvidiaUrl``, ``getApiKey``,
+``getResponseError``, and Go's wire structs at the bottom. Documents are cut
+into chunks of ``max_documents`` (512), at most ``max_concurrency`` chunks
+(the number of CPUs) are in flight at once, and the scores come back in the
+order the documents were given.
 
-After Go's code come the Python-only parts: the I/O-free core that
-:class:`Client` and :class:`AsyncClient` share (``prepare_request`` and
-``finish_response``, the two halves of Go's ``performRank``), and
-:class:`AsyncClient`. Sending is in ``_ranker_http``; the error dialects Go
-does not read are in ``_ranker_errors``; the key's checks and masking in
-``_ranker_secrets``; the argument checks in ``_ranker_args``; the sync
-client's chunk workers in ``_ranker_pool``.
+``perform_rank`` is Go's ``performRank`` written once, as a flow: a generator
+that yields the request to send and is sent the answer. :class:`Client`
+drives it on threads and :class:`AsyncClient` with ``await``
+(``modulecomponents/_retry_drivers.py``); sending is in ``_sending``. The
+Python-only plumbing is in the ``_`` siblings, each named for what it is. The
+opt-in extensions are in ``reranker_nvidia/extensions/``: with Go's defaults
+none of their code runs while a call succeeds.
 
 Deliberate differences from Go are marked ``D-…`` and listed, with the
-contract case that pins each, in docs/divergences.md. The extensions, each
-off by default (the ``endpoint``, ``truncate``, ``retries``,
-``requests_per_minute`` and ``wait_ready`` arguments and class settings, and
-image passages), take effect where a chunk is sent (Go's ``performRank`` is
-``_perform_rank``, which picks the route, ``_rank_on``, which waits, limits
-and retries, and ``_send``) and in the I/O-free core; what they do is in
-``_endpoints``, ``_passages``, ``_lifecycle``, ``_retry_policy``,
-``_rate_limit`` and ``_ready``.
+contract case that pins each, in docs/divergences.md.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Annotated, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Self, TypeAlias, TypeVar
 
 import anyio
 import httpx
-import pydantic_core
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from .._gostd import json as gojson
 from .._gostd import url as gourl
 from .._gostd.context import HeaderSource
-from ..config._extension_settings import Extensions
 from ..config.class_settings import NAME, ClassSettings
 from ..entities.moduletools.config import ClassConfig
 from ..errors import (
     ConfigError,
-    EndpointMismatchError,
     ErrorResponseParseError,
     InvalidRankingsError,
     MissingAPIKeyError,
@@ -59,29 +48,20 @@ from ..errors import (
     ResponseParseError,
     UpstreamError,
 )
-from ..modulecomponents._deadline import (
-    DEFAULT_MAX_RESPONSE_BYTES,
-    aread_capped,
-    read_capped,
-)
-from ..modulecomponents.base_client import (
-    new_async_base_http_client,
-    new_base_http_client,
-)
+from ..extensions.endpoint import hint_for
+from ..extensions.images import Passage
+from ..extensions.lifecycle import DeprecationNotices, retired
+from ..extensions.settings import checked_keywords
+from ..modulecomponents._deadline import DEFAULT_MAX_RESPONSE_BYTES
+from ..modulecomponents._retry_drivers import Pause, drive, drive_async
+from ..modulecomponents.base_client import new_async_base_http_client, new_base_http_client
 from ..modulecomponents.ent.rank_result import DocumentScore, RankResult
 from ..modulecomponents.header_values import get_value_from_context
-from ..modulecomponents.validate_baseurl import (
-    Resolver,
-    validated_base_url_from_header,
-)
-from ..usecases.config.environment import (
-    module_http_client_timeout_from_environment,
-)
-from . import _endpoints as routes
-from ._lifecycle import DeprecationNotices, retired
-from ._passages import Passage, has_images, passage_text, wire_passages
-from ._ranker_args import EventLoopBinding, checked_config, checked_documents
-from ._ranker_errors import (
+from ..modulecomponents.validate_baseurl import Resolver, validated_base_url_from_header
+from ..usecases.config.environment import module_http_client_timeout_from_environment
+from ._arguments import EventLoopBinding, checked_config, checked_documents, extensions_given
+from ._chunk_workers import close_pool, num_cpu, pool_of, run_jobs
+from ._error_dialects import (
     ErrorAnswer,
     joined_msgs,
     list_detail,
@@ -93,27 +73,29 @@ from ._ranker_errors import (
     text_body,
     token_limit,
 )
-from ._ranker_fast import PlainRankings, plain_rankings
-from ._ranker_http import APIKey, Progress, build_request, transport_error
-from ._ranker_pickle import reduce_client
-from ._ranker_pool import close_pool, pool_of, run_jobs
-from ._ranker_secrets import check_api_key, scrubbed
-from ._rate_limit import RateLimiters
-from ._ready import await_until_ready, wait_until_ready
-from ._retry_policy import RetryPolicy
+from ._response_parse import PlainRankings, plain_rankings, refuse_more_rankings_than, validated
+from ._secrets import check_api_key, scrubbed
+from ._sending import Answer, APIKey, Post, Progress, request_headers, send, send_async
 from .ranker_meta import meta_info
+
+if TYPE_CHECKING:
+    from ..extensions.plan import Plan
 
 __all__ = [
     "API_KEY_ENV",
     "API_KEY_HEADER",
     "BASE_URL_HEADER",
+    "GO_ROUTE",
     "MAX_DOCUMENTS",
     "RERANKING_PATH",
+    "APIKey",
     "AsyncClient",
     "Client",
+    "Document",
     "ErrorDetail",
-    "PreparedRequest",
+    "GoRoute",
     "ProgressCallback",
+    "RankFlow",
     "RankRequest",
     "RankResponse",
     "Ranking",
@@ -121,14 +103,14 @@ __all__ = [
     "ResponseError422",
     "Text",
     "chunk_documents",
-    "finish_response",
     "get_api_key",
     "get_nvidia_url",
     "get_rank_request",
     "get_response_error",
     "num_cpu",
     "parse_rank_response",
-    "prepare_request",
+    "perform_rank",
+    "refined_error",
     "to_document_scores",
     "to_rank_result",
 ]
@@ -148,212 +130,138 @@ ProgressCallback = Callable[[int, int], None]
 Document = str | Passage
 """A document to rank: text, or a :class:`Passage` with an image (D-EXT-IMAGES)."""
 
+RankFlow: TypeAlias = Generator[Post | Pause, Answer | None, list[DocumentScore]]
+"""One chunk's flow: yields a :class:`Post` (or a pause), is sent the :class:`Answer`."""
+
 _D = TypeVar("_D")
-_T = TypeVar("_T")
 
 
-def num_cpu() -> int:
-    """Go's ``runtime.NumCPU()``: the CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
-class _ClientBase:
-    """Go's ``client`` struct, which both clients share: the key, the timeout, ``maxDocuments``."""
+class _Client:
+    """Go's ``client``: the key, the timeout, ``maxDocuments``; what both clients share."""
 
     def __init__(
         self,
-        api_key: str | None,
-        timeout: float | None,
-        max_documents: int,
-        max_concurrency: int | None,
-        resolver: Resolver | None,
+        api_key: str | APIKey | None = None,
+        timeout: float | None = None,
         *,
-        init_kwargs: dict[str, object] | None = None,
+        max_documents: int = MAX_DOCUMENTS,
+        max_concurrency: int | None = None,
+        transport: Any = None,
+        resolver: Resolver | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        **extensions: Any,
     ) -> None:
-        self._init_kwargs: dict[str, object] = dict(init_kwargs or {})
-        """What the client was built with, but ``transport`` and ``resolver`` (for pickling)."""
-        extensions = {
-            name: self._init_kwargs[name]
-            for name in ("endpoint", "truncate", "retries", "requests_per_minute", "wait_ready")
-            if name in self._init_kwargs
+        """Go's ``New``; ``api_key=None`` reads ``NVIDIA_APIKEY``, once, here.
+
+        ``timeout`` (seconds; zero or less: none) covers each request's attempts
+        and body, read from ``MODULES_CLIENT_TIMEOUT`` when not given, else 50 s.
+        ``transport`` swaps the network layer, ``resolver`` DNS for the SSRF
+        checks; ``max_response_bytes`` caps each decoded body (D-BODY-CAP). The
+        other keyword arguments are the extensions of
+        ``reranker_nvidia.extensions.settings.SETTINGS``, each off by default.
+        """
+        self._init_kwargs = {  # what a pickle carries (D-EXT-PICKLE)
+            "api_key": api_key,
+            "timeout": timeout,
+            "max_documents": max_documents,
+            "max_concurrency": max_concurrency,
+            "max_response_bytes": max_response_bytes,
+            **extensions,
         }
-        if timeout is None:  # as the module reads it: MODULES_CLIENT_TIMEOUT, else 50 s
-            timeout = module_http_client_timeout_from_environment()
+        self.api_key = APIKey.given(api_key, API_KEY_ENV)
+        self.timeout = module_http_client_timeout_from_environment() if timeout is None else timeout
         if max_documents < 1:
             raise ConfigError(f"max_documents must be at least 1, not {max_documents}")
         if max_concurrency is not None and max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be at least 1, not {max_concurrency}")
-        # The arguments keep their own checks (max_documents has no upper bound here, so
-        # NIM's own refusal of more than 512 passages stays reachable); class settings are
-        # checked by Extensions.merged, 512 at most.
-        self._extensions = replace(
-            Extensions.checked(**extensions),
-            max_documents=max_documents,
-            max_concurrency=max_concurrency,
-        )
-        self._api_key = APIKey(os.environ.get(API_KEY_ENV, "") if api_key is None else api_key)
-        self._api_key_source = API_KEY_ENV if api_key is None else "the api_key argument"
-        self.timeout = timeout
         self.max_documents = max_documents
         self.max_concurrency = max_concurrency or num_cpu()
-        self._resolver = resolver
-        self._routes = routes.RouteMemory()  # D-EXT-ENDPOINT: auto's winner per base URL
-        self._ready = routes.OncePerKey()  # D-EXT-WAIT-READY: one wait per base URL
-        self._limiters = RateLimiters()  # D-EXT-RPM: one limiter per rate, for every chunk
-        self._notices = DeprecationNotices()  # D-EXT-LIFECYCLE: one warning per model
+        self.max_response_bytes = max_response_bytes
+        self.transport = transport
+        self.resolver = resolver
+        self.extensions = checked_keywords(extensions, type(self).__name__) if extensions else {}
+        """The extensions set at construction, checked; empty with Go's defaults."""
+        self.extension_state: dict[str, Any] = {}
+        """What the extensions keep for the client's life (auto's routes, the limiter, …)."""
+        self.notices = DeprecationNotices()  # D-EXT-LIFECYCLE: one warning per model
+        self._loop = EventLoopBinding()  # an AsyncClient's pool belongs to one event loop
+        self.http = self._new_http()
+
+    def _new_http(self) -> Any:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(api_key={self._api_key!r}, timeout={self.timeout}, "
+            f"{type(self).__name__}(api_key={self.api_key!r}, timeout={self.timeout}, "
             f"max_documents={self.max_documents}, max_concurrency={self.max_concurrency})"
         )
 
     def __reduce__(self) -> tuple[Any, tuple[object, ...]]:
         """D-EXT-PICKLE: pickled by its settings; the pool is rebuilt where it is unpickled."""
+        from ..extensions.pickling import reduce_client  # noqa: PLC0415 - only when pickled
+
         return reduce_client(self)
 
     def meta_info(self) -> dict[str, Any]:
         """``{"name": "Reranker - NVIDIA", "documentationHref": …}``."""
         return meta_info()
 
-    def _prepare(
-        self,
-        query: str,
-        documents: Sequence[Document],
-        cfg: ClassConfig | None,
-        headers: HeaderSource,
-        *,
-        endpoint: str = routes.RETRIEVAL,
-        truncate: str | None = None,
-        first_index: int = 0,
-    ) -> PreparedRequest:
-        return prepare_request(
-            query,
-            documents,
-            cfg,
-            headers,
-            self._api_key.value,
-            resolver=self._resolver,
-            key_source=self._api_key_source,
-            endpoint=endpoint,
-            truncate=truncate,
-            first_index=first_index,
-        )
+    def _call(
+        self, query: str, documents: Iterable[Document], cfg: ClassConfig | None, headers: Any
+    ) -> _Call:
+        """A call's arguments checked, and its extensions settled, before anything is sent."""
+        listed, all_text = checked_documents(query, documents)
+        checked_config(cfg)
+        plan = None
+        if self.extensions or not all_text or extensions_given(cfg):
+            from ..extensions.plan import Plan  # noqa: PLC0415 - the extensions: not on Go's path
 
-    # Python only: the extensions' plumbing, shared by both clients.
+            plan = Plan(self, cfg, listed, all_text)
+        size = self.max_documents if plan is None else plan.max_documents
+        workers = self.max_concurrency if plan is None else plan.max_concurrency
+        return _Call(query, listed, cfg, headers, plan, size, workers)
 
-    def _call_settings(self, cfg: ClassConfig | None) -> Extensions:
-        """The client's settings with the call's class settings over them (ConfigError if bad)."""
-        return self._extensions.merged(cfg)
-
-    def _base_url(self, cfg: ClassConfig | None, headers: HeaderSource) -> str:
-        """The base URL a chunk goes to (header over class), validated as Go validates it."""
-        passed = validated_base_url_from_header(
-            headers, BASE_URL_HEADER, ClassSettings(cfg).base_url(), resolver=self._resolver
-        )
-        return _without_trailing_slashes(passed)
-
-    def _skipped(self, endpoint: str, headers: HeaderSource, images: bool) -> str | None:
-        """Why ``auto`` does not try ``endpoint`` (it could not be sent), or ``None``."""
-        if routes.needs_key(endpoint) and not (
-            get_value_from_context(headers, API_KEY_HEADER) or self._api_key.value
-        ):
-            return "not tried: no API key"
-        if endpoint == routes.RERANK and images:
-            return "not tried: it takes no images"
-        return None
-
-    def _finish(
-        self,
-        prepared: PreparedRequest,
-        response: httpx.Response,
-        body: bytes,
-        documents: Sequence[Document],
-        *,
-        first_index: int,
-        endpoint: str,
-        ext: Extensions,
-    ) -> list[DocumentScore]:
-        model = prepared.model
-        if response.status_code == 200:
-            self._notices.notice(model, response.headers)  # D-EXT-LIFECYCLE
-        return finish_response(
-            response.status_code,
-            response.headers,
-            body,
-            _texts(documents),
-            secrets=prepared.secrets,
-            first_index=first_index,
-            endpoint=endpoint,
-            model=model,
-            hinted=ext.endpoint != routes.RETRIEVAL or ext.truncate is not None,
-        )
+    def _chunk_flow(self, call: _Call, index: int, chunk: list[Document]) -> RankFlow:
+        first = index * call.size
+        if call.plan is None:
+            return perform_rank(self, call.query, chunk, call.cfg, call.headers, first_index=first)  # type: ignore[arg-type]
+        return call.plan.flow(call, chunk, first)
 
 
-class Client(_ClientBase):
+@dataclass(slots=True)
+class _Call:
+    """One ``rank`` call, checked: its documents, settings, chunk size and workers."""
+
+    query: str
+    documents: list[Document]
+    cfg: ClassConfig | None
+    headers: HeaderSource
+    plan: Plan | None
+    size: int
+    workers: int
+
+
+class Client(_Client):
     """The synchronous client (Go's ``client``, built by ``New``).
 
-    ``api_key`` defaults to ``NVIDIA_APIKEY``, read once, here. ``timeout`` is
-    in seconds and covers each request's attempts and body; zero or less means
-    none; when not given it is read as the module reads it, from
-    ``MODULES_CLIENT_TIMEOUT`` (a Go duration), else 50 s. ``transport``
-    swaps the network layer (``httpx.MockTransport``, …); ``resolver`` swaps
-    DNS for SSRF checks and the dial guard. ``max_response_bytes`` caps each
-    decoded response body, 8 MiB by default; past it the call fails with
-    :class:`ResponseTooLargeError` (D-BODY-CAP).
-
-    The extensions, each off by default and each also a class setting, which
-    wins for its call: ``endpoint`` (``"retrieval"``, Go's route; ``"model"``,
-    ``"ranking"``, ``"rerank"``, ``"auto"``; D-EXT-ENDPOINT), ``truncate``
-    (``"NONE"`` or ``"END"``; D-EXT-TRUNCATE), ``retries`` (D-EXT-RETRIES),
-    ``requests_per_minute`` (D-EXT-RPM) and ``wait_ready`` (seconds;
-    D-EXT-WAIT-READY).
+    ``Client(api_key=None, timeout=None, *, max_documents=512, max_concurrency=None,
+    transport=None, resolver=None, max_response_bytes=8 MiB, **extensions)``:
+    ``api_key`` defaults to ``NVIDIA_APIKEY``, read once, at construction;
+    ``timeout`` (seconds) to ``MODULES_CLIENT_TIMEOUT``, else 50 s; each decoded
+    response body is capped at ``max_response_bytes``, 8 MiB by default, past
+    which the call fails with :class:`ResponseTooLargeError` (D-BODY-CAP). The
+    extensions are the keywords of ``reranker_nvidia.extensions.settings``, each
+    off by default.
     """
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        timeout: float | None = None,
-        *,
-        max_documents: int = MAX_DOCUMENTS,
-        max_concurrency: int | None = None,
-        transport: httpx.BaseTransport | None = None,
-        resolver: Resolver | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        endpoint: str = "retrieval",
-        truncate: str | None = None,
-        retries: int = 0,
-        requests_per_minute: float | None = None,
-        wait_ready: float | None = None,
-    ) -> None:
-        super().__init__(
-            api_key,
-            timeout,
-            max_documents,
-            max_concurrency,
-            resolver,
-            init_kwargs={
-                "api_key": api_key,
-                "timeout": timeout,
-                "max_documents": max_documents,
-                "max_concurrency": max_concurrency,
-                "max_response_bytes": max_response_bytes,
-                "endpoint": endpoint,
-                "truncate": truncate,
-                "retries": retries,
-                "requests_per_minute": requests_per_minute,
-                "wait_ready": wait_ready,
-            },
-        )
-        self.max_response_bytes = max_response_bytes
-        self._http = new_base_http_client(
+    http: httpx.Client
+
+    def _new_http(self) -> httpx.Client:
+        return new_base_http_client(
             self.timeout,
-            transport=transport,
-            resolver=resolver,
-            max_response_bytes=max_response_bytes,
+            transport=self.transport,
+            resolver=self.resolver,
+            max_response_bytes=self.max_response_bytes,
         )
 
     def rank(
@@ -365,178 +273,122 @@ class Client(_ClientBase):
         headers: HeaderSource = None,
         on_progress: ProgressCallback | None = None,
     ) -> RankResult:
-        """Score every document against ``query``; scores come back in input order.
+        """Go's ``Rank``: a score for every document against ``query``, in input order.
 
-        ``documents`` is any iterable of ``str`` or :class:`Passage` (a bare
-        ``str`` is a ``TypeError``); ``cfg`` a :class:`ClassConfig` such as
-        ``ClassBasedModuleConfig.for_settings({...})``. ``headers`` are the
-        request headers Weaviate would see (``X-Nvidia-Api-Key``,
-        ``X-Nvidia-Baseurl``; any letter case). A chunk that fails fails the
-        whole call, and chunks not yet sent are then not sent (D-CHUNK-STOP);
-        so does Ctrl-C, which is raised at once, the chunks in flight left to
-        finish on their own.
+        ``documents`` is any iterable of ``str`` (or :class:`Passage`); ``cfg`` a
+        :class:`ClassConfig` such as ``ClassBasedModuleConfig.for_settings({...})``;
+        ``headers`` the request headers Weaviate would see (``X-Nvidia-Api-Key``,
+        ``X-Nvidia-Baseurl``). A chunk that fails fails the call, and chunks not
+        yet sent are then not sent (D-CHUNK-STOP); so does Ctrl-C, at once.
         """
-        documents = checked_documents(query, documents)
-        checked_config(cfg)
-        ext = self._call_settings(cfg)
-        checked_passages(documents, ext.endpoint)  # D-EXT-IMAGES: before anything is sent
-        size = ext.max_documents  # D-EXT-LIMITS: a class setting wins
-        chunks = chunk_documents(documents, size)
-        total = len(documents)
-        if not chunks:
-            return RankResult(query=query, document_scores=[])
-        # Each chunk writes only its own slot, so Go's lockGuard has nothing to guard here.
+        call = self._call(query, documents, cfg, headers)
+        chunks = chunk_documents(call.documents, call.size)
         results: list[list[DocumentScore]] = [[] for _ in chunks]
-        progress = Progress(total, on_progress)
-        workers = min(ext.max_concurrency or self.max_concurrency, len(chunks))
-        if workers == 1:
-            for i, chunk in enumerate(chunks):
-                results[i] = self._perform_rank(query, chunk, cfg, headers, i * size, ext=ext)
-                progress.add(len(chunk))
-            return to_rank_result(query, results)
+        progress = Progress(len(call.documents), on_progress)
 
-        def run(i: int) -> None:
-            results[i] = self._perform_rank(query, chunks[i], cfg, headers, i * size, ext=ext)
+        def run(i: int) -> None:  # each chunk writes its own slot: Go's lockGuard is not needed
+            results[i] = drive(self._chunk_flow(call, i, chunks[i]), self._send, time.sleep)
             progress.add(len(chunks[i]))
 
-        run_jobs(len(chunks), workers, run, NAME, pool_of(self, NAME))
-        return to_rank_result(query, results)
+        workers = min(call.workers, len(chunks))
+        if workers <= 1:
+            for i in range(len(chunks)):
+                run(i)
+        else:
+            run_jobs(len(chunks), workers, run, NAME, pool_of(self, NAME))
+        return to_rank_result(call.query, results)
 
-    def _perform_rank(
-        self,
-        query: str,
-        documents: Sequence[Document],
-        cfg: ClassConfig | None,
-        headers: HeaderSource,
-        first_index: int = 0,
-        *,
-        ext: Extensions | None = None,
-    ) -> list[DocumentScore]:
-        ext = self._extensions if ext is None else ext
-        if ext.endpoint != routes.AUTO:
-            return self._rank_on(
-                ext.endpoint, query, documents, cfg, headers, first_index=first_index, ext=ext
-            )
-        # D-EXT-ENDPOINT: the first chunk for a base URL probes; the others wait for its winner
-        base_url = self._base_url(cfg, headers)
-
-        def send(endpoint: str) -> list[DocumentScore]:
-            return self._rank_on(
-                endpoint, query, documents, cfg, headers, first_index=first_index, ext=ext
-            )
-
-        def probe() -> list[DocumentScore]:
-            images = has_images(documents)
-            tried: list[tuple[str, str, UpstreamError | str]] = []
-            for endpoint in routes.PROBE_ORDER:
-                url = base_url + routes.route_path(endpoint, ClassSettings(cfg).model())
-                skipped = self._skipped(endpoint, headers, images)
-                if skipped is not None:
-                    tried.append((endpoint, url, skipped))
-                    continue
-                try:
-                    scores = send(endpoint)
-                except UpstreamError as err:
-                    if not routes.does_not_fit(err):
-                        raise
-                    tried.append((endpoint, url, err))
-                    continue
-                self._routes.remember(base_url, endpoint)
-                return scores
-            raise _mismatch(base_url, tried)
-
-        return self._routes.run(base_url, send, probe)
-
-    def _rank_on(
-        self,
-        endpoint: str,
-        query: str,
-        documents: Sequence[Document],
-        cfg: ClassConfig | None,
-        headers: HeaderSource,
-        *,
-        first_index: int,
-        ext: Extensions,
-    ) -> list[DocumentScore]:
-        """One chunk on one route: Go's ``performRank``, with the extensions around the send."""
-        prepared = self._prepare(
-            query,
-            documents,
-            cfg,
-            headers,
-            endpoint=endpoint,
-            truncate=ext.truncate,
-            first_index=first_index,
-        )
-        wait_ready = ext.wait_ready
-        if wait_ready is not None:  # D-EXT-WAIT-READY: before the first request per base URL
-            base_url = prepared.base_url
-            self._ready.run(base_url, lambda: wait_until_ready(self._http, base_url, wait_ready))
-        rpm = ext.requests_per_minute
-        limiter = None if rpm is None else self._limiters.get(rpm)  # D-EXT-RPM
-
-        def attempt() -> list[DocumentScore]:
-            if limiter is not None:
-                limiter.acquire()
-            return self._send(prepared, documents, first_index, endpoint, ext)
-
-        try:
-            # D-EXT-RETRIES: RetryPolicy(0), the default, calls attempt once and changes nothing
-            return RetryPolicy(ext.retries).run(attempt, timeout=self.timeout)
-        except RerankerError as err:
-            scrubbed(err, prepared.secrets)  # D-SECRET-EVERY-COPY: every copy, the chain too
-            raise
-
-    def _send(
-        self,
-        prepared: PreparedRequest,
-        documents: Sequence[Document],
-        first_index: int,
-        endpoint: str,
-        ext: Extensions,
-    ) -> list[DocumentScore]:
-        try:
-            request = build_request(self._http, prepared.url, prepared.headers, prepared.body)
-            if ext.requests_per_minute is not None:  # D-EXT-RPM: next start counts from the wire
-                request.extensions["trace"] = self._limiters.get(ext.requests_per_minute).trace
-            try:
-                response = self._http.send(request, stream=True)
-            except httpx.HTTPError as err:
-                raise transport_error(err, prepared.url) from err
-            try:
-                body = read_capped(response, self.max_response_bytes)
-            except httpx.HTTPError as err:
-                raise transport_error(err, prepared.url, reading=True) from err
-            finally:
-                response.close()
-            return self._finish(
-                prepared,
-                response,
-                body,
-                documents,
-                first_index=first_index,
-                endpoint=endpoint,
-                ext=ext,
-            )
-        except RerankerError as err:
-            scrubbed(err, prepared.secrets)  # D-SECRET-EVERY-COPY: every copy, the chain too
-            raise
+    def _send(self, post: Post) -> Answer:
+        return send(self.http, post, self.max_response_bytes)
 
     def close(self) -> None:
-        """Close the pooled connections."""
-        close_pool(self)  # the chunk workers' idle threads end
-        self._http.close()
+        """Close the pooled connections; the chunk workers' idle threads end."""
+        close_pool(self)
+        self.http.close()
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncClient(_Client):
+    """The asynchronous client: :class:`Client`'s behaviour on anyio (asyncio or trio)."""
+
+    http: httpx.AsyncClient
+
+    def _new_http(self) -> httpx.AsyncClient:
+        return new_async_base_http_client(
+            self.timeout,
+            transport=self.transport,
+            resolver=self.resolver,
+            max_response_bytes=self.max_response_bytes,
+        )
+
+    async def rank(
+        self,
+        query: str,
+        documents: Iterable[Document],
+        cfg: ClassConfig | None = None,
+        *,
+        headers: HeaderSource = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> RankResult:
+        """The async twin of :meth:`Client.rank`.
+
+        A client may be used from one event loop after another (``asyncio.run``
+        twice): pooled connections belong to the loop that opened them, so a new
+        loop gets a new pool.
+        """
+        call = self._call(query, documents, cfg, headers)
+        if self._loop.moved():
+            self.http = self._new_http()
+        chunks = chunk_documents(call.documents, call.size)
+        results: list[list[DocumentScore]] = [[] for _ in chunks]
+        progress = Progress(len(call.documents), on_progress)
+        errors: list[Exception] = []
+        limiter = anyio.Semaphore(max(min(call.workers, len(chunks)), 1))
+
+        async def run(i: int, scope: anyio.CancelScope) -> None:
+            async with limiter:
+                if errors:
+                    return
+                try:
+                    flow = self._chunk_flow(call, i, chunks[i])
+                    results[i] = await drive_async(flow, self._send, anyio.sleep)
+                except Exception as err:  # noqa: BLE001 - re-raised after the group
+                    errors.append(err)
+                    scope.cancel()
+                    return
+                progress.add(len(chunks[i]))
+
+        async with anyio.create_task_group() as group:
+            for i in range(len(chunks)):
+                group.start_soon(run, i, group.cancel_scope)
+        if errors:
+            raise errors[0]
+        return to_rank_result(call.query, results)
+
+    async def _send(self, post: Post) -> Answer:
+        return await send_async(self.http, post, self.max_response_bytes)
+
+    async def aclose(self) -> None:
+        """Close the pooled connections (those of an earlier event loop went with it)."""
+        if self._loop.moved():
+            self.http = self._new_http()
+        await self.http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        await self.aclose()
 
 
 def to_rank_result(query: str, results: Iterable[Sequence[DocumentScore]]) -> RankResult:
@@ -545,6 +397,45 @@ def to_rank_result(query: str, results: Iterable[Sequence[DocumentScore]]) -> Ra
     for chunk in results:
         document_scores.extend(chunk)
     return RankResult(query=query, document_scores=document_scores)
+
+
+def perform_rank(
+    c: _Client,
+    query: str,
+    documents: Sequence[str],
+    cfg: ClassConfig | None,
+    headers: HeaderSource,
+    *,
+    first_index: int = 0,
+    route: GoRoute | None = None,
+) -> RankFlow:
+    """Go's ``performRank``: one chunk's request and answer, as a flow.
+
+    ``first_index`` is where the chunk starts in the caller's documents, for
+    errors that name a passage; ``route`` is an extension's route, body and
+    answer (D-EXT-ENDPOINT, D-EXT-TRUNCATE, D-EXT-IMAGES), Go's when ``None``.
+    """
+    r = GO_ROUTE if route is None else route
+    settings = ClassSettings(cfg)
+    body = r.body(settings.model(), query, documents, first_index)
+    url = r.url(c, headers, settings)
+    try:
+        gourl.parse(url)  # Go's NewRequestWithContext; what Do refuses is refused when sent
+    except gourl.URLError as err:
+        raise RequestBuildError(f"create POST request: {err}") from None
+    api_key = r.api_key(c, headers)
+    post = Post(url, request_headers(api_key), body)
+    try:
+        answer = yield post
+        assert answer is not None
+        if answer.status != 200:
+            raise r.response_error(answer, post.secrets, first_index, len(documents), settings)
+        if answer.announces_end_of_life:  # D-EXT-LIFECYCLE
+            c.notices.notice(settings.model(), answer.headers)
+        return r.document_scores(answer, documents)
+    except RerankerError as err:
+        scrubbed(err, post.secrets)  # D-SECRET-EVERY-COPY: every copy, the chain too
+        raise
 
 
 def get_rank_request(model: str, query: str, documents: Sequence[str]) -> dict[str, Any]:
@@ -569,45 +460,27 @@ def to_document_scores(
     count = len(documents)
     scores: list[float | None] = [None] * count
     if isinstance(rankings, PlainRankings) and rankings.passages == count:
-        indices = rankings.indices  # every one inside 0..count-1 already
-        for index, logit in zip(indices, rankings.logits, strict=True):
-            if scores[index] is not None:
-                raise InvalidRankingsError(
-                    "failed to parse reranker response (status 200): "
-                    f"passage {index} is ranked more than once"
-                )
-            scores[index] = logit
-        if len(indices) != count:  # no index twice: fewer rankings leave a passage out
-            raise InvalidRankingsError(
-                "failed to parse reranker response (status 200): "
-                f"passage {scores.index(None)} has no ranking "
-                f"({len(indices)} rankings for {count} passages)"
-            )
-        return list(map(DocumentScore, documents, scores))  # type: ignore[arg-type]
+        pairs: Iterable[tuple[int, float]] = zip(rankings.indices, rankings.logits, strict=True)
+    else:
+        pairs = ((ranking.index, ranking.logit) for ranking in rankings)
     received = 0
-    for ranking in rankings:
+    for index, logit in pairs:
         received += 1
-        index = ranking.index
         if not 0 <= index < count:
-            raise InvalidRankingsError(
-                "failed to parse reranker response (status 200): "
-                f"ranking index {index} is out of range for {count} passages"
-            )
+            raise _invalid(f"ranking index {index} is out of range for {count} passages")
         if scores[index] is not None:
-            raise InvalidRankingsError(
-                "failed to parse reranker response (status 200): "
-                f"passage {index} is ranked more than once"
-            )
-        scores[index] = ranking.logit
-    out: list[DocumentScore] = []
-    for index, score in enumerate(scores):
-        if score is None:
-            raise InvalidRankingsError(
-                "failed to parse reranker response (status 200): "
-                f"passage {index} has no ranking ({received} rankings for {count} passages)"
-            )
-        out.append(DocumentScore(document=documents[index], score=score))
-    return out
+            raise _invalid(f"passage {index} is ranked more than once")
+        scores[index] = logit
+    if received != count:  # no index twice: fewer rankings leave a passage out
+        missing = scores.index(None)
+        raise _invalid(
+            f"passage {missing} has no ranking ({received} rankings for {count} passages)"
+        )
+    return list(map(DocumentScore, documents, scores))  # type: ignore[arg-type]
+
+
+def _invalid(reason: str) -> InvalidRankingsError:
+    return InvalidRankingsError(f"failed to parse reranker response (status 200): {reason}")
 
 
 def chunk_documents(documents: Sequence[_D], chunk_size: int) -> list[list[_D]]:
@@ -624,10 +497,10 @@ def get_nvidia_url(
     is on.
     """
     passed = validated_base_url_from_header(headers, BASE_URL_HEADER, base_url, resolver=resolver)
-    return _without_trailing_slashes(passed) + RERANKING_PATH
+    return without_trailing_slashes(passed) + RERANKING_PATH
 
 
-def _without_trailing_slashes(base_url: str) -> str:
+def without_trailing_slashes(base_url: str) -> str:
     """D-BASEURL-SLASH: the base URL without the slashes ending its path, so no ``//v1``."""
     authority = base_url.find("://")
     keep = authority + 3 if authority != -1 else 0
@@ -662,10 +535,10 @@ def get_response_error(
     ``connection to NVIDIA API failed with status: N error: <detail>``, or
     ``failed to parse reranker error response (status N): …`` for a body that
     does not decode. Any other status: ``connection to NVIDIA API failed with
-    status: N``. Where Go fails or says little, a helper of ``_ranker_errors``
-    says more, each named in a comment by its D-id. ``secrets`` are masked
-    everywhere (D-SECRET-REDACT); ``first_index`` is where the request's
-    passages start in the caller's documents (D-DETAIL-CUT).
+    status: N``. Where Go fails or says little, a helper of ``_error_dialects``
+    says more, each named by its D-id. ``secrets`` are masked everywhere
+    (D-SECRET-REDACT); ``first_index`` is where the request's passages start in
+    the caller's documents (D-DETAIL-CUT).
     """
     answer = ErrorAnswer.read(status_code, body, headers, secrets, first_index)
     match status_code:
@@ -774,181 +647,36 @@ ResponseError422.model_rebuild()
 
 
 # --------------------------------------------------------------------------
-# Python only: the I/O-free core that Client and AsyncClient share
+# Python only: Go's json.Unmarshal of a 200, the typed errors, and Go's route
+# as one object an extension's route can stand in for.
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedRequest:
-    """One chunk's request, ready to send. ``repr`` hides the ``Authorization`` value."""
+def parse_rank_response(status: int, body: bytes, passages: int | None = None) -> Sequence[Ranking]:
+    """The rankings of a 200 body, or :class:`ResponseParseError` with Go's prefix.
 
-    url: str
-    headers: dict[str, str]
-    body: bytes
-    base_url: str = ""
-    """The base URL the request goes to, without trailing slashes."""
-    model: str = ""
-    """The model the body names."""
-
-    def __repr__(self) -> str:
-        shown = {k: ("Bearer ***" if k == "Authorization" else v) for k, v in self.headers.items()}
-        return (
-            f"PreparedRequest(url={self.url!r}, headers={shown!r}, body=<{len(self.body)} bytes>)"
-        )
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """What no error may show: the key this request carries (D-SECRET-REDACT)."""
-        authorization = self.headers.get("Authorization")
-        if authorization is None:  # D-EXT-ENDPOINT: a keyless request to a self-hosted NIM
-            return ()
-        return (authorization.removeprefix("Bearer "),)
-
-
-def prepare_request(
-    query: str,
-    documents: Sequence[Document],
-    cfg: ClassConfig | None,
-    headers: HeaderSource,
-    api_key: str,
-    *,
-    resolver: Resolver | None = None,
-    key_source: str = API_KEY_ENV,
-    endpoint: str = "retrieval",
-    truncate: str | None = None,
-    first_index: int = 0,
-) -> PreparedRequest:
-    """The first half of Go's ``performRank``, up to ``Do``, in Go's order of checks.
-
-    Raises :class:`BaseURLError` (header base URL), :class:`RequestBuildError`
-    (an unparsable URL), then :class:`MissingAPIKeyError`, or
-    :class:`InvalidAPIKeyError` for a key that is not a valid header value
-    (D-KEY-HEADER; ``key_source`` names where ``api_key`` came from). What
-    ``Do`` refuses is refused when the request is sent. ``endpoint`` and
-    ``truncate`` are the extensions' (D-EXT-ENDPOINT, D-EXT-TRUNCATE); with
-    their defaults the request is Go's. ``first_index`` is the chunk's offset,
-    for a passage's index in an :class:`InvalidPassageError`.
+    With ``passages``, more rankings than passages are refused before any is
+    built (D-RANKINGS-BOUND), and a body the fast check vouches for is read
+    into plain lists (``_response_parse``); any other body is validated once.
     """
-    settings = ClassSettings(cfg)
-    model = settings.model()
-    if endpoint == routes.RETRIEVAL and truncate is None and _all_text(documents):
-        body = gojson.marshal(get_rank_request(model, query, documents))  # type: ignore[arg-type]
-    else:  # D-EXT-ENDPOINT, D-EXT-TRUNCATE, D-EXT-IMAGES
-        passages = wire_passages(documents, first_index)
-        if endpoint == routes.RERANK:
-            routes.refuse_images(passages, first_index)
-        body = gojson.marshal(routes.request_body(endpoint, model, query, passages, truncate))
-    if endpoint == routes.RETRIEVAL:
-        url = get_nvidia_url(headers, settings.base_url(), resolver=resolver)
-        base_url = url.removesuffix(RERANKING_PATH)
-    else:  # D-EXT-ENDPOINT
-        passed = validated_base_url_from_header(
-            headers, BASE_URL_HEADER, settings.base_url(), resolver=resolver
+    if passages is not None:
+        refuse_more_rankings_than(passages, body)  # D-RANKINGS-BOUND
+        plain = plain_rankings(
+            body, passages, lambda i, x: Ranking.model_construct(index=i, logit=x)
         )
-        base_url = _without_trailing_slashes(passed)
-        url = base_url + routes.route_path(endpoint, model)
-    try:
-        gourl.parse(url)
-    except gourl.URLError as err:
-        raise RequestBuildError(f"create POST request: {err}") from None
-    wire_headers = {"Accept": "application/json", "Content-Type": "application/json"}
-    if routes.needs_key(endpoint):
-        key = get_api_key(headers, api_key)
-    else:  # D-EXT-ENDPOINT: a stock self-hosted NIM needs no key, so none is demanded
-        key = get_value_from_context(headers, API_KEY_HEADER) or api_key
-    if key:
-        from_header = bool(get_value_from_context(headers, API_KEY_HEADER))
-        check_api_key(
-            key, f"{API_KEY_HEADER} header" if from_header else key_source
-        )  # D-KEY-HEADER
-        wire_headers = {"Authorization": f"Bearer {key}", **wire_headers}
-    return PreparedRequest(url=url, headers=wire_headers, body=body, base_url=base_url, model=model)
-
-
-def _all_text(documents: Sequence[Document]) -> bool:
-    return all(isinstance(document, str) for document in documents)
-
-
-def checked_passages(documents: Sequence[Document], endpoint: str) -> None:
-    """D-EXT-IMAGES: every passage checked by NIM 2.4's rules before any chunk is sent."""
-    if _all_text(documents):
-        return
-    passages = wire_passages(documents)
-    if endpoint == routes.RERANK:
-        routes.refuse_images(passages, 0)
-
-
-def _texts(documents: Sequence[Document]) -> Sequence[str]:
-    """The documents' texts, as scores report them (the list itself when all are text)."""
-    if _all_text(documents):
-        return documents  # type: ignore[return-value]
-    return [passage_text(document) for document in documents]
-
-
-def _mismatch(base_url: str, tried: list[tuple[str, str, UpstreamError | str]]) -> RerankerError:
-    """D-EXT-ENDPOINT: every route tried and what it answered, in one line."""
-    lines = []
-    answered: list[tuple[str, str, int, str]] = []
-    last: UpstreamError | None = None
-    for endpoint, url, outcome in tried:
-        if isinstance(outcome, str):
-            lines.append(f"{endpoint} {outcome}")
-            continue
-        last = outcome
-        lines.append(routes.mismatch_line(endpoint, url, outcome))
-        answered.append((endpoint, url, outcome.status, outcome.detail or ""))
-    assert last is not None  # the ranking route is never skipped
-    err = EndpointMismatchError(
-        f"endpoint auto found no route that fits {base_url}: " + "; ".join(lines),
-        status=last.status,
-        detail=last.detail,
-        body=last.body,
-        content_type=last.content_type,
-        headers=last.headers,
+        if plain is not None:
+            return plain
+    read = validated(body, RankResponse)
+    if isinstance(read, RankResponse):
+        return read.rankings or []
+    reason = (  # D-PARSE-REASON
+        "json: a number has more digits than can be read"
+        if read is None
+        else rank_response_fault(read, body)
     )
-    err.tried = tuple(answered)
-    return err
-
-
-def finish_response(
-    status_code: int,
-    headers: Mapping[str, str],
-    body: bytes,
-    documents: Sequence[str],
-    *,
-    secrets: Sequence[str] = (),
-    first_index: int = 0,
-    endpoint: str = "retrieval",
-    model: str = "",
-    hinted: bool = False,
-) -> list[DocumentScore]:
-    """The second half of Go's ``performRank``: the answer turned into scores or an error.
-
-    ``endpoint`` says how to read a 200 (the gateway's ``results``,
-    D-EXT-ENDPOINT); ``model`` and ``hinted`` how to word an error: the error
-    is refined (:func:`refined_error`), and with ``hinted`` its hint ends the
-    message.
-    """
-    if status_code != 200:
-        err = get_response_error(
-            status_code, body, headers, secrets=secrets, first_index=first_index
-        )
-        raise refined_error(
-            err,
-            endpoint=endpoint,
-            model=model,
-            first_index=first_index,
-            passages=len(documents),
-            hinted=hinted,
-        )
-    if endpoint == routes.RERANK:  # D-EXT-ENDPOINT: the gateway's results, read as rankings
-        results = routes.parse_rerank_response(status_code, body, len(documents))
-        rankings = [
-            Ranking.model_construct(index=result.index, logit=result.relevance_score)
-            for result in results
-        ]
-        return to_document_scores(documents, rankings)
-    return to_document_scores(documents, parse_rank_response(status_code, body, len(documents)))
+    raise ResponseParseError(
+        f"failed to parse reranker response (status {status}): {reason}", status=status
+    )
 
 
 def refined_error(
@@ -960,11 +688,12 @@ def refined_error(
     passages: int = 0,
     hinted: bool = False,
 ) -> RerankerError:
-    """An upstream error as the extensions name it; its message is Go's unless ``hinted``.
+    """An error answer as a typed error; its message stays Go's unless ``hinted``.
 
     A token overflow is a :class:`TokenLimitError` (D-EXT-TOKEN-LIMIT), a 410 a
-    :class:`ModelRetiredError` (D-EXT-LIFECYCLE), a 404 from a route that
-    does not fit gets a hint naming the endpoint that would (D-EXT-ENDPOINT).
+    :class:`ModelRetiredError` (D-EXT-LIFECYCLE); a 404 from a route that does
+    not fit gets a ``hint`` naming the endpoint that would (D-EXT-ENDPOINT).
+    With ``hinted`` (an ``endpoint`` or ``truncate`` set) the hint ends the message.
     """
     if not isinstance(err, UpstreamError) or isinstance(err, RedirectError):
         return err
@@ -974,334 +703,63 @@ def refined_error(
     if err.status in (400, 422):
         refined = token_limit(err, first_index, passages) or err
     elif err.status == 404:
-        refined.hint = routes.hint_for(err, endpoint, model)
+        refined.hint = hint_for(err, endpoint, model)
     if hinted and refined.hint:
         refined.args = (f"{refined.args[0]}; {refined.hint}", *refined.args[1:])
     return refined
 
 
-def parse_rank_response(status: int, body: bytes, passages: int | None = None) -> Sequence[Ranking]:
-    """The rankings of a 200 body, or :class:`ResponseParseError` with Go's prefix.
+class GoRoute:
+    """Go's route, body, key and answer, as ``perform_rank`` uses them.
 
-    A good body is validated once. Invalid UTF-8 is read as U+FFFD, as Go's
-    decoder does, rather than refused. With ``passages``, more rankings than
-    passages are refused before any is built (D-RANKINGS-BOUND), and a body
-    the fast check of ``_ranker_fast`` vouches for is read into plain lists,
-    no model per ranking; any other body is validated here, as it always was.
+    An extension's route (``extensions/endpoint.py``) offers the same methods;
+    this one is Go's: ``getRankRequest``, ``getNvidiaUrl``, ``getApiKey``,
+    ``getResponseError`` and ``toDocumentScores``.
     """
-    if passages is not None:
-        _refuse_more_rankings_than(passages, body)  # D-RANKINGS-BOUND
-        # Values the fast check has vouched for: built without validating them again.
-        plain = plain_rankings(
-            body, passages, lambda i, x: Ranking.model_construct(index=i, logit=x)
-        )
-        if plain is not None:
-            return plain
-    fault = _validation_fault(body)
-    if isinstance(fault, list):
-        return fault
-    if (
-        fault is not None
-        and fault.errors(include_input=False)[0]["type"] == "json_invalid"
-        and not _is_utf8(body)
-    ):
-        body = body.decode("utf-8", "replace").encode("utf-8")
-        fault = _validation_fault(body)
-        if isinstance(fault, list):
-            return fault
-    if fault is None:  # D-PARSE-REASON: a number Python's int parser refuses
-        reason = "json: a number has more digits than can be read"
-    else:
-        reason = rank_response_fault(fault, body)  # D-PARSE-REASON
-    raise ResponseParseError(
-        f"failed to parse reranker response (status {status}): {reason}", status=status
-    )
 
+    endpoint = "retrieval"
+    hinted = False
 
-def _validation_fault(body: bytes) -> list[Ranking] | ValidationError | None:
-    """The rankings, or the fault; ``None`` for a number too long for Python's int parser."""
-    try:
-        return RankResponse.model_validate_json(body).rankings or []
-    except ValidationError as err:
-        return err
-    except ValueError:
-        return None
+    def body(self, model: str, query: str, documents: Sequence[Any], first_index: int) -> bytes:
+        return gojson.marshal(get_rank_request(model, query, documents))
 
+    def url(self, c: _Client, headers: HeaderSource, settings: ClassSettings) -> str:
+        return get_nvidia_url(headers, settings.base_url(), resolver=c.resolver)
 
-def _refuse_more_rankings_than(passages: int, body: bytes) -> None:
-    """D-RANKINGS-BOUND: more rankings than passages, refused before any ranking is built.
+    def api_key(self, c: _Client, headers: HeaderSource) -> str:
+        return self.checked_key(get_api_key(headers, c.api_key.value), headers, c.api_key)
 
-    Each ranking is an object, so a body with no more ``{`` than passages
-    cannot hold too many, and is not looked at twice. Otherwise the rankings
-    are counted on plain JSON values, a fraction of the time and memory of
-    validated ones; a body that does not parse is left to the validation.
-    """
-    if body.count(b"{") - 1 <= passages:
-        return
-    try:
-        document = pydantic_core.from_json(body)
-    except ValueError:
-        return
-    rankings = document.get("rankings") if isinstance(document, dict) else None
-    if isinstance(rankings, list) and len(rankings) > passages:
-        raise InvalidRankingsError(
-            "failed to parse reranker response (status 200): "
-            f"{len(rankings)} rankings for {passages} passages, more than one per passage"
-        )
+    @staticmethod
+    def checked_key(key: str, headers: HeaderSource, own: APIKey) -> str:
+        """D-KEY-HEADER: a key that is no header value is refused, naming where it came from."""
+        if key:
+            from_header = bool(get_value_from_context(headers, API_KEY_HEADER))
+            check_api_key(key, f"{API_KEY_HEADER} header" if from_header else own.source)
+        return key
 
-
-def _is_utf8(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-# --------------------------------------------------------------------------
-# Python only: the asynchronous client
-# --------------------------------------------------------------------------
-
-
-class AsyncClient(_ClientBase):
-    """The asynchronous client: :class:`Client`'s behaviour on anyio (asyncio or trio)."""
-
-    def __init__(
+    def response_error(
         self,
-        api_key: str | None = None,
-        timeout: float | None = None,
-        *,
-        max_documents: int = MAX_DOCUMENTS,
-        max_concurrency: int | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        resolver: Resolver | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        endpoint: str = "retrieval",
-        truncate: str | None = None,
-        retries: int = 0,
-        requests_per_minute: float | None = None,
-        wait_ready: float | None = None,
-    ) -> None:
-        super().__init__(
-            api_key,
-            timeout,
-            max_documents,
-            max_concurrency,
-            resolver,
-            init_kwargs={
-                "api_key": api_key,
-                "timeout": timeout,
-                "max_documents": max_documents,
-                "max_concurrency": max_concurrency,
-                "max_response_bytes": max_response_bytes,
-                "endpoint": endpoint,
-                "truncate": truncate,
-                "retries": retries,
-                "requests_per_minute": requests_per_minute,
-                "wait_ready": wait_ready,
-            },
-        )
-        self.max_response_bytes = max_response_bytes
-        self._transport = transport
-        self._http = self._new_http()
-        self._loop = EventLoopBinding()
-
-    def _new_http(self) -> httpx.AsyncClient:
-        return new_async_base_http_client(
-            self.timeout,
-            transport=self._transport,
-            resolver=self._resolver,
-            max_response_bytes=self.max_response_bytes,
-        )
-
-    async def rank(
-        self,
-        query: str,
-        documents: Iterable[Document],
-        cfg: ClassConfig | None = None,
-        *,
-        headers: HeaderSource = None,
-        on_progress: ProgressCallback | None = None,
-    ) -> RankResult:
-        """The async twin of :meth:`Client.rank`.
-
-        A client may be used from one event loop after another (``asyncio.run``
-        twice): pooled connections belong to the loop that opened them, so a
-        new loop gets a new pool.
-        """
-        documents = checked_documents(query, documents)
-        checked_config(cfg)
-        ext = self._call_settings(cfg)
-        checked_passages(documents, ext.endpoint)  # D-EXT-IMAGES: before anything is sent
-        if self._loop.moved():
-            self._http = self._new_http()
-        size = ext.max_documents  # D-EXT-LIMITS: a class setting wins
-        chunks = chunk_documents(documents, size)
-        if not chunks:
-            return RankResult(query=query, document_scores=[])
-        results: list[list[DocumentScore]] = [[] for _ in chunks]
-        progress = Progress(len(documents), on_progress)
-        errors: list[Exception] = []
-        limiter = anyio.Semaphore(min(ext.max_concurrency or self.max_concurrency, len(chunks)))
-
-        async def run(i: int, scope: anyio.CancelScope) -> None:
-            async with limiter:
-                if errors:
-                    return
-                try:
-                    results[i] = await self._perform_rank(
-                        query, chunks[i], cfg, headers, i * size, ext=ext
-                    )
-                except Exception as err:  # noqa: BLE001 - re-raised after the group
-                    errors.append(err)
-                    scope.cancel()
-                    return
-                progress.add(len(chunks[i]))
-
-        async with anyio.create_task_group() as group:
-            for i in range(len(chunks)):
-                group.start_soon(run, i, group.cancel_scope)
-        if errors:
-            raise errors[0]
-        return to_rank_result(query, results)
-
-    async def _perform_rank(
-        self,
-        query: str,
-        documents: Sequence[Document],
-        cfg: ClassConfig | None,
-        headers: HeaderSource,
-        first_index: int = 0,
-        *,
-        ext: Extensions | None = None,
-    ) -> list[DocumentScore]:
-        ext = self._extensions if ext is None else ext
-        if ext.endpoint != routes.AUTO:
-            return await self._rank_on(
-                ext.endpoint, query, documents, cfg, headers, first_index=first_index, ext=ext
-            )
-        # D-EXT-ENDPOINT: the first chunk for a base URL probes; the others wait for its winner
-        base_url = self._base_url(cfg, headers)
-
-        async def send(endpoint: str) -> list[DocumentScore]:
-            return await self._rank_on(
-                endpoint, query, documents, cfg, headers, first_index=first_index, ext=ext
-            )
-
-        async def probe() -> list[DocumentScore]:
-            images = has_images(documents)
-            tried: list[tuple[str, str, UpstreamError | str]] = []
-            for endpoint in routes.PROBE_ORDER:
-                url = base_url + routes.route_path(endpoint, ClassSettings(cfg).model())
-                skipped = self._skipped(endpoint, headers, images)
-                if skipped is not None:
-                    tried.append((endpoint, url, skipped))
-                    continue
-                try:
-                    scores = await send(endpoint)
-                except UpstreamError as err:
-                    if not routes.does_not_fit(err):
-                        raise
-                    tried.append((endpoint, url, err))
-                    continue
-                self._routes.remember(base_url, endpoint)
-                return scores
-            raise _mismatch(base_url, tried)
-
-        return await self._routes.arun(base_url, send, probe)
-
-    async def _rank_on(
-        self,
-        endpoint: str,
-        query: str,
-        documents: Sequence[Document],
-        cfg: ClassConfig | None,
-        headers: HeaderSource,
-        *,
+        answer: Answer,
+        secrets: Sequence[str],
         first_index: int,
-        ext: Extensions,
-    ) -> list[DocumentScore]:
-        """The async twin of :meth:`Client._rank_on`."""
-        prepared = self._prepare(
-            query,
-            documents,
-            cfg,
-            headers,
-            endpoint=endpoint,
-            truncate=ext.truncate,
+        passages: int,
+        settings: ClassSettings,
+    ) -> RerankerError:
+        err = get_response_error(
+            answer.status, answer.body, answer.headers, secrets=secrets, first_index=first_index
+        )
+        return refined_error(
+            err,
+            endpoint=self.endpoint,
+            model=settings.model(),
             first_index=first_index,
+            passages=passages,
+            hinted=self.hinted,
         )
-        wait_ready = ext.wait_ready
-        if wait_ready is not None:  # D-EXT-WAIT-READY: before the first request per base URL
-            base_url = prepared.base_url
 
-            async def wait() -> None:
-                await await_until_ready(self._http, base_url, wait_ready)
+    def document_scores(self, answer: Answer, documents: Sequence[Any]) -> list[DocumentScore]:
+        rankings = parse_rank_response(answer.status, answer.body, len(documents))
+        return to_document_scores(documents, rankings)
 
-            await self._ready.arun(base_url, wait)
-        rpm = ext.requests_per_minute
-        limiter = None if rpm is None else self._limiters.get(rpm)  # D-EXT-RPM
 
-        async def attempt() -> list[DocumentScore]:
-            if limiter is not None:
-                await limiter.aacquire()
-            return await self._send(prepared, documents, first_index, endpoint, ext)
-
-        try:
-            # D-EXT-RETRIES: RetryPolicy(0), the default, calls attempt once and changes nothing
-            return await RetryPolicy(ext.retries).arun(attempt, timeout=self.timeout)
-        except RerankerError as err:
-            scrubbed(err, prepared.secrets)  # D-SECRET-EVERY-COPY: every copy, the chain too
-            raise
-
-    async def _send(
-        self,
-        prepared: PreparedRequest,
-        documents: Sequence[Document],
-        first_index: int,
-        endpoint: str,
-        ext: Extensions,
-    ) -> list[DocumentScore]:
-        try:
-            request = build_request(self._http, prepared.url, prepared.headers, prepared.body)
-            if ext.requests_per_minute is not None:  # D-EXT-RPM: next start counts from the wire
-                request.extensions["trace"] = self._limiters.get(ext.requests_per_minute).atrace
-            try:
-                response = await self._http.send(request, stream=True)
-            except httpx.HTTPError as err:
-                raise transport_error(err, prepared.url) from err
-            try:
-                body = await aread_capped(response, self.max_response_bytes)
-            except httpx.HTTPError as err:
-                raise transport_error(err, prepared.url, reading=True) from err
-            finally:
-                await response.aclose()
-            return self._finish(
-                prepared,
-                response,
-                body,
-                documents,
-                first_index=first_index,
-                endpoint=endpoint,
-                ext=ext,
-            )
-        except RerankerError as err:
-            scrubbed(err, prepared.secrets)  # D-SECRET-EVERY-COPY: every copy, the chain too
-            raise
-
-    async def aclose(self) -> None:
-        """Close the pooled connections (those of an earlier event loop went with it)."""
-        if self._loop.moved():
-            self._http = self._new_http()
-        await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+GO_ROUTE = GoRoute()

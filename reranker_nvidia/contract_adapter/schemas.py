@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from reranker_nvidia.clients._ranker_errors import NimError, ProblemDetails
+from reranker_nvidia.clients._error_dialects import NimError, ProblemDetails
 from reranker_nvidia.clients.ranker import (
     RankRequest,
     RankResponse,

@@ -27,6 +27,10 @@ from typing import Any, TypeAlias, TypeVar
 import httpx
 
 T = TypeVar("T")
+Req = TypeVar("Req")
+"""What a flow asks its driver to send."""
+Out = TypeVar("Out")
+"""What comes back of sending it."""
 
 
 @dataclass(frozen=True)
@@ -42,15 +46,19 @@ Flow: TypeAlias = Generator[Step, httpx.Response | None, T]
 
 
 def drive(
-    flow: Flow[httpx.Response],
-    send: Callable[[httpx.Request], httpx.Response],
+    flow: Generator[Req | Pause, Out | None, T],
+    send: Callable[[Req], Out],
     sleep: Callable[[float], None],
-) -> httpx.Response:
-    """Run ``flow`` on the calling thread (the model is httpx's ``Auth.sync_auth_flow``)."""
+) -> T:
+    """Run ``flow`` on the calling thread (the model is httpx's ``Auth.sync_auth_flow``).
+
+    Any flow that yields requests and :class:`Pause` runs here: the resend flow
+    of retry_transport.py, and the rank flow of clients/ranker.py.
+    """
     try:
         step = next(flow)
         while True:
-            outcome: httpx.Response | None = None
+            outcome: Out | None = None
             try:
                 if isinstance(step, Pause):
                     sleep(step.seconds)
@@ -61,22 +69,22 @@ def drive(
             else:
                 step = flow.send(outcome)
     except StopIteration as done:
-        response: httpx.Response = done.value
-        return response
+        result: T = done.value
+        return result
     finally:
         flow.close()
 
 
 async def drive_async(
-    flow: Flow[httpx.Response],
-    send: Callable[[httpx.Request], Awaitable[httpx.Response]],
+    flow: Generator[Req | Pause, Out | None, T],
+    send: Callable[[Req], Awaitable[Out]],
     sleep: Callable[[float], Awaitable[None]],
-) -> httpx.Response:
+) -> T:
     """Run ``flow`` on anyio (the model is httpx's ``Auth.async_auth_flow``)."""
     try:
         step = next(flow)
         while True:
-            outcome: httpx.Response | None = None
+            outcome: Out | None = None
             try:
                 if isinstance(step, Pause):
                     await sleep(step.seconds)
@@ -87,8 +95,8 @@ async def drive_async(
             else:
                 step = flow.send(outcome)
     except StopIteration as done:
-        response: httpx.Response = done.value
-        return response
+        result: T = done.value
+        return result
     finally:
         flow.close()
 

@@ -25,8 +25,8 @@ from reranker_nvidia.bulk import (
 from reranker_nvidia.bulk._groups import ScoredGroup, chunk_numbers, iter_groups, ranks
 from reranker_nvidia.cli.bulk import ProgressBar
 from reranker_nvidia.cli.main import main
-from reranker_nvidia.clients._passages import Passage
 from reranker_nvidia.errors import ConfigError, MissingAPIKeyError
+from reranker_nvidia.extensions.images import Passage
 from tests.bulk.conftest import Emulator, table
 
 

@@ -45,9 +45,9 @@ def test_an_explicit_key_travels_masked_and_comes_back(cls: type[Client | AsyncC
     assert not _leaks(data, KEY)
     again = pickle.loads(data)
     assert type(again) is cls
-    assert again._api_key.value == KEY
+    assert again.api_key.value == KEY
     assert (again.timeout, again.max_documents, again.max_concurrency) == (7, 100, 3)
-    assert again._extensions.retries == 2
+    assert again.extensions["retries"] == 2
     assert pickle.dumps(client) != data  # a new pad each time: two pickles share no mask
 
 
@@ -58,7 +58,7 @@ def test_a_key_from_the_environment_does_not_travel(monkeypatch: pytest.MonkeyPa
     # The receiving process reads its own NVIDIA_APIKEY.
     script = (
         "import pickle, sys; c = pickle.loads(sys.stdin.buffer.read()); "
-        "print(repr(c._api_key.value))"
+        "print(repr(c.api_key.value))"
     )
     env = {**os.environ, "NVIDIA_APIKEY": "the-worker-s-key", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
@@ -72,7 +72,7 @@ def test_an_unpickled_client_builds_its_pool_anew_and_ranks(emulator: Emulator) 
     with Client(api_key="k") as client:
         before = client.rank("library", ["library hours", "cafeteria"], cfg)
         again = pickle.loads(pickle.dumps(client))
-        assert again._http is not client._http
+        assert again.http is not client.http
     with again:  # the original is closed; the copy has its own pool
         assert again.rank("library", ["library hours", "cafeteria"], cfg) == before
 
@@ -108,7 +108,7 @@ def test_client_config_pickles_without_the_key_in_clear(monkeypatch: pytest.Monk
     assert not _leaks(data, KEY)
     assert pickle.loads(data) == config
     monkeypatch.setenv("NVIDIA_APIKEY", "from-env")
-    assert pickle.loads(pickle.dumps(ClientConfig())).client()._api_key.value == "from-env"
+    assert pickle.loads(pickle.dumps(ClientConfig())).client().api_key.value == "from-env"
 
 
 def test_client_config_shares_its_rpm_budget_and_checks_its_settings() -> None:

@@ -16,17 +16,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from reranker_nvidia._gostd.json import marshal
-from reranker_nvidia.clients._ranker_fast import PlainRankings
-from reranker_nvidia.clients.ranker import (
-    _refuse_more_rankings_than,
-    finish_response,
-    parse_rank_response,
-    to_document_scores,
-)
+from reranker_nvidia.clients._response_parse import PlainRankings, refuse_more_rankings_than
+from reranker_nvidia.clients._sending import Answer
+from reranker_nvidia.clients.ranker import GO_ROUTE, parse_rank_response, to_document_scores
 from reranker_nvidia.errors import RerankerError
 from tests.property._support import PROPERTY
 
@@ -97,7 +94,7 @@ def outcome(run: Any) -> tuple[str, Any]:
 
 
 def slow_path(body: bytes, documents: list[str]) -> list[Any]:
-    _refuse_more_rankings_than(len(documents), body)
+    refuse_more_rankings_than(len(documents), body)
     return to_document_scores(documents, list(parse_rank_response(200, body)))
 
 
@@ -113,7 +110,7 @@ def slow_path(body: bytes, documents: list[str]) -> list[Any]:
 def test_a_200_body_has_the_slow_paths_outcome(rankings: Any, count: int, shape: str) -> None:
     body = body_text(rankings, shape)
     documents = [f"d{i}" for i in range(count)]
-    fast = outcome(lambda: finish_response(200, {}, body, documents))
+    fast = outcome(lambda: GO_ROUTE.document_scores(Answer(200, httpx.Headers(), body), documents))
     assert fast == outcome(lambda: slow_path(body, documents))
 
 

@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reranker_nvidia.clients._rate_limit import RateLimiter
+from reranker_nvidia.extensions.rate_limit import RateLimiter
 from tests.property._support import PROPERTY
+from tests.support.flows import DrivenLimiter
 
 
 class RecordingClock:
@@ -47,7 +48,7 @@ def test_many_threads_never_start_closer_than_the_interval(
     rpm: float, threads: int, each: int
 ) -> None:
     clock = RecordingClock()
-    limiter = RateLimiter(rpm, clock=clock)
+    limiter = DrivenLimiter(RateLimiter(rpm, clock=clock))
     starts: list[float] = []
     lock = threading.Lock()
     barrier = threading.Barrier(threads)

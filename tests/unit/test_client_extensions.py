@@ -3,7 +3,7 @@
 Each is off by default, so the request is Go's; a class setting wins over the
 argument for its call; a bad value is one ConfigError line before any
 request. Retries, the limiter and the wait for readiness are B's pieces
-(``_retry_policy``, ``_rate_limit``, ``_ready``); here they are driven through
+(``extensions/retries.py``, ``rate_limit.py``, ``wait_ready.py``); here they are driven through
 the clients, on httpx.MockTransport and on the emulator.
 """
 
@@ -150,7 +150,7 @@ def test_the_client_keeps_what_it_was_built_with_but_its_transport() -> None:
 def test_a_client_pickles_with_its_extensions() -> None:
     c = Client("k", endpoint="ranking", truncate="END", requests_per_minute=30)
     copy = pickle.loads(pickle.dumps(c))
-    assert copy._extensions == c._extensions
+    assert copy.extensions == c.extensions
     c.close()
     copy.close()
 

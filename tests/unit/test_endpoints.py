@@ -24,8 +24,8 @@ from reranker_nvidia import (
     TokenLimitError,
     UpstreamError,
 )
-from reranker_nvidia.clients._endpoints import does_not_fit, route_path
 from reranker_nvidia.clients.ranker import parse_rank_response
+from reranker_nvidia.extensions.endpoint import does_not_fit, route_path
 
 BASE = "http://nim.test"
 PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAcCBlCwAAAABJRU5ErkJggg=="
@@ -341,7 +341,7 @@ def test_auto_stops_at_a_passage_level_422_and_remembers_nothing() -> None:
             c.rank("q", ["a", ""], cfg())
         assert caught.value.status == 422
         assert rec.paths == ["/v1/retrieval/nvidia/reranking"]
-        assert c._routes.winner(BASE) is None
+        assert c.extension_state["auto"].found(BASE) is None
         with pytest.raises(UpstreamError):
             c.rank("q", ["a", ""], cfg())
     assert len(rec.paths) == 2  # probed again, from the first route
@@ -507,7 +507,7 @@ def test_each_endpoint_against_the_emulator() -> None:
                 result = c.rank("library hours", ["Cafeteria 8-8.", "Library hours 9-5."], settings)
                 found[endpoint] = scores(result)
                 if endpoint == "auto":
-                    assert c._routes.winner(base) == "model"
+                    assert c.extension_state["auto"].found(base) == "model"
     for endpoint, pair in found.items():
         assert len(pair) == 2, endpoint
         assert pair[1] > pair[0], endpoint  # the library passage wins on every route

@@ -8,13 +8,17 @@ from typing import Any
 
 import pytest
 
-from reranker_nvidia.config._extension_settings import (
-    CLASS_SETTING_KEYS,
-    ENDPOINTS,
-    TRUNCATE_TYPES,
-    Extensions,
-)
 from reranker_nvidia.errors import ConfigError
+from reranker_nvidia.extensions.settings import (
+    CLASS_KEYS,
+    ENDPOINTS,
+    SETTINGS,
+    TRUNCATE_TYPES,
+    call_settings,
+    checked_keywords,
+    class_values,
+    setting,
+)
 from reranker_nvidia.usecases.modules.module_config import ClassBasedModuleConfig
 
 
@@ -22,9 +26,20 @@ def cfg(settings: dict[str, Any]) -> ClassBasedModuleConfig:
     return ClassBasedModuleConfig.for_settings(settings)
 
 
+def checked(**values: Any) -> dict[str, Any]:
+    """Keyword arguments checked by their rows, as the clients check theirs (defaults kept)."""
+    own = {name: value for name, value in values.items() if not setting(name).client_field}
+    fields = {
+        name: setting(name).check(name, value, repr(value))
+        for name, value in values.items()
+        if setting(name).client_field
+    }
+    return {**call_settings({}, None), **checked_keywords(own), **fields}
+
+
 def test_the_defaults_are_gos() -> None:
-    assert Extensions() == Extensions.checked()
-    assert Extensions() == Extensions(
+    assert call_settings({}, None) == checked()
+    assert call_settings({}, None) == dict(
         endpoint="retrieval",
         truncate=None,
         retries=0,
@@ -33,16 +48,18 @@ def test_the_defaults_are_gos() -> None:
         max_concurrency=None,
         wait_ready=None,
     )
+    assert checked_keywords({"endpoint": "retrieval", "retries": 0, "truncate": None}) == {}
     assert ENDPOINTS[0] == "retrieval"
     assert TRUNCATE_TYPES == ("NONE", "END")
 
 
 def test_every_class_setting_key_is_known_to_for_settings() -> None:
-    settings = {key: None for key in CLASS_SETTING_KEYS.values()}
+    settings = {key: None for key in CLASS_KEYS}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cfg({**settings, "model": "m", "baseURL": "http://x"})
-    assert set(CLASS_SETTING_KEYS.values()) == {
+    assert tuple(row.key for row in SETTINGS) == CLASS_KEYS
+    assert set(CLASS_KEYS) == {
         "endpoint",
         "truncate",
         "retries",
@@ -54,7 +71,7 @@ def test_every_class_setting_key_is_known_to_for_settings() -> None:
 
 
 def test_good_keyword_arguments() -> None:
-    got = Extensions.checked(
+    got = checked(
         endpoint="ranking",
         truncate="END",
         retries=3,
@@ -63,29 +80,30 @@ def test_good_keyword_arguments() -> None:
         max_concurrency=2,
         wait_ready=1.5,
     )
-    assert got == Extensions("ranking", "END", 3, 40.0, 100, 2, 1.5)
-    assert isinstance(got.requests_per_minute, float)
+    assert list(got.values()) == ["ranking", "END", 3, 40.0, 100, 2, 1.5]
+    assert isinstance(got["requests_per_minute"], float)
 
 
 def test_a_class_setting_wins_over_the_keyword_argument() -> None:
-    client = Extensions.checked(endpoint="model", retries=1, requests_per_minute=10)
-    got = client.merged(cfg({"endpoint": "auto", "retries": 4, "requestsPerMinute": 600}))
-    assert (got.endpoint, got.retries, got.requests_per_minute) == ("auto", 4, 600.0)
-    assert client.endpoint == "model"  # the client's own settings are not changed
+    client = checked_keywords({"endpoint": "model", "retries": 1, "requests_per_minute": 10})
+    got = call_settings(client, cfg({"endpoint": "auto", "retries": 4, "requestsPerMinute": 600}))
+    assert (got["endpoint"], got["retries"], got["requests_per_minute"]) == ("auto", 4, 600.0)
+    assert client["endpoint"] == "model"  # the client's own settings are not changed
 
 
 def test_no_config_null_and_absent_settings_keep_the_client_settings() -> None:
-    client = Extensions.checked(retries=2, truncate="NONE")
-    assert client.merged(None) is client
-    assert client.merged(cfg({})) is client
-    assert client.merged(cfg({"model": "m"})) is client
-    assert client.merged(cfg({"retries": None, "truncate": None})) == client
+    client = checked_keywords({"retries": 2, "truncate": "NONE"})
+    alone = call_settings(client, None)
+    assert (alone["retries"], alone["truncate"]) == (2, "NONE")
+    assert call_settings(client, cfg({})) == alone
+    assert call_settings(client, cfg({"model": "m"})) == alone
+    assert call_settings(client, cfg({"retries": None, "truncate": None})) == alone
 
 
 def test_json_numbers_arrive_as_float_and_are_read_as_whole_numbers() -> None:
-    got = Extensions().merged(cfg({"retries": 3.0, "maxDocuments": 64.0, "maxConcurrency": 2.0}))
-    assert (got.retries, got.max_documents, got.max_concurrency) == (3, 64, 2)
-    assert all(isinstance(v, int) for v in (got.retries, got.max_documents, got.max_concurrency))
+    got = class_values(cfg({"retries": 3.0, "maxDocuments": 64.0, "maxConcurrency": 2.0}))
+    assert (got["retries"], got["max_documents"], got["max_concurrency"]) == (3, 64, 2)
+    assert all(isinstance(v, int) for v in got.values())
 
 
 @pytest.mark.parametrize(
@@ -137,7 +155,7 @@ def test_a_bad_class_setting_is_one_config_error_line(
     settings: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
-        Extensions().merged(cfg(settings))
+        class_values(cfg(settings))
     assert str(caught.value) == message
     assert "\n" not in str(caught.value)
 
@@ -164,12 +182,12 @@ def test_a_bad_keyword_argument_is_a_config_error_naming_it(
     values: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ConfigError, match=f"^{message}"):
-        Extensions.checked(**values)
+        checked(**values)
 
 
 def test_an_unknown_keyword_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="'retry'"):
-        Extensions.checked(retry=1)
+        checked_keywords({"retry": 1})
 
 
 def test_settings_in_the_class_when_the_module_has_none_are_read_as_go_reads_them() -> None:
@@ -181,5 +199,5 @@ def test_settings_in_the_class_when_the_module_has_none_are_read_as_go_reads_the
         def class_by_module_name(self, name: str) -> dict[str, Any]:
             return {}
 
-    got = Extensions().merged(Flat())  # type: ignore[arg-type]
-    assert got.retries == 2
+    got = class_values(Flat())  # type: ignore[arg-type]
+    assert got["retries"] == 2

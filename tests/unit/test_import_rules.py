@@ -101,6 +101,7 @@ LAYERS = {
     "reranker_nvidia.modulecomponents": 3,
     "reranker_nvidia.config": 4,
     "reranker_nvidia.clients": 4,
+    "reranker_nvidia.extensions": 4,
     "reranker_nvidia.class_configurator": 4,
     "reranker_nvidia.module": 5,
     "reranker_nvidia": 5,

@@ -16,7 +16,7 @@ from reranker_nvidia import (
     ModelRetiredError,
     UpstreamError,
 )
-from reranker_nvidia.clients._lifecycle import deprecation_text
+from reranker_nvidia.extensions.lifecycle import deprecation_text
 
 BASE = "http://nim.test"
 GONE = {

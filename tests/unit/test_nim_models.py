@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from reranker_nvidia.clients._nim_models import NimModel, list_models, models_url, parse_models
 from reranker_nvidia.errors import ResponseParseError, TransportError, UpstreamError
+from reranker_nvidia.extensions.models import NimModel, list_models, models_url, parse_models
 
 
 def serving(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reranker_nvidia.clients._ranked import Ranked, ranked
+from reranker_nvidia.extensions.ranked import Ranked, ranked
 from reranker_nvidia.modulecomponents.ent.rank_result import DocumentScore, RankResult
 
 

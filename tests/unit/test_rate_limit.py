@@ -10,9 +10,10 @@ from typing import Any
 import anyio
 import pytest
 
-from reranker_nvidia.clients._rate_limit import RateLimiter, RateLimiters
 from reranker_nvidia.errors import ConfigError
+from reranker_nvidia.extensions.rate_limit import RateLimiter, RateLimiters
 from reranker_nvidia.modulecomponents._deadline import deadline_scope
+from tests.support.flows import DrivenLimiter
 
 
 class FakeTime:
@@ -31,8 +32,8 @@ class FakeTime:
         self.sleep(seconds)
 
 
-def limiter(rpm: float, fake: FakeTime) -> RateLimiter:
-    return RateLimiter(rpm, clock=fake.clock, sleep=fake.sleep, asleep=fake.asleep)
+def limiter(rpm: float, fake: FakeTime) -> DrivenLimiter:
+    return DrivenLimiter(RateLimiter(rpm, clock=fake.clock), fake.sleep, fake.asleep)
 
 
 def test_the_first_request_starts_at_once_and_the_next_waits_the_interval() -> None:
@@ -85,7 +86,7 @@ def test_a_turn_after_the_deadline_waits_only_until_the_deadline() -> None:
 
 
 def test_real_threads_never_start_closer_than_the_interval() -> None:
-    limit = RateLimiter(6000)  # 10 ms
+    limit = DrivenLimiter(RateLimiter(6000))  # 10 ms
     starts: list[float] = []
     lock = threading.Lock()
 
@@ -160,7 +161,7 @@ def test_the_trace_on_a_real_request_marks_the_start(http_server: Any) -> None:
     import httpx
 
     server = http_server(lambda request, w: w.respond(200, b"ok"))
-    limit = RateLimiter(60)
+    limit = DrivenLimiter(RateLimiter(60))
     limit.acquire()
     before = limit._next
     with httpx.Client() as http:

@@ -3,14 +3,40 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 import anyio
 import httpx
 import pytest
 
-from reranker_nvidia.clients._ready import await_until_ready, ready_url, wait_until_ready
 from reranker_nvidia.errors import ConfigError, TransportError
+from reranker_nvidia.extensions.wait_ready import ready_flow, ready_url
 from reranker_nvidia.modulecomponents._deadline import current_deadline
+from tests.support.flows import arun_flow, run_flow
+
+
+def wait_until_ready(
+    http: httpx.Client,
+    base_url: str,
+    seconds: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """The wait, driven as ``Client`` drives it."""
+    run_flow(ready_flow(base_url, seconds, clock=clock), sleep=sleep, http=http)
+
+
+async def await_until_ready(
+    http: httpx.AsyncClient,
+    base_url: str,
+    seconds: float,
+    *,
+    asleep: Callable[[float], Awaitable[None]],
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """The wait, driven as ``AsyncClient`` drives it."""
+    await arun_flow(ready_flow(base_url, seconds, clock=clock), asleep=asleep, http=http)
 
 
 class FakeTime:

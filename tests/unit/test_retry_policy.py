@@ -10,12 +10,6 @@ import anyio
 import httpx
 import pytest
 
-from reranker_nvidia.clients._retry_policy import (
-    RETRYABLE_STATUSES,
-    RetryPolicy,
-    is_retryable,
-    retry_after_seconds,
-)
 from reranker_nvidia.errors import (
     DeadlineExceededError,
     DialRefusedError,
@@ -24,7 +18,14 @@ from reranker_nvidia.errors import (
     TransportError,
     UpstreamError,
 )
+from reranker_nvidia.extensions.retries import (
+    RETRYABLE_STATUSES,
+    RetryPolicy,
+    is_retryable,
+    retry_after_seconds,
+)
 from reranker_nvidia.modulecomponents._deadline import current_deadline
+from tests.support.flows import DrivenPolicy
 
 GO_503 = "connection to NVIDIA API failed with status: 503"
 
@@ -76,16 +77,15 @@ def script(*outcomes: object) -> tuple[Callable[[], str], list[int]]:
     return attempt, calls
 
 
-def policy(retries: int, fake: FakeTime, rng: float = 0.5, **kw: float) -> RetryPolicy:
-    return RetryPolicy(
+def policy(retries: int, fake: FakeTime, rng: float = 0.5, **kw: float) -> DrivenPolicy:
+    made = RetryPolicy(
         retries,
         rng=lambda: rng,
-        sleep=fake.sleep,
-        asleep=fake.asleep,
         clock=fake.clock,
         wall_clock=lambda: 1_700_000_000.0,
         **kw,
     )
+    return DrivenPolicy(made, fake.sleep, fake.asleep)
 
 
 def test_retries_zero_calls_once_and_changes_nothing() -> None:
@@ -102,7 +102,7 @@ def test_retries_zero_calls_once_and_changes_nothing() -> None:
 
 def test_retries_zero_opens_no_deadline() -> None:
     seen: list[float | None] = []
-    RetryPolicy(0).run(lambda: seen.append(current_deadline()), timeout=5)
+    DrivenPolicy(RetryPolicy(0)).run(lambda: seen.append(current_deadline()), timeout=5)
     assert seen == [None]
 
 
@@ -284,7 +284,7 @@ def test_ctrl_c_during_a_pause_stops_at_once() -> None:
     def interrupted(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    retrying = RetryPolicy(5, sleep=interrupted)
+    retrying = DrivenPolicy(RetryPolicy(5), sleep=interrupted)
     with pytest.raises(KeyboardInterrupt):
         retrying.run(attempt, timeout=None)
     assert len(calls) == 1
@@ -312,12 +312,12 @@ def test_no_retry_after_header() -> None:
     assert retry_after_seconds({}) is None
 
 
-def test_the_async_twin_retries_the_same_way() -> None:
+def test_driven_async_it_retries_the_same_way() -> None:
     fake = FakeTime()
     outcomes: list[object] = [upstream(503, retry_after="1"), upstream(429), "scores"]
     calls: list[float | None] = []
 
-    async def attempt() -> str:
+    def attempt() -> str:
         calls.append(current_deadline())
         outcome = outcomes[len(calls) - 1]
         if isinstance(outcome, BaseException):
@@ -332,10 +332,10 @@ def test_the_async_twin_retries_the_same_way() -> None:
     assert calls == [1030.0, 1030.0, 1030.0]
 
 
-def test_the_async_twin_counts_attempts_in_the_last_error() -> None:
+def test_driven_async_it_counts_attempts_in_the_last_error() -> None:
     fake = FakeTime()
 
-    async def attempt() -> str:
+    def attempt() -> str:
         raise upstream(500)
 
     async def main() -> str:
@@ -348,13 +348,13 @@ def test_the_async_twin_counts_attempts_in_the_last_error() -> None:
 def test_the_async_pause_is_cancellable() -> None:
     calls: list[int] = []
 
-    async def attempt() -> str:
+    def attempt() -> str:
         calls.append(1)
         raise upstream(503, retry_after="60")
 
     async def main() -> None:
         with anyio.move_on_after(0.05) as scope:
-            await RetryPolicy(3).arun(attempt, timeout=None)
+            await DrivenPolicy(RetryPolicy(3)).arun(attempt, timeout=None)
         assert scope.cancelled_caught
 
     anyio.run(main)

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from reranker_nvidia import NAME, ClassBasedModuleConfig, Client
-from reranker_nvidia.clients import _ranker_pool
-from reranker_nvidia.clients._ranker_pool import WorkerPool, pool_of, run_jobs
+from reranker_nvidia.clients import _chunk_workers
+from reranker_nvidia.clients._chunk_workers import WorkerPool, pool_of, run_jobs
 
 CFG = ClassBasedModuleConfig.for_settings(NAME, {"baseURL": "http://nim.test"})
 
@@ -84,7 +84,7 @@ def test_the_first_failure_is_raised_and_the_pool_still_serves() -> None:
 
 
 def test_an_idle_thread_ends_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_ranker_pool, "IDLE_SECONDS", 0.05)
+    monkeypatch.setattr(_chunk_workers, "IDLE_SECONDS", 0.05)
     pool = WorkerPool("test-idle")
     run_jobs(2, 2, lambda i: None, "test-idle", pool)
     deadline = time.monotonic() + 5

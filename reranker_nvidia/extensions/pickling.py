@@ -19,18 +19,13 @@ from __future__ import annotations
 import secrets
 from typing import Any, Protocol
 
-from ..modulecomponents._guard_setting import AsyncGuardPerSetting, GuardPerSetting
-
-API_KEY_ENV = "NVIDIA_APIKEY"
-
 # What the constructors take, when the client does not say what it was given.
 _PUBLIC_SETTINGS = ("timeout", "max_documents", "max_concurrency", "max_response_bytes")
 _NOT_PICKLED = ("transport", "resolver", "api_key")
 
 
 class _Picklable(Protocol):
-    _api_key: Any
-    _api_key_source: str
+    api_key: Any
 
 
 class SealedKey:
@@ -59,15 +54,10 @@ class SealedKey:
 def _custom_parts(client: object) -> list[str]:
     """The constructor objects this client was given that cannot cross a process boundary."""
     found = []
-    if getattr(client, "_resolver", None) is not None:
+    if getattr(client, "resolver", None) is not None:
         found.append("resolver")
-    if getattr(client, "_transport", None) is not None:  # AsyncClient keeps its own
+    if getattr(client, "transport", None) is not None:
         found.append("transport")
-    else:
-        http = getattr(client, "_http", None)
-        network = getattr(getattr(http, "_transport", None), "_base", None)
-        if network is not None and not isinstance(network, GuardPerSetting | AsyncGuardPerSetting):
-            found.append("transport")
     return found
 
 
@@ -92,8 +82,8 @@ def reduce_client(client: _Picklable) -> tuple[Any, tuple[object, ...]]:
             "or pickle a reranker_nvidia.bulk.ClientConfig"
         )
     key: SealedKey | None = None
-    if client._api_key_source != API_KEY_ENV:
-        key = SealedKey(client._api_key.value)
+    if not client.api_key.from_environment:
+        key = SealedKey(client.api_key.value)
     return rebuild_client, (type(client), client_settings(client), key)
 
 

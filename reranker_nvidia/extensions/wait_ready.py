@@ -14,17 +14,19 @@ sent: the route is open on a stock NIM.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-import anyio
 import httpx
 
 from .._gostd import url as gourl
+from ..clients._sending import Post
 from ..errors import ConfigError, TransportError
 from ..modulecomponents import _http_errors as gonet
 from ..modulecomponents._deadline import deadline_scope
+from ..modulecomponents._retry_drivers import Pause
+from ._flows import Flow, Turns, once
 
-__all__ = ["READY_PATH", "await_until_ready", "ready_url", "wait_until_ready"]
+__all__ = ["READY_PATH", "before_first_post", "ready_flow", "ready_url"]
 
 READY_PATH = "/v1/health/ready"
 FIRST_POLL_S = 0.1
@@ -64,16 +66,18 @@ class _Poll:
         left = max(self.end - self.clock(), 0.0)
         return time.monotonic() + min(left, POLL_TIMEOUT_S)
 
-    def answered(self, response: httpx.Response) -> bool:
-        if 200 <= response.status_code < 300:  # as Weaviate's own start-up check reads it
+    def answered(self, status: int) -> bool:
+        if 200 <= status < 300:  # as Weaviate's own start-up check reads it
             return True
-        self.last = f"status {response.status_code}"
+        self.last = f"status {status}"
         return False
 
-    def failed(self, err: httpx.HTTPError) -> None:
-        if isinstance(err, _NOT_SENDABLE):
-            raise TransportError(f"send GET request: {self._get()}: {err}") from None
-        self.last = gonet.describe(err, self.url)
+    def failed(self, err: TransportError) -> None:
+        """A poll that got no answer: the reason is kept; a URL that cannot be sent ends it."""
+        cause = err.__cause__
+        if not isinstance(cause, httpx.HTTPError) or isinstance(cause, _NOT_SENDABLE):
+            raise err
+        self.last = gonet.describe(cause, self.url)
 
     def next_pause(self) -> float | None:
         """How long to wait before the next poll; ``None`` when the time is up."""
@@ -93,51 +97,39 @@ class _Poll:
         return f"Get {gourl.go_quote(gourl.strip_password(self.url))}"
 
 
-def wait_until_ready(
-    http: httpx.Client,
-    base_url: str,
-    seconds: float,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> None:
-    """Poll ``GET {base_url}/v1/health/ready`` until a 200, for at most ``seconds``."""
+def ready_flow(
+    base_url: str, seconds: float, *, clock: Callable[[], float] = time.monotonic
+) -> Flow[None]:
+    """Poll ``GET {base_url}/v1/health/ready`` until a 2xx, for at most ``seconds``.
+
+    Written once, as a flow: each poll is a request the client sends, each
+    pause one it sleeps or awaits.
+    """
     poll = _Poll(ready_url(base_url), _checked(seconds), clock)
     while True:
         with deadline_scope(poll.poll_deadline()):
             try:
-                response = http.get(poll.url)
-            except httpx.HTTPError as err:
+                answer = yield Post(poll.url, {}, b"", method="GET")
+            except TransportError as err:
                 poll.failed(err)
             else:
-                if poll.answered(response):
+                assert answer is not None
+                if poll.answered(answer.status):
                     return
         pause = poll.next_pause()
         if pause is None:
             raise poll.not_ready()
-        sleep(pause)
+        yield Pause(pause)
 
 
-async def await_until_ready(
-    http: httpx.AsyncClient,
-    base_url: str,
-    seconds: float,
-    *,
-    asleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> None:
-    """The async twin of :func:`wait_until_ready`."""
-    poll = _Poll(ready_url(base_url), _checked(seconds), clock)
-    while True:
-        with deadline_scope(poll.poll_deadline()):
-            try:
-                response = await http.get(poll.url)
-            except httpx.HTTPError as err:
-                poll.failed(err)
-            else:
-                if poll.answered(response):
-                    return
-        pause = poll.next_pause()
-        if pause is None:
-            raise poll.not_ready()
-        await asleep(pause)
+def before_first_post(
+    turns: Turns, seconds: float, base_url_of: Callable[[str], str]
+) -> Callable[[Post], Flow[Post]]:
+    """A hook (``_flows.before_posts``): one wait per base URL, before its first request."""
+
+    def hook(post: Post) -> Flow[Post]:
+        base_url = base_url_of(post.url)
+        yield from once(turns, base_url, lambda: ready_flow(base_url, seconds))
+        return post
+
+    return hook

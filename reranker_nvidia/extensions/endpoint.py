@@ -22,29 +22,33 @@ such member, so it is not sent there (a gateway truncates by its own rule).
 ``auto`` moves to the next route only when an answer says the route does not
 fit (:func:`does_not_fit`), and only while probing: the route that first
 scores a chunk is kept for the client's life, per base URL, and concurrent
-chunks wait for the probe rather than probe too (:class:`RouteMemory`).
+chunks wait for the probe rather than probe too (:func:`auto`).
 """
 
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-import anyio
 import pydantic_core
-from pydantic import BaseModel, Field, StrictFloat, StrictInt, ValidationError
+from pydantic import BaseModel, Field, StrictFloat, StrictInt
 
+from ..clients._error_dialects import rank_response_fault
+from ..clients._response_parse import validated
 from ..errors import (
+    EndpointMismatchError,
     InvalidPassageError,
     InvalidRankingsError,
     RedirectError,
+    RerankerError,
     ResponseParseError,
     TokenLimitError,
     UpstreamError,
 )
-from ._ranker_errors import rank_response_fault
+from ..modulecomponents._retry_drivers import Pause
+from ._flows import WAIT_FOR_TURN_S, Flow, Turns
+from .truncate import with_truncate
 
 __all__ = [
     "AUTO",
@@ -53,16 +57,18 @@ __all__ = [
     "RANKING",
     "RERANK",
     "RETRIEVAL",
-    "OncePerKey",
-    "RouteMemory",
+    "auto",
     "does_not_fit",
     "hint_for",
+    "mismatch",
     "mismatch_line",
     "needs_key",
     "parse_rerank_response",
+    "probe",
     "refuse_images",
     "request_body",
     "route_path",
+    "skip_reason",
 ]
 
 T = TypeVar("T")
@@ -110,9 +116,7 @@ def request_body(
             "top_n": len(passages),
         }
     body: dict[str, Any] = {"model": model, "query": {"text": query}, "passages": passages}
-    if truncate is not None:  # D-EXT-TRUNCATE
-        body["truncate"] = truncate
-    return body
+    return with_truncate(body, truncate)  # D-EXT-TRUNCATE
 
 
 def refuse_images(passages: list[dict[str, str]], first_index: int) -> None:
@@ -152,37 +156,23 @@ def parse_rerank_response(status: int, body: bytes, passages: int) -> list[Reran
     than documents is :class:`InvalidRankingsError` (the per-document checks
     follow in ``to_document_scores``). Invalid UTF-8 is read as U+FFFD.
     """
-    try:
-        results = RerankResponse.model_validate_json(body).results or []
-    except ValidationError as err:
-        if err.errors(include_input=False)[0]["type"] == "json_invalid" and not _is_utf8(body):
-            fixed = body.decode("utf-8", "replace").encode("utf-8")
-            return parse_rerank_response(status, fixed, passages)
+    read = validated(body, RerankResponse)
+    if not isinstance(read, RerankResponse):
+        reason = (
+            "json: a number has more digits than can be read"
+            if read is None
+            else rank_response_fault(read, body)
+        )
         raise ResponseParseError(
-            f"failed to parse reranker response (status {status}): "
-            f"{rank_response_fault(err, body)}",
-            status=status,
-        ) from None
-    except ValueError:  # a number too long for Python's int parser
-        raise ResponseParseError(
-            f"failed to parse reranker response (status {status}): "
-            "json: a number has more digits than can be read",
-            status=status,
-        ) from None
+            f"failed to parse reranker response (status {status}): {reason}", status=status
+        )
+    results = read.results or []
     if len(results) > passages:
         raise InvalidRankingsError(
             f"failed to parse reranker response (status {status}): "
             f"{len(results)} results for {passages} documents, more than one per document"
         )
     return results
-
-
-def _is_utf8(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------
@@ -291,102 +281,98 @@ def hint_for(err: UpstreamError, endpoint: str, model: str) -> str | None:
 
 
 # --------------------------------------------------------------------------
-# auto's memory: one probe per base URL, shared by threads and tasks
+# auto: the first chunk for a base URL probes, the others wait for its winner
 # --------------------------------------------------------------------------
 
 
-class RouteMemory:
-    """The route ``auto`` found for each base URL, kept for the client's life.
+def auto(
+    turns: Turns, base_url: str, probe: Callable[[], Flow[T]], on: Callable[[str], Flow[T]]
+) -> Flow[T]:
+    """One chunk under ``auto``: on the route found for ``base_url``, or probing for it.
 
-    The first chunk for a base URL probes; chunks that arrive meanwhile, in
+    The chunk that takes the turn probes; chunks that arrive meanwhile, in
     other threads or tasks, wait for it and then use its winner. A probe that
     fails with an error that is not a mismatch remembers nothing, so the next
     chunk probes again.
     """
-
-    __slots__ = ("_events", "_guard", "_locks", "_winners")
-
-    def __init__(self) -> None:
-        self._winners: dict[str, str] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._events: dict[str, anyio.Event] = {}
-        self._guard = threading.Lock()
-
-    def winner(self, base_url: str) -> str | None:
-        """The route that fits ``base_url``, once one has been found."""
-        return self._winners.get(base_url)
-
-    def remember(self, base_url: str, endpoint: str) -> None:
-        self._winners[base_url] = endpoint
-
-    def run(self, base_url: str, send: Callable[[str], T], probe: Callable[[], T]) -> T:
-        """``send(winner)`` when the route is known, else ``probe()``, one thread at a time."""
-        known = self._winners.get(base_url)
-        if known is not None:
-            return send(known)
-        with self._guard:
-            lock = self._locks.setdefault(base_url, threading.Lock())
-        with lock:
-            known = self._winners.get(base_url)
-            if known is None:
-                return probe()
-        return send(known)
-
-    async def arun(
-        self,
-        base_url: str,
-        send: Callable[[str], Awaitable[T]],
-        probe: Callable[[], Awaitable[T]],
-    ) -> T:
-        """The async twin of :meth:`run`: tasks wait on the probing task, not on a lock."""
-        while True:
-            known = self._winners.get(base_url)
-            if known is not None:
-                return await send(known)
-            event = self._events.get(base_url)
-            if event is None:
-                break
-            await event.wait()
-        event = anyio.Event()
-        self._events[base_url] = event
-        try:
-            return await probe()
-        finally:
-            del self._events[base_url]
-            event.set()
+    while True:
+        winner = turns.found(base_url)
+        if winner is not None:
+            return (yield from on(winner))
+        if turns.take(base_url):
+            try:
+                if turns.found(base_url) is None:
+                    return (yield from probe())
+            finally:
+                turns.give_back(base_url)
+        else:
+            yield Pause(WAIT_FOR_TURN_S)
 
 
-class OncePerKey:
-    """Runs a step once per key (``waitReady``'s wait per base URL), from threads or tasks.
+def probe(
+    turns: Turns,
+    base_url: str,
+    model: str,
+    skipped: Callable[[str], str | None],
+    on: Callable[[str], Flow[T]],
+) -> Flow[T]:
+    """Try each route in :data:`PROBE_ORDER` until one fits; remember it for ``base_url``.
 
-    Callers that arrive while the step runs wait for it; a step that fails is
-    not remembered, so the next caller runs it again.
+    ``skipped(endpoint)`` says why a route cannot be sent (no key, images on
+    the gateway), or ``None``. When nothing fits, :class:`EndpointMismatchError`
+    names every route, its URL and what it answered.
     """
+    tried: list[tuple[str, str, UpstreamError | str]] = []
+    for endpoint in PROBE_ORDER:
+        url = base_url + route_path(endpoint, model)
+        why = skipped(endpoint)
+        if why is not None:
+            tried.append((endpoint, url, why))
+            continue
+        try:
+            scores = yield from on(endpoint)
+        except UpstreamError as err:
+            if not does_not_fit(err):
+                raise
+            tried.append((endpoint, url, err))
+            continue
+        turns.remember(base_url, endpoint)
+        return scores
+    raise mismatch(base_url, tried)
 
-    __slots__ = ("_memory",)
 
-    def __init__(self) -> None:
-        self._memory = RouteMemory()
+def skip_reason(endpoint: str, has_key: bool, images: bool) -> str | None:
+    """Why ``auto`` does not try ``endpoint`` (it could not be sent), or ``None``."""
+    if needs_key(endpoint) and not has_key:
+        return "not tried: no API key"
+    if endpoint == RERANK and images:
+        return "not tried: it takes no images"
+    return None
 
-    def run(self, key: str, step: Callable[[], None]) -> None:
-        def done(_: str) -> None:
-            return None
 
-        def first() -> None:
-            step()
-            self._memory.remember(key, "done")
-
-        self._memory.run(key, done, first)
-
-    async def arun(self, key: str, step: Callable[[], Awaitable[None]]) -> None:
-        async def done(_: str) -> None:
-            return None
-
-        async def first() -> None:
-            await step()
-            self._memory.remember(key, "done")
-
-        await self._memory.arun(key, done, first)
+def mismatch(base_url: str, tried: list[tuple[str, str, UpstreamError | str]]) -> RerankerError:
+    """Every route tried and what it answered, in one line."""
+    lines = []
+    answered: list[tuple[str, str, int, str]] = []
+    last: UpstreamError | None = None
+    for endpoint, url, outcome in tried:
+        if isinstance(outcome, str):
+            lines.append(f"{endpoint} {outcome}")
+            continue
+        last = outcome
+        lines.append(mismatch_line(endpoint, url, outcome))
+        answered.append((endpoint, url, outcome.status, outcome.detail or ""))
+    assert last is not None  # the ranking route is never skipped
+    err = EndpointMismatchError(
+        f"endpoint auto found no route that fits {base_url}: " + "; ".join(lines),
+        status=last.status,
+        detail=last.detail,
+        body=last.body,
+        content_type=last.content_type,
+        headers=last.headers,
+    )
+    err.tried = tuple(answered)
+    return err
 
 
 def mismatch_line(endpoint: str, url: str, err: UpstreamError) -> str:

@@ -1,4 +1,4 @@
-"""The fast path of ranker.py's response parsing: a good 200 body read without a model per ranking.
+"""Reading a 200 body for ranker.py: the fast path, the bound on rankings, the slow path's parts.
 
 Python only. Validating a body into one pydantic ``Ranking`` per passage costs
 more than the request itself: each chunk leaves 512 tracked objects behind for
@@ -20,8 +20,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar, overload
 
 import pydantic_core
+from pydantic import BaseModel, ValidationError
+
+from ..errors import InvalidRankingsError
 
 T = TypeVar("T")
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class PlainRankings(Sequence[T], Generic[T]):
@@ -101,3 +105,54 @@ def plain_rankings(
     ):
         return None
     return PlainRankings(indices, logits, passages, build)
+
+
+# --------------------------------------------------------------------------
+# The slow path's parts: what parse_rank_response does with a body the fast
+# check does not vouch for.
+# --------------------------------------------------------------------------
+
+
+def refuse_more_rankings_than(passages: int, body: bytes) -> None:
+    """D-RANKINGS-BOUND: more rankings than passages, refused before any ranking is built.
+
+    Each ranking is an object, so a body with no more ``{`` than passages
+    cannot hold too many, and is not looked at twice. Otherwise the rankings
+    are counted on plain JSON values, a fraction of the time and memory of
+    validated ones; a body that does not parse is left to the validation.
+    """
+    if body.count(b"{") - 1 <= passages:
+        return
+    try:
+        document = pydantic_core.from_json(body)
+    except ValueError:
+        return
+    rankings = document.get("rankings") if isinstance(document, dict) else None
+    if isinstance(rankings, list) and len(rankings) > passages:
+        raise InvalidRankingsError(
+            "failed to parse reranker response (status 200): "
+            f"{len(rankings)} rankings for {passages} passages, more than one per passage"
+        )
+
+
+def validated(body: bytes, shape: type[_Model]) -> _Model | ValidationError | None:
+    """``body`` read into ``shape``, or the fault; ``None`` for a number too long to read.
+
+    Invalid UTF-8 is read as U+FFFD, as Go's decoder reads it, rather than refused.
+    """
+    try:
+        return shape.model_validate_json(body)
+    except ValidationError as err:
+        if err.errors(include_input=False)[0]["type"] != "json_invalid" or is_utf8(body):
+            return err
+    except ValueError:
+        return None
+    return validated(body.decode("utf-8", "replace").encode("utf-8"), shape)
+
+
+def is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

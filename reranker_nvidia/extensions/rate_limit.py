@@ -10,8 +10,8 @@ The limiter keeps the instant the last request was let go. A caller that
 arrives too early waits, without holding the lock, and then tries again: the
 first one back claims the next start, at the time it actually starts, so two
 starts can never be closer than the interval, however late a sleeper wakes.
-Threads (:meth:`RateLimiter.acquire`) and tasks (:meth:`RateLimiter.aacquire`)
-share that one state.
+Threads and tasks share that one state: the wait is a flow
+(:meth:`RateLimiter.turn`) that yields its pauses.
 
 When a deadline is in force (``deadline_scope``), a caller whose turn would
 come after it waits only until the deadline and returns without claiming a
@@ -20,10 +20,9 @@ start: the request it was to send then fails as Go's does when the time is up.
 A start is claimed before the request is sent, so that waiting for a turn
 does not eat into the request's own timeout; a request that then takes a
 while to reach the wire (a first connection dialled, a pool built) would
-bring the next start closer. :meth:`RateLimiter.mark_sent` (or the httpcore
-``trace`` callables :meth:`RateLimiter.trace` and :meth:`RateLimiter.atrace`,
-which call it when the request's headers start to go out) moves the next turn
-to ``60/N`` seconds after the request really went out.
+bring the next start closer. :meth:`RateLimiter.mark_sent`, which the sender
+calls when the request's headers start to go out, moves the next turn to
+``60/N`` seconds after the request really went out.
 """
 
 from __future__ import annotations
@@ -31,38 +30,33 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Generator
+from dataclasses import replace
 from typing import Any
 
-import anyio
-
+from ..clients._sending import Post
 from ..errors import ConfigError
 from ..modulecomponents._deadline import current_deadline
+from ..modulecomponents._retry_drivers import Pause
 
 __all__ = ["RateLimiter", "RateLimiters"]
-
-_SENT_EVENTS = frozenset(
-    {"http11.send_request_headers.started", "http2.send_request_headers.started"}
-)
 
 
 class RateLimiter:
     """No two starts closer than ``60 / requests_per_minute`` seconds, from any thread or task.
 
-    ``clock`` must be the clock the deadline is kept on (``time.monotonic``)
-    unless no deadline is used; ``sleep`` and ``asleep`` wait, and may be
-    swapped by tests.
+    Written once, as a flow (:meth:`turn`) that pauses until a start is
+    claimed, so threads and tasks share one state. ``clock`` must be the clock
+    the deadline is kept on (``time.monotonic``) unless no deadline is used.
     """
 
-    __slots__ = ("_asleep", "_clock", "_lock", "_next", "_sleep", "interval", "requests_per_minute")
+    __slots__ = ("_clock", "_lock", "_next", "interval", "requests_per_minute")
 
     def __init__(
         self,
         requests_per_minute: float,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        asleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         if (
             isinstance(requests_per_minute, bool)
@@ -76,16 +70,14 @@ class RateLimiter:
         self.requests_per_minute = float(requests_per_minute)
         self.interval = 60.0 / self.requests_per_minute
         self._clock = clock
-        self._sleep = sleep
-        self._asleep = asleep
         self._lock = threading.Lock()
         self._next = -math.inf  # the earliest instant the next request may start
 
     def __repr__(self) -> str:
         return f"RateLimiter(requests_per_minute={self.requests_per_minute:g})"
 
-    def acquire(self) -> float | None:
-        """Block until this thread's request may start; thread-safe.
+    def turn(self) -> Generator[Pause, Any, float | None]:
+        """Pause until this request may start; thread- and task-safe.
 
         Returns the start claimed (on ``clock``), or ``None`` when the deadline
         in force came first.
@@ -94,30 +86,17 @@ class RateLimiter:
             start, wait = self._claim()
             if wait is None:
                 return start
-            self._sleep(wait)
-
-    async def aacquire(self) -> float | None:
-        """Wait (cancellably) until this task may start its request; state shared with acquire."""
-        while True:
-            start, wait = self._claim()
-            if wait is None:
-                return start
-            await self._asleep(wait)
+            yield Pause(wait)
 
     def mark_sent(self) -> None:
         """The request of the last start claimed went out now: the next waits from here."""
         with self._lock:
             self._next = max(self._next, self._clock() + self.interval)
 
-    def trace(self, name: str, info: dict[str, Any]) -> None:
-        """httpcore's ``trace`` request extension: :meth:`mark_sent` as the headers go out."""
-        del info
-        if name in _SENT_EVENTS:
-            self.mark_sent()
-
-    async def atrace(self, name: str, info: dict[str, Any]) -> None:
-        """The async twin of :meth:`trace` (httpcore awaits it)."""
-        self.trace(name, info)
+    def before_each_post(self, post: Post) -> Generator[Pause, Any, Post]:
+        """A hook (``_flows.before_posts``): the turn, then the request, which marks its send."""
+        yield from self.turn()
+        return replace(post, on_sent=self.mark_sent)
 
     def _claim(self) -> tuple[float | None, float | None]:
         """``(start, None)`` for a start claimed now, ``(None, None)`` when the deadline has

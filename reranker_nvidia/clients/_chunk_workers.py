@@ -19,10 +19,20 @@ or its client is collected.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import weakref
 from collections.abc import Callable
+
+
+def num_cpu() -> int:
+    """Go's ``runtime.NumCPU()``: the CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
 
 IDLE_SECONDS = 60.0
 """How long a pool thread waits for more work before it ends."""

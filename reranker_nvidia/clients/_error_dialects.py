@@ -25,7 +25,7 @@ from ..errors import (
     TokenLimitError,
     UpstreamError,
 )
-from ._ranker_secrets import redact, redact_bytes
+from ._secrets import redact, redact_bytes
 
 _Shape = TypeVar("_Shape", bound=BaseModel)
 

@@ -11,12 +11,20 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..config.class_settings import NAME
 from ..entities.moduletools.config import ClassConfig
-from ._passages import Passage
+from ..extensions.images import Passage
+from ..extensions.settings import CLASS_KEYS
+from ..modulecomponents.settings.class_settings_property_helper import PropertyValuesHelper
 
 
-def checked_documents(query: object, documents: Iterable[str | Passage]) -> list[str | Passage]:
-    """``documents`` as a list: any iterable of ``str`` or ``Passage``, but not a ``str`` itself."""
+def checked_documents(
+    query: object, documents: Iterable[str | Passage]
+) -> tuple[list[str | Passage], bool]:
+    """``documents`` as a list, and whether all are text (else: D-EXT-IMAGES).
+
+    Any iterable of ``str`` or ``Passage`` is taken, but not a ``str`` itself.
+    """
     if not isinstance(query, str):
         raise TypeError(f"query must be a str, not {type(query).__name__}")
     if isinstance(documents, str | bytes | bytearray):
@@ -30,10 +38,31 @@ def checked_documents(query: object, documents: Iterable[str | Passage]) -> list
         raise TypeError(
             f"documents must be an iterable of str, not {type(documents).__name__}"
         ) from None
+    all_text = True
     for index, document in enumerate(listed):
+        if type(document) is str:
+            continue
         if not isinstance(document, str | Passage):  # Passage: D-EXT-IMAGES
             raise TypeError(f"documents[{index}] must be a str, not {type(document).__name__}")
-    return listed
+        all_text = all_text and isinstance(document, str)
+    return listed, all_text
+
+
+def extensions_given(cfg: ClassConfig | None) -> bool:
+    """Whether ``cfg``'s settings for this module set an extension (a non-null key of the table).
+
+    Read without running any extension's code, so that a call with Go's
+    settings stays on Go's path.
+    """
+    if cfg is None:
+        return False
+    settings = _HELPER.get_settings(cfg)
+    if not isinstance(settings, Mapping) or not settings:
+        return False
+    return any(settings.get(key) is not None for key in CLASS_KEYS)
+
+
+_HELPER = PropertyValuesHelper(NAME)
 
 
 def checked_config(cfg: object) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from .._gostd import url as gourl
+from ..clients._secrets import check_api_key, scrubbed
 from ..errors import (
     RerankerError,
     ResponseParseError,
@@ -28,7 +29,6 @@ from ..modulecomponents.base_client import new_base_http_client
 from ..usecases.config.environment import (
     module_http_client_timeout_from_environment,
 )
-from ._ranker_secrets import check_api_key, scrubbed
 
 __all__ = ["MODELS_PATH", "NimModel", "list_models", "models_url", "parse_models"]
 

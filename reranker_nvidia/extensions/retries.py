@@ -26,7 +26,9 @@ times:
   error when retries are on;
 - Ctrl-C (``KeyboardInterrupt``) or a cancellation during a pause ends it at once.
 
-``RetryPolicy(0)``, the default, calls ``attempt`` once and changes nothing.
+The policy is a flow that wraps Go's flow, written once for both clients.
+
+``RetryPolicy(0)``, the default, runs ``attempt`` once and changes nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import math
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import TypeVar
 
@@ -54,6 +56,8 @@ from ..errors import (
 )
 from ..modulecomponents._deadline import deadline_scope
 from ..modulecomponents._http_errors import chain
+from ..modulecomponents._retry_drivers import Pause
+from ._flows import Flow
 
 __all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "is_retryable", "retry_after_seconds"]
 
@@ -123,21 +127,13 @@ def retry_after_seconds(
 class RetryPolicy:
     """Runs one chunk's request, again after a transient failure, inside one deadline.
 
-    ``rng`` draws the jitter in [0, 1); ``sleep``, ``asleep``, ``clock`` (the
-    deadline's clock, ``time.monotonic``) and ``wall_clock`` (for a
-    ``Retry-After`` date) may be swapped by tests.
+    Written once, as a flow (:meth:`flow`): the pauses are yielded, so the
+    synchronous client sleeps them and the async one awaits them. ``rng`` draws
+    the jitter in [0, 1); ``clock`` (the deadline's clock, ``time.monotonic``)
+    and ``wall_clock`` (for a ``Retry-After`` date) may be swapped by tests.
     """
 
-    __slots__ = (
-        "_asleep",
-        "_clock",
-        "_rng",
-        "_sleep",
-        "_wall_clock",
-        "base_delay",
-        "max_delay",
-        "retries",
-    )
+    __slots__ = ("_clock", "_rng", "_wall_clock", "base_delay", "max_delay", "retries")
 
     def __init__(
         self,
@@ -146,8 +142,6 @@ class RetryPolicy:
         base_delay: float = 0.5,
         max_delay: float = 30.0,
         rng: Callable[[], float] = random.random,
-        sleep: Callable[[float], None] = time.sleep,
-        asleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -157,8 +151,6 @@ class RetryPolicy:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._rng = rng
-        self._sleep = sleep
-        self._asleep = asleep
         self._clock = clock
         self._wall_clock = wall_clock
 
@@ -168,41 +160,23 @@ class RetryPolicy:
             f"max_delay={self.max_delay})"
         )
 
-    def run(self, attempt: Callable[[], T], *, timeout: float | None) -> T:
-        """``attempt()``, retried as the policy says; its result or the last error."""
+    def flow(self, attempt: Callable[[], Flow[T]], *, timeout: float | None) -> Flow[T]:
+        """``attempt()``'s flow, run again as the policy says; its result or the last error."""
         if self.retries == 0:
-            return attempt()
+            return (yield from attempt())
         deadline = self._deadline(timeout)
         with deadline_scope(deadline):
             made = 0
             while True:
                 made += 1
                 try:
-                    return attempt()
+                    return (yield from attempt())
                 except RerankerError as err:
                     pause = self._pause(err, made, deadline)
                     if pause is None:
                         _count(err, made)
                         raise
-                self._sleep(pause)
-
-    async def arun(self, attempt: Callable[[], Awaitable[T]], *, timeout: float | None) -> T:
-        """The async twin of :meth:`run`: the pauses are ``anyio.sleep``, so cancellable."""
-        if self.retries == 0:
-            return await attempt()
-        deadline = self._deadline(timeout)
-        with deadline_scope(deadline):
-            made = 0
-            while True:
-                made += 1
-                try:
-                    return await attempt()
-                except RerankerError as err:
-                    pause = self._pause(err, made, deadline)
-                    if pause is None:
-                        _count(err, made)
-                        raise
-                await self._asleep(pause)
+                yield Pause(pause)
 
     def _deadline(self, timeout: float | None) -> float | None:
         """When the whole call must end: ``timeout`` seconds from now; none for ``None`` or 0."""

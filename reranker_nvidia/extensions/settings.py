@@ -1,0 +1,256 @@
+"""The one table of settings beyond Go's: each row declares one setting, once.
+
+Python only (config/class_settings.py stays Go's twin). A row holds a
+setting's keyword argument (of ``Client``, ``AsyncClient`` and
+``bulk.ClientConfig``), its class setting in ``moduleConfig["reranker-nvidia"]``,
+its flag of ``reranker-nvidia rerank``, its default, its check and error
+text, and its help line. Everything else derives from this table: the client
+keywords and their pickling, the class settings a module reads, the command
+line's flags, ``bulk.ClientConfig``, and the README's settings table (a test
+compares it). Adding an extension is one module in this folder and one row here.
+
+Every default is Go's behaviour (docs/divergences.md, "Extensions, off by
+default"). A class setting given for a call wins over the client's keyword
+argument. Values are read with Go's type habits where they make sense: a JSON
+number arrives as ``int`` or ``float`` (``3.0`` is a whole number), a bool is
+not a number, and a number written as a string is refused. A JSON ``null`` is
+a setting that is not there. A bad value is one :class:`ConfigError` line
+naming the key, raised before any request.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..config.class_settings import NAME
+from ..entities.moduletools.config import ClassConfig
+from ..errors import ConfigError
+from ..modulecomponents.settings.class_settings_property_helper import PropertyValuesHelper
+from ..usecases.modules._settings_check import register_module_settings
+
+__all__ = [
+    "CLASS_KEYS",
+    "ENDPOINTS",
+    "MAX_DOCUMENTS_LIMIT",
+    "SETTINGS",
+    "TRUNCATE_TYPES",
+    "Setting",
+    "call_settings",
+    "checked_class_settings",
+    "checked_keywords",
+    "class_values",
+    "setting",
+]
+
+ENDPOINTS = ("retrieval", "model", "ranking", "rerank", "auto")
+"""The ``endpoint`` values; ``retrieval`` is Go's only route."""
+
+TRUNCATE_TYPES = ("NONE", "END")
+"""The ``truncate`` values a NIM reranker takes."""
+
+MAX_DOCUMENTS_LIMIT = 512
+"""The most passages NIM takes in one request, so the most ``maxDocuments`` may be."""
+
+Check = Callable[[str, object, str], Any]
+"""``check(key, value, shown)``: the value, or a :class:`ConfigError` naming ``key``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One row: a setting beyond Go's, as every surface names it."""
+
+    name: str
+    """The keyword argument of ``Client``/``AsyncClient``, and the field of ``ClientConfig``."""
+    key: str
+    """The class setting in ``moduleConfig["reranker-nvidia"]``."""
+    flag: str
+    """The flag of ``reranker-nvidia rerank`` (and ``bulk``)."""
+    metavar: str
+    cli_type: str
+    """How the command line reads the flag: ``text``, ``whole``, ``at-least-1``, ``per-request``
+    or ``positive`` (cli/rerank.py holds the parsers)."""
+    default: Any
+    check: Check
+    values: str
+    """The README table's "values (default)" cell."""
+    help: str
+    """The flag's help line."""
+    divergence: str
+    """Its entry in docs/divergences.md."""
+    client_field: bool = False
+    """A field of Go's client (``maxDocuments``, the CPU count): an argument of ``New``."""
+
+
+def _one_of(values: tuple[str, ...], error: str | None = None) -> Check:
+    def check(key: str, value: object, shown: str) -> Any:
+        if value is None and error is not None:
+            return None
+        if not isinstance(value, str) or value not in values:
+            raise ConfigError(error or f"{key} must be one of [{' '.join(values)}], not {shown}")
+        return value
+
+    return check
+
+
+def _whole(lowest: int, highest: int | None = None, *, optional: bool = False) -> Check:
+    def check(key: str, value: object, shown: str) -> Any:
+        if value is None and optional:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{key} must be a whole number, not {shown}")
+        if value < lowest:
+            bound = "0 or more" if lowest == 0 else f"at least {lowest}"
+            raise ConfigError(f"{key} must be {bound}, not {shown}")
+        if highest is not None and value > highest:
+            raise ConfigError(
+                f"{key} must be at most {highest} "
+                f"(the most passages NIM takes in one request), not {shown}"
+            )
+        return value
+
+    return check
+
+
+def _positive(key: str, value: object, shown: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        number = math.nan
+    else:
+        number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise ConfigError(f"{key} must be a number greater than 0, not {shown}")
+    return number
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "endpoint", "endpoint", "--endpoint", "E", "text", "retrieval", _one_of(ENDPOINTS),
+        "`retrieval` (Go's), `model`, `ranking`, `rerank`, `auto`",
+        "which route and body: retrieval (default, Go's), model, ranking (self-hosted NIM), "
+        "rerank, auto",
+        "D-EXT-ENDPOINT",
+    ),
+    Setting(
+        "truncate", "truncate", "--truncate", "NONE|END", "text", None,
+        _one_of(
+            TRUNCATE_TYPES,
+            f"wrong truncate type, available types are: [{' '.join(TRUNCATE_TYPES)}]",
+        ),
+        "`NONE`, `END` (not sent)",
+        "how NIM cuts a passage past its token limit (off by default: not sent)",
+        "D-EXT-TRUNCATE",
+    ),
+    Setting(
+        "retries", "retries", "--retries", "N", "whole", 0, _whole(0),
+        "whole number ≥ 0 (0)",
+        "retry 429/5xx and broken connections N times (off by default: 0)",
+        "D-EXT-RETRIES",
+    ),
+    Setting(
+        "requests_per_minute", "requestsPerMinute", "--rpm", "N", "positive", None, _positive,
+        "number > 0 (no limit)",
+        "at most N request starts a minute (off by default)",
+        "D-EXT-RPM",
+    ),
+    Setting(
+        "max_documents", "maxDocuments", "--max-documents", "N", "per-request", 512,
+        _whole(1, MAX_DOCUMENTS_LIMIT),
+        "1–512 (512)",
+        f"passages per request, 1-{MAX_DOCUMENTS_LIMIT} (default 512, Weaviate's)",
+        "D-EXT-LIMITS",
+        client_field=True,
+    ),
+    Setting(
+        "max_concurrency", "maxConcurrency", "--max-concurrency", "N", "at-least-1", None,
+        _whole(1, optional=True),
+        "≥ 1 (the CPU count)",
+        "requests in flight at once (default: the number of CPUs, as Weaviate)",
+        "D-EXT-LIMITS",
+        client_field=True,
+    ),
+    Setting(
+        "wait_ready", "waitReady", "--wait-ready", "SECONDS", "positive", None, _positive,
+        "seconds > 0 (no wait)",
+        "wait for GET /v1/health/ready before the first request (off by default)",
+        "D-EXT-WAIT-READY",
+    ),
+)  # fmt: skip
+"""Every setting beyond Go's ``baseURL`` and ``model``, in the README's order."""
+
+_BY_NAME = {row.name: row for row in SETTINGS}
+
+CLASS_KEYS: tuple[str, ...] = tuple(row.key for row in SETTINGS)
+"""The class settings the table declares."""
+
+# These keys are read, so ClassBasedModuleConfig.for_settings must not call them typos.
+register_module_settings(NAME, ("baseURL", "model", *CLASS_KEYS))
+
+_HELPER = PropertyValuesHelper(NAME)
+
+
+def setting(name: str) -> Setting:
+    """The row of the keyword argument ``name``."""
+    return _BY_NAME[name]
+
+
+def checked_keywords(given: Mapping[str, object], owner: str = "Client") -> dict[str, Any]:
+    """A client's extension keywords, checked; those at their default (Go's) left out.
+
+    A keyword the table does not declare is a ``TypeError``, as for any function.
+    """
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        row = _BY_NAME.get(name)
+        if row is None or row.client_field:
+            raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}")
+        checked = row.check(name, value, _shown(value, as_json=False))
+        if checked != row.default:
+            out[name] = checked
+    return out
+
+
+def class_values(cfg: ClassConfig | None) -> dict[str, Any]:
+    """The settings ``cfg`` gives this module, checked, by keyword name (``null``: not given)."""
+    if cfg is None:
+        return {}
+    settings = _HELPER.get_settings(cfg)
+    if not isinstance(settings, Mapping) or not settings:
+        return {}
+    out: dict[str, Any] = {}
+    for row in SETTINGS:
+        value = settings.get(row.key)
+        if value is not None:
+            out[row.name] = row.check(row.key, value, _shown(value, as_json=True))
+    return out
+
+
+def checked_class_settings(cfg: ClassConfig | None) -> None:
+    """Refuse a bad class setting now (:class:`ConfigError`), before anything is read or sent."""
+    class_values(cfg)
+
+
+def call_settings(own: Mapping[str, Any], cfg: ClassConfig | None) -> dict[str, Any]:
+    """Every setting for one call: the defaults, a client's own, then the class settings."""
+    values = {row.name: row.default for row in SETTINGS}
+    values.update(own)
+    values.update(class_values(cfg))
+    return values
+
+
+def _shown(value: object, *, as_json: bool) -> str:
+    """A value as its writer wrote it: JSON for a class setting, Python for an argument."""
+    if as_json:
+        try:
+            return json.dumps(value, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
