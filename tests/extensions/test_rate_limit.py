@@ -8,11 +8,15 @@ import threading
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
+from nim_emulator import EmulatorConfig, create_app, running_emulator
+from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, Client
 from reranker_nvidia.clients._rate_limit import RateLimiter, RateLimiters
 from reranker_nvidia.errors import ConfigError
 from reranker_nvidia.modulecomponents._deadline import deadline_scope
+from tests.extensions._support import Recorder, cfg, client
 
 
 class FakeTime:
@@ -166,3 +170,53 @@ def test_the_trace_on_a_real_request_marks_the_start(http_server: Any) -> None:
     with httpx.Client() as http:
         http.get(server.url, extensions={"trace": limit.trace})
     assert limit._next > before
+
+
+# ---- through the clients ---------------------------------------------------------------------
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in itertools.pairwise(sorted(times))]
+
+
+def test_requests_per_minute_spaces_every_chunk_across_threads() -> None:
+    recorder = Recorder()
+    with client(recorder, requests_per_minute=600, max_documents=1, max_concurrency=4) as c:
+        c.rank("q", ["a", "b", "c", "d"], cfg())
+    assert len(recorder.times) == 4
+    assert min(gaps(recorder.times)) >= 0.1 - 0.005
+
+
+def test_one_limiter_is_shared_by_calls_from_many_threads() -> None:
+    recorder = Recorder()
+    with client(recorder, requests_per_minute=1200) as c:
+        threads = [threading.Thread(target=c.rank, args=("q", ["a"], cfg())) for _ in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(recorder.times) == 5
+    assert min(gaps(recorder.times)) >= 0.05 - 0.005
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_async_limiter_from_a_class_setting(anyio_backend: str) -> None:
+    recorder = Recorder()
+    async with AsyncClient("k", transport=httpx.MockTransport(recorder), max_documents=1) as c:
+        await c.rank("q", ["a", "b", "c"], cfg(requestsPerMinute=1200))
+    assert len(recorder.times) == 3
+    assert min(gaps(recorder.times)) >= 0.05 - 0.005
+
+
+def test_on_the_emulator_the_limiter_spaces_request_starts() -> None:
+    app = create_app(EmulatorConfig(api_key="test-key"))
+    with running_emulator(app=app) as base:
+        settings = ClassBasedModuleConfig.for_settings({"baseURL": base, "requestsPerMinute": 600})
+        with Client("test-key", max_documents=1, max_concurrency=1) as c:
+            c.rank("q", ["a", "b", "c", "d"], settings)
+        arrived = [r.received_at for r in app.state.emulator.requests]
+    assert len(arrived) == 4
+    # The limiter spaces the starts; the first request also opens the connection, so it
+    # arrives later than it started: the gaps are measured from the second arrival on.
+    assert min(gaps(arrived[1:])) >= 0.1 - 0.01

@@ -10,6 +10,8 @@ import anyio
 import httpx
 import pytest
 
+from nim_emulator import EmulatorConfig, FaultSpec, create_app, running_emulator
+from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, Client
 from reranker_nvidia.clients._retry_policy import (
     RETRYABLE_STATUSES,
     RetryPolicy,
@@ -25,6 +27,7 @@ from reranker_nvidia.errors import (
     UpstreamError,
 )
 from reranker_nvidia.modulecomponents._deadline import current_deadline
+from tests.extensions._support import Recorder, cfg, client
 
 GO_503 = "connection to NVIDIA API failed with status: 503"
 
@@ -364,3 +367,84 @@ def test_the_async_pause_is_cancellable() -> None:
 def test_a_negative_retry_count_is_refused() -> None:
     with pytest.raises(ValueError, match="retries must be 0 or more"):
         RetryPolicy(-1)
+
+
+# ---- through the clients ---------------------------------------------------------------------
+
+
+def test_retries_resend_a_503_and_the_result_is_unchanged() -> None:
+    recorder = Recorder(httpx.Response(503, headers={"Retry-After": "0"}))
+    with client(recorder, retries=2) as c:
+        result = c.rank("q", ["a", "b"], cfg())
+    assert len(recorder.requests) == 2
+    assert [s.score for s in result.document_scores] == [0.0, 1.0]
+
+
+def test_retries_from_a_class_setting() -> None:
+    recorder = Recorder(httpx.Response(429, headers={"Retry-After": "0"}))
+    with client(recorder) as c:
+        c.rank("q", ["a"], cfg(retries=1))
+    assert len(recorder.requests) == 2
+
+
+def test_without_retries_a_503_is_gos_error_after_one_request() -> None:
+    recorder = Recorder(httpx.Response(503, headers={"Retry-After": "0"}))
+    with client(recorder) as c, pytest.raises(UpstreamError) as caught:
+        c.rank("q", ["a"], cfg())
+    assert str(caught.value) == "connection to NVIDIA API failed with status: 503"
+    assert len(recorder.requests) == 1
+
+
+def test_through_a_client_the_last_error_says_how_many_attempts_were_made() -> None:
+    replies = [httpx.Response(503, headers={"Retry-After": "0"}) for _ in range(3)]
+    recorder = Recorder(*replies)
+    with client(recorder, retries=2) as c, pytest.raises(UpstreamError) as caught:
+        c.rank("q", ["a"], cfg())
+    assert (
+        str(caught.value) == "connection to NVIDIA API failed with status: 503 (after 3 attempts)"
+    )
+    assert len(recorder.requests) == 3
+
+
+def test_a_404_is_never_retried() -> None:
+    recorder = Recorder(httpx.Response(404, text="404 page not found"))
+    with client(recorder, retries=3) as c, pytest.raises(UpstreamError):
+        c.rank("q", ["a"], cfg())
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_async_retries(anyio_backend: str) -> None:
+    recorder = Recorder(httpx.Response(502, headers={"Retry-After": "0"}))
+    async with AsyncClient("k", transport=httpx.MockTransport(recorder), retries=1) as c:
+        result = await c.rank("q", ["a"], cfg())
+    assert len(recorder.requests) == 2
+    assert [s.score for s in result.document_scores] == [0.0]
+
+
+def test_on_the_emulator_a_transient_fault_changes_only_the_number_of_requests() -> None:
+    settings = {"model": "nvidia/llama-nemotron-rerank-1b-v2"}
+    documents = ["Cafeteria 8-8.", "Library hours 9-5.", "Gym 6-10."]
+    with (
+        running_emulator(EmulatorConfig(api_key="test-key")) as base,
+        Client("test-key", endpoint="ranking") as c,
+    ):
+        clean = c.rank(
+            "library", documents, ClassBasedModuleConfig.for_settings({**settings, "baseURL": base})
+        )
+    app = create_app(
+        EmulatorConfig(
+            api_key="test-key", faults=[FaultSpec.parse("status=503,count=2,retry-after=0")]
+        )
+    )
+    with running_emulator(app=app) as base:
+        with Client("test-key", endpoint="ranking", retries=3) as c:
+            retried = c.rank(
+                "library",
+                documents,
+                ClassBasedModuleConfig.for_settings({**settings, "baseURL": base}),
+            )
+        sent = [r for r in app.state.emulator.requests if r.path == "/v1/ranking"]
+    assert [s.score for s in retried.document_scores] == [s.score for s in clean.document_scores]
+    assert len(sent) == 3

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import graphql
+import httpx
 import pytest
 
+from reranker_nvidia import AsyncClient
 from reranker_nvidia._gostd.context import HeaderSource
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
@@ -186,6 +189,18 @@ def test_each_provider_has_only_its_own_way_to_rank() -> None:
     # One provider per kind of client: nothing has to guess whether rank() must be awaited.
     assert not hasattr(ReRankerProvider(), "additional_property_fn_async")
     assert not hasattr(AsyncReRankerProvider(AsyncTableClient()), "additional_property_fn")
+
+
+def test_the_sync_provider_with_an_async_client_names_the_async_method() -> None:
+    client = AsyncClient("k", transport=httpx.MockTransport(lambda _: httpx.Response(500)))
+    provider = ReRankerProvider(client)  # type: ignore[arg-type]
+    results = [SearchResult(schema={"text": "a"})]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no "coroutine was never awaited"
+        with pytest.raises(TypeError) as caught:
+            provider.additional_property_fn(results, Params(property="text", query="q"))
+    assert "AsyncReRankerProvider(client).additional_property_fn_async" in str(caught.value)
+    assert AsyncReRankerProvider(client) is not None
 
 
 def test_the_graphql_helpers_need_no_client_but_ranking_does() -> None:
