@@ -5,14 +5,10 @@ A test module may define its own ``nim`` fixture to score another way (test_exte
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from tests.cli._support import overlap_scorer
-from tests.support.httptest import Handler, TestServer
-
-StartServer = Callable[[Handler], TestServer]
+from tests.support.httptest import StartServer, TestServer
 
 
 @pytest.fixture

@@ -7,16 +7,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.cli._support import cli, overlap_scorer, write
-from tests.support.httptest import Handler, TestServer
-
-StartServer = Callable[[Handler], TestServer]
+from tests.support.httptest import StartServer, TestServer
 
 
 @pytest.fixture

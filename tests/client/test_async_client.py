@@ -21,9 +21,8 @@ from reranker_nvidia.errors import (
 )
 from reranker_nvidia.modulecomponents.base_client import new_async_base_http_client
 from reranker_nvidia.modulecomponents.retry_transport import AsyncRetryTransport, RetriesExhausted
-from tests.support.httptest import Handler, Request, TestServer, Writer
+from tests.support.httptest import Request, StartServer, Writer
 
-StartServer = Callable[[Handler], TestServer]
 pytestmark = pytest.mark.anyio
 
 

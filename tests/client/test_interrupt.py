@@ -8,15 +8,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from reranker_nvidia import ClassBasedModuleConfig, Client
-from tests.support.httptest import Handler, Request, TestServer, Writer
+from tests.support.httptest import Request, StartServer, Writer
 
-StartServer = Callable[[Handler], TestServer]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -22,9 +21,8 @@ from reranker_nvidia.errors import (
     TransportError,
     UpstreamError,
 )
-from tests.support.httptest import Handler, Request, TestServer, Writer
+from tests.support.httptest import Request, StartServer, Writer
 
-StartServer = Callable[[Handler], TestServer]
 PROBLEM = "application/problem+json"
 
 

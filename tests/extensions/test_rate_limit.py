@@ -17,22 +17,7 @@ from reranker_nvidia.clients._rate_limit import RateLimiter, RateLimiters
 from reranker_nvidia.errors import ConfigError
 from reranker_nvidia.modulecomponents._deadline import deadline_scope
 from tests.extensions._support import Recorder, cfg, client
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 50.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
+from tests.support.fakes import FakeTime
 
 
 def limiter(rpm: float, fake: FakeTime) -> RateLimiter:
@@ -40,7 +25,7 @@ def limiter(rpm: float, fake: FakeTime) -> RateLimiter:
 
 
 def test_the_first_request_starts_at_once_and_the_next_waits_the_interval() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(60, fake)  # one a second
     starts = []
     for _ in range(4):
@@ -51,7 +36,7 @@ def test_the_first_request_starts_at_once_and_the_next_waits_the_interval() -> N
 
 
 def test_time_already_passed_counts() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(30, fake)  # one every 2 s
     limit.acquire()
     fake.now += 1.5
@@ -63,7 +48,7 @@ def test_time_already_passed_counts() -> None:
 
 
 def test_tasks_and_threads_share_one_state() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(120, fake)
     limit.acquire()
 
@@ -77,7 +62,7 @@ def test_tasks_and_threads_share_one_state() -> None:
 
 
 def test_a_turn_after_the_deadline_waits_only_until_the_deadline() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(6, fake)  # one every 10 s
     limit.acquire()
     with deadline_scope(53.0):
@@ -127,7 +112,7 @@ def test_one_limiter_per_rate() -> None:
 
 
 def test_a_request_that_reaches_the_wire_late_moves_the_next_turn() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(60, fake)
     assert limit.acquire() == 50.0
     fake.now += 0.25  # the first connection took a while to dial
@@ -138,7 +123,7 @@ def test_a_request_that_reaches_the_wire_late_moves_the_next_turn() -> None:
 
 
 def test_mark_sent_never_brings_the_next_turn_closer() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(60, fake)
     limit.acquire()
     limit.acquire()  # claims 51.0, the next at 52.0
@@ -148,7 +133,7 @@ def test_mark_sent_never_brings_the_next_turn_closer() -> None:
 
 
 def test_the_async_trace_marks_too() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(60, fake)
     limit.acquire()
     fake.now += 0.5

@@ -28,26 +28,9 @@ from reranker_nvidia.errors import (
 )
 from reranker_nvidia.modulecomponents._deadline import current_deadline
 from tests.extensions._support import Recorder, cfg, client
+from tests.support.fakes import FakeTime
 
 GO_503 = "connection to NVIDIA API failed with status: 503"
-
-
-class FakeTime:
-    """A clock that moves only when the policy sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 def upstream(status: int, **headers: str) -> UpstreamError:
@@ -92,7 +75,7 @@ def policy(retries: int, fake: FakeTime, rng: float = 0.5, **kw: float) -> Retry
 
 
 def test_retries_zero_calls_once_and_changes_nothing() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     err = upstream(503)
     attempt, calls = script(err)
     with pytest.raises(UpstreamError) as caught:
@@ -111,7 +94,7 @@ def test_retries_zero_opens_no_deadline() -> None:
 
 @pytest.mark.parametrize("status", sorted(RETRYABLE_STATUSES))
 def test_a_transient_status_is_retried_until_success(status: int) -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, calls = script(upstream(status), upstream(status), "scores")
     assert policy(3, fake).run(attempt, timeout=None) == "scores"
     assert len(calls) == 3
@@ -120,7 +103,7 @@ def test_a_transient_status_is_retried_until_success(status: int) -> None:
 
 @pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 409, 410, 413, 422, 501, 505])
 def test_no_other_status_is_ever_retried(status: int) -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     err = upstream(status)
     attempt, calls = script(err, "never")
     with pytest.raises(UpstreamError) as caught:
@@ -134,7 +117,7 @@ def test_no_other_status_is_ever_retried(status: int) -> None:
 
 
 def test_the_last_error_says_how_many_attempts_were_made() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     last = upstream(503)
     attempt, calls = script(upstream(503), upstream(429), last)
     with pytest.raises(UpstreamError) as caught:
@@ -147,19 +130,19 @@ def test_the_last_error_says_how_many_attempts_were_made() -> None:
 
 
 def test_full_jitter_is_random_up_to_the_capped_exponential() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, _ = script(*[upstream(500)] * 6, "ok")
     assert policy(6, fake, rng=0.999, base_delay=1.0, max_delay=5.0).run(attempt, timeout=None)
     ceilings = [1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
     assert fake.sleeps == pytest.approx([0.999 * c for c in ceilings])
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, _ = script(upstream(500), "ok")
     policy(1, fake, rng=0.0).run(attempt, timeout=None)
     assert fake.sleeps == [0.0]
 
 
 def test_retry_after_in_seconds_is_waited_exactly() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, calls = script(upstream(503, retry_after="7"), "ok")
     assert policy(1, fake).run(attempt, timeout=None) == "ok"
     assert fake.sleeps == [7.0]
@@ -167,7 +150,7 @@ def test_retry_after_in_seconds_is_waited_exactly() -> None:
 
 
 def test_retry_after_as_an_http_date_is_waited_until() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     when = email.utils.formatdate(1_700_000_000.0 + 12, usegmt=True)
     attempt, _ = script(upstream(429, retry_after=when), "ok")
     assert policy(1, fake).run(attempt, timeout=None) == "ok"
@@ -175,7 +158,7 @@ def test_retry_after_as_an_http_date_is_waited_until() -> None:
 
 
 def test_retry_after_beyond_the_deadline_stops_at_once_with_the_error() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     err = upstream(503, retry_after="30")
     attempt, calls = script(err, "never")
     with pytest.raises(UpstreamError) as caught:
@@ -186,7 +169,7 @@ def test_retry_after_beyond_the_deadline_stops_at_once_with_the_error() -> None:
 
 
 def test_attempts_and_pauses_share_one_deadline() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     seen: list[float | None] = []
 
     def attempt() -> str:
@@ -203,7 +186,7 @@ def test_attempts_and_pauses_share_one_deadline() -> None:
 
 
 def test_the_deadline_in_force_is_the_earlier_one() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     seen: list[float | None] = []
     from reranker_nvidia.modulecomponents._deadline import deadline_scope
 
@@ -213,7 +196,7 @@ def test_the_deadline_in_force_is_the_earlier_one() -> None:
 
 
 def test_a_jitter_pause_past_the_deadline_is_not_taken() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, calls = script(upstream(500), "never")
     with pytest.raises(UpstreamError):
         policy(1, fake, rng=0.9, base_delay=20.0).run(attempt, timeout=10)
@@ -230,7 +213,7 @@ def test_a_jitter_pause_past_the_deadline_is_not_taken() -> None:
     ],
 )
 def test_a_broken_connection_is_retried(cause: BaseException) -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, calls = script(transport(cause), "ok")
     assert policy(1, fake).run(attempt, timeout=None) == "ok"
     assert len(calls) == 2
@@ -261,7 +244,7 @@ def _cert_refused() -> TransportError:
 )
 def test_failures_that_would_repeat_are_not_retried(err: RerankerError) -> None:
     assert not is_retryable(err)
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, calls = script(err, "never")
     with pytest.raises(RerankerError) as caught:
         policy(3, fake).run(attempt, timeout=None)
@@ -270,7 +253,7 @@ def test_failures_that_would_repeat_are_not_retried(err: RerankerError) -> None:
 
 
 def test_an_exception_that_is_not_the_librarys_passes_through_untouched() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, calls = script(KeyError("bug"), "never")
     with pytest.raises(KeyError):
         policy(3, fake).run(attempt, timeout=None)
@@ -316,7 +299,7 @@ def test_no_retry_after_header() -> None:
 
 
 def test_the_async_twin_retries_the_same_way() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     outcomes: list[object] = [upstream(503, retry_after="1"), upstream(429), "scores"]
     calls: list[float | None] = []
 
@@ -336,7 +319,7 @@ def test_the_async_twin_retries_the_same_way() -> None:
 
 
 def test_the_async_twin_counts_attempts_in_the_last_error() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
 
     async def attempt() -> str:
         raise upstream(500)

@@ -13,22 +13,7 @@ from reranker_nvidia.clients._ready import await_until_ready, ready_url, wait_un
 from reranker_nvidia.errors import ConfigError, TransportError
 from reranker_nvidia.modulecomponents._deadline import current_deadline
 from tests.extensions._support import BASE, Recorder, cfg, client
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
+from tests.support.fakes import FakeTime
 
 
 def answers(*statuses: int) -> tuple[httpx.MockTransport, list[httpx.Request]]:
