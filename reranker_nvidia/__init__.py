@@ -18,9 +18,9 @@ Two Go types are called ``RankResult``: ``ent.RankResult`` (what
 ``RerankScore``.
 """
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from .clients.ranker import MAX_DOCUMENTS, AsyncClient, Client
     from .config.class_settings import (
         DEFAULT_BASE_URL,
@@ -119,7 +119,7 @@ loads nothing but this table, and the CLI's ``--help`` none of httpx or pydantic
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     """A public name, imported from its module the first time it is asked for."""
     try:
         module, attribute = _LAZY[name]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.httptest import Handler, TestServer, start_server
+from tests.support.httptest import Handler, StartServer, TestServer, start_server
 
 _ENVIRONMENT = ("NVIDIA_APIKEY", "MODULES_CLIENT_TIMEOUT", "MODULES_VALIDATE_BASE_URL")
 
@@ -60,7 +60,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def http_server() -> Iterator[Callable[[Handler], TestServer]]:
+def http_server() -> Iterator[StartServer]:
     """Start loopback servers (Go's ``httptest.NewServer``); all are closed after the test."""
     servers: list[TestServer] = []
 

@@ -112,6 +112,27 @@ def test_a_command_whose_extra_is_missing_says_what_to_install(
     assert err == f"error: emulator {args.missing}\n"
 
 
+def test_a_missing_extra_says_how_to_install_from_a_checkout_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def no_emulator(name: str, package: str | None = None) -> object:
+        if name == "nim_emulator.cli":
+            raise ImportError("No module named 'starlette'")
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", no_emulator)
+    status, out, err = run_main("emulator", "--port", "1")
+    assert (status, out) == (1, "")
+    assert err == (
+        "error: emulator needs the 'emulator' extra: pip install 'reranker-nvidia[emulator]' "
+        "(from a checkout: pip install -e '.[emulator]')\n"
+    )
+
+
 def test_a_bug_is_one_line_unless_debugging(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(args: object, **kwargs: object) -> int:
         raise ZeroDivisionError("division by zero")

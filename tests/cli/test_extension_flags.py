@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,7 @@ import pytest
 from reranker_nvidia.cli import rerank
 from reranker_nvidia.cli.main import build_parser, main
 from reranker_nvidia.errors import ModelDeprecationWarning, UpstreamError
-from tests.support.httptest import Handler, Request, TestServer, Writer
-
-StartServer = Callable[[Handler], TestServer]
+from tests.support.httptest import Request, StartServer, TestServer, Writer
 
 PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 

@@ -8,14 +8,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.support.httptest import Handler, Request, TestServer, Writer
-
-StartServer = Callable[[Handler], TestServer]
+from tests.support.httptest import Request, StartServer, Writer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 
 import pytest
 
 from reranker_nvidia.cli.main import main
-from tests.support.httptest import Handler, Request, TestServer, Writer
-
-StartServer = Callable[[Handler], TestServer]
+from tests.support.httptest import Handler, Request, StartServer, Writer
 
 CATALOGUE = {
     "object": "list",

@@ -1,63 +1,24 @@
-"""``reranker-nvidia rerank``: the interface, input handling, output shapes and exit codes."""
+"""``reranker-nvidia rerank`` end to end: the interface, input handling, output shapes and exit
+codes. Input edge cases are in test_rerank_input.py, output edge cases in test_rerank_output.py,
+usage errors in test_usage_errors.py."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reranker_nvidia.cli.main import main
-from tests.support.httptest import Handler, Request, TestServer, Writer
-
-StartServer = Callable[[Handler], TestServer]
-
-
-def overlap_scorer(request: Request, w: Writer) -> None:
-    """Logit = words shared with the query; answers in descending order, as NIM does."""
-    body = request.json()
-    query = set(body["query"]["text"].lower().split())
-    scores = [
-        (i, float(len(query & set(p["text"].lower().split()))))
-        for i, p in enumerate(body["passages"])
-    ]
-    scores.sort(key=lambda pair: -pair[1])
-    w.respond(200, {"rankings": [{"index": i, "logit": s} for i, s in scores]})
-
-
-def cli(*argv: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    if stdin is not None:
-        original = sys.stdin
-        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
-        try:
-            status = main(list(argv), stdout=out, stderr=err)
-        finally:
-            sys.stdin = original
-    else:
-        status = main(list(argv), stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def nim(http_server: StartServer) -> TestServer:
-    return http_server(overlap_scorer)
+from tests.cli._support import cli, overlap_scorer, write
+from tests.support.httptest import StartServer, TestServer
 
 
 @pytest.fixture
 def keyed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NVIDIA_APIKEY", "env-key")
-
-
-def write(tmp_path: Path, name: str, content: str | bytes) -> str:
-    path = tmp_path / name
-    path.write_bytes(content.encode() if isinstance(content, str) else content)
-    return str(path)
 
 
 @pytest.mark.usefixtures("keyed")
@@ -242,28 +203,6 @@ def test_timeout_comes_from_the_flag_or_go_duration_environment(
     )
     assert status == 1
     assert err.endswith(": context deadline exceeded\n")
-
-
-@pytest.mark.parametrize(
-    ("argv", "fragment"),
-    [
-        (("rerank",), "the following arguments are required: --query"),
-        (("rerank", "--query", "q", "--header", "no colon"), "expected 'Name: value'"),
-        (("rerank", "--query", "q", "--max-documents", "0"), "must be at least 1"),
-        (("rerank", "--query", "q", "--max-concurrency", "x"), "expected a whole number"),
-        (("rerank", "--query", "q", "--timeout", "-1"), "must be 0 (no timeout) or more seconds"),
-        (("rerank", "--query", "q", "--output", "xml"), "invalid choice"),
-    ],
-)
-def test_usage_errors_exit_2(
-    argv: tuple[str, ...], fragment: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(list(argv))
-    assert caught.value.code == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert fragment in captured.err
 
 
 def test_the_console_script_and_python_m_agree(tmp_path: Path, nim: TestServer) -> None:

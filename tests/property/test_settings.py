@@ -63,7 +63,7 @@ def config(kind: str, values: dict[str, Any]) -> Any:
 
 NOISE = st.dictionaries(
     # Keys the module does not read. (``truncate`` was one; it is now an opt-in setting,
-    # D-EXT-TRUNCATE, whose bad values are refused: tests/unit/test_extension_settings.py.)
+    # D-EXT-TRUNCATE, whose bad values are refused: tests/extensions/test_extension_settings.py.)
     st.sampled_from(["Model", "baseUrl", "base_url", "Truncate", "other"]),
     json_values(3),
 )

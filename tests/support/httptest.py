@@ -159,6 +159,10 @@ class TestServer:
         self._thread.join(timeout=5)
 
 
+StartServer = Callable[[Handler], TestServer]
+"""The type of the ``http_server`` fixture (tests/conftest.py): start a server, get it back."""
+
+
 def start_server(handler: Handler) -> TestServer:
     server = _Server(handler)
     thread = threading.Thread(

@@ -34,6 +34,7 @@ from reranker_nvidia import (
 )
 from reranker_nvidia.errors import ClientRankError
 from reranker_nvidia.weaviate import PropertyNotReturnedWarning, rerank
+from tests.support.fakes import FakeRankClient, by_position
 
 from ._support import (
     KEY,
@@ -532,23 +533,8 @@ def test_importing_the_port_does_not_import_weaviate_client() -> None:
 # ---- what the rank call is given ----------------------------------------------------------
 
 
-class Recorder:
-    """A rerank client (Go's ReRankerClient) that records each call and scores by position."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, list[str], Any, Any]] = []
-
-    def rank(self, query: str, documents: Any, cfg: Any = None, *, headers: Any = None) -> Any:
-        from reranker_nvidia import DocumentScore, RankResult
-
-        docs = list(documents)
-        self.calls.append((query, docs, cfg, headers))
-        scores = [DocumentScore(document=d, score=float(i)) for i, d in enumerate(docs)]
-        return RankResult(query=query, document_scores=scores)
-
-
 def test_settings_are_layered_config_then_model_and_base_url_then_keywords() -> None:
-    recorder = Recorder()
+    recorder = FakeRankClient(by_position)
     config = _RerankerConfig(
         model={"model": "from-config", "baseURL": "http://config", "truncate": "NONE"},
         reranker=Rerankers.NVIDIA,
@@ -576,7 +562,7 @@ def test_settings_are_layered_config_then_model_and_base_url_then_keywords() -> 
 
 
 def test_a_class_config_without_overrides_is_passed_as_it_is() -> None:
-    recorder = Recorder()
+    recorder = FakeRankClient(by_position)
     cfg = ClassBasedModuleConfig.for_settings({"model": "m"})
     ranked = rerank(query_return(), prop="text", query="q", config=cfg, nvidia_client=recorder)
     assert recorder.calls[0][2] is cfg
@@ -601,7 +587,7 @@ def test_a_generative_group_by_return_is_reranked_by_groups() -> None:
         for name, g in plain.groups.items()
     }
     response = GenerativeGroupByReturn(objects=plain.objects, groups=groups, generated="all")
-    recorder = Recorder()
+    recorder = FakeRankClient(by_position)
     ranked = rerank(response, prop="text", query="q", nvidia_client=recorder)
     assert [(n, g.rerank_score, g.generated) for n, g in ranked.groups.items()] == [
         ("b", 1.0, "about b"),
@@ -612,7 +598,7 @@ def test_a_generative_group_by_return_is_reranked_by_groups() -> None:
 
 
 def test_the_warnings_point_at_the_caller() -> None:
-    recorder = Recorder()
+    recorder = FakeRankClient(by_position)
     with pytest.warns(PropertyNotReturnedWarning) as not_returned:
         rerank(query_return(), prop="title", query="q", nvidia_client=recorder)
     with pytest.warns(SettingsWarning) as unread:
@@ -621,7 +607,7 @@ def test_the_warnings_point_at_the_caller() -> None:
 
 
 def test_a_class_config_with_overrides_keeps_its_other_settings_and_tenant() -> None:
-    recorder = Recorder()
+    recorder = FakeRankClient(by_position)
     cfg = ClassBasedModuleConfig(
         {"moduleConfig": {"reranker-nvidia": {"model": "m", "baseURL": "http://a"}}}, "", "t1"
     )
@@ -642,7 +628,7 @@ def test_a_class_config_with_overrides_keeps_its_other_settings_and_tenant() -> 
 
 
 def test_headers_may_be_pairs_and_nothing_else() -> None:
-    recorder = Recorder()
+    recorder = FakeRankClient(by_position)
     rerank(
         query_return(),
         prop="text",
@@ -660,7 +646,7 @@ def test_a_collection_without_a_reranker_gives_the_modules_defaults() -> None:
         name = "Doc"
         reranker_config = None
 
-    recorder = Recorder()
+    recorder = FakeRankClient(by_position)
     rerank(
         query_return(), prop="text", query="q", config=CollectionConfig(), nvidia_client=recorder
     )
@@ -680,6 +666,6 @@ def test_graphql_shapes_it_cannot_read_are_type_errors() -> None:
 def test_an_object_without_metadata_gets_a_metadata_return() -> None:
     item = v4_object(0, "x")
     item.metadata = None  # type: ignore[assignment]
-    (ranked,) = rerank([item], prop="text", query="q", nvidia_client=Recorder())
+    (ranked,) = rerank([item], prop="text", query="q", nvidia_client=FakeRankClient(by_position))
     assert ranked.metadata == MetadataReturn(rerank_score=0.0)
     assert item.metadata is None

@@ -5,14 +5,12 @@ Go's ``httptest.NewServer`` is the ``http_server`` fixture: a real loopback serv
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from reranker_nvidia.clients.ranker import Client
 from reranker_nvidia.modulecomponents.ent.rank_result import DocumentScore, RankResult
 from tests.support.fakes import FakeClassConfig, rankings
-from tests.support.httptest import Handler, Request, TestServer, Writer
+from tests.support.httptest import Request, StartServer, Writer
 
 
 class CrossRankerHandler:
@@ -45,9 +43,6 @@ class CrossRankerHandler:
                 index = 3
             response = self.batched_results[index]
         writer.respond(200, response)
-
-
-StartServer = Callable[[Handler], TestServer]
 
 
 def test_when_the_server_has_a_successful_answer(http_server: StartServer) -> None:

@@ -13,9 +13,8 @@ import pytest
 
 from reranker_nvidia.modulecomponents._http_errors import describe
 from reranker_nvidia.modulecomponents.base_client import new_base_http_client
-from tests.support.httptest import Handler, Request, TestServer, Writer
+from tests.support.httptest import Request, StartServer, TestServer, Writer
 
-StartServer = Callable[[Handler], TestServer]
 BODY = b'{"text":"hello"}'
 
 

@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
-from reranker_nvidia._gostd.context import HeaderSource
-from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
-from reranker_nvidia.errors import ClientRankError, ParamsError, RerankerError
+from reranker_nvidia.errors import ClientRankError, ParamsError
 from reranker_nvidia.modulecomponents.additional.models.ranker import RankResult as AdditionalRank
 from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
-from reranker_nvidia.modulecomponents.ent.rank_result import DocumentScore, RankResult
-
-
-class FakeRankClient:
-    """Go's ``fakeRankClient``: fails on the query "unavailable", else scores 0.15."""
-
-    def rank(
-        self,
-        query: str,
-        documents: Sequence[str],
-        cfg: ClassConfig | None = None,
-        *,
-        headers: HeaderSource = None,
-    ) -> RankResult:
-        if query == "unavailable":
-            raise RerankerError("unavailable")
-        return RankResult(
-            query=query, document_scores=[DocumentScore(document=documents[0], score=0.15)]
-        )
+from tests.support.fakes import FakeRankClient
 
 
 def test_should_fail_with_empty_content() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -17,13 +16,13 @@ from reranker_nvidia.errors import (
     ErrorResponseParseError,
     InvalidRankingsError,
     RedirectError,
+    RerankerError,
     ResponseParseError,
     TransportError,
     UpstreamError,
 )
-from tests.support.httptest import Handler, Request, TestServer, Writer
+from tests.support.httptest import Request, StartServer, Writer
 
-StartServer = Callable[[Handler], TestServer]
 PROBLEM = "application/problem+json"
 
 
@@ -159,6 +158,18 @@ def test_a_200_body_of_the_wrong_shape_is_a_parse_error(body: str, reason: str) 
     err = rank_error(answer(200, body), ["a"])
     assert type(err) is ResponseParseError
     assert str(err) == f"failed to parse reranker response (status 200): {reason}"
+
+
+def test_more_rankings_than_passages_is_refused_before_building_them() -> None:
+    body = json.dumps({"rankings": [{"index": i % 3, "logit": 0.5} for i in range(200_000)]})
+    error = rank_error(answer(200, body.encode()))
+    assert type(error) is InvalidRankingsError
+    assert str(error) == (
+        "failed to parse reranker response (status 200): "
+        "200000 rankings for 3 passages, more than one per passage"
+    )
+    # Nothing the error holds is the parsed array: no thousands of objects kept alive.
+    assert error.__context__ is None and error.__cause__ is None
 
 
 # Status, body, content type -> the exact message. Bodies from contracts/captures where one exists.
@@ -324,6 +335,48 @@ def test_a_long_text_body_is_cut_to_one_short_line() -> None:
     text = str(err).removeprefix("connection to NVIDIA API failed with status: 500 error: ")
     assert len(text) == 200
     assert text.endswith("…")
+
+
+def test_a_long_detail_is_cut_and_names_the_callers_document() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        passages = json.loads(request.content)["passages"]
+        detail = [
+            {
+                "type": "string_too_short",
+                "loc": ["body", "passages", i, "text"],
+                "msg": "String should have at least 1 character",
+                "input": "",
+            }
+            for i, passage in enumerate(passages)
+            if passage["text"] == ""
+        ]
+        if not detail:
+            rankings = [{"index": i, "logit": 1.0} for i in range(len(passages))]
+            return httpx.Response(200, json={"rankings": rankings})
+        return httpx.Response(422, json={"detail": detail * (512 // len(detail))})
+
+    documents = ["x"] * 512 + [""] + ["x"] * 511  # the empty one is the second chunk's first
+    client = Client("k", transport=httpx.MockTransport(answer), max_concurrency=1)
+    with client, pytest.raises(UpstreamError) as caught:
+        client.rank("q", documents)
+    message = str(caught.value)
+    assert message.startswith(
+        "connection to NVIDIA API failed with status: 422 error: "
+        "String should have at least 1 character (document 512)"
+    )
+    assert len(message) < 600
+    assert message.endswith(" … (511 more)"), message[-80:]
+    assert caught.value.detail is not None and caught.value.detail in message
+
+
+@pytest.mark.parametrize("status", [200, 402, 403, 422, 500])
+def test_an_integer_of_5000_digits_is_a_typed_error(status: int) -> None:
+    body = b'{"detail": ' + b"7" * 5000 + b', "rankings": [{"index": ' + b"1" * 5000 + b"}]}"
+    error = rank_error(answer(status, body))
+    assert isinstance(error, RerankerError), repr(error)[:200]
+    if status in (402, 403, 422):
+        assert isinstance(error, ErrorResponseParseError)
+    assert len(str(error)) < 300
 
 
 def test_an_unfinished_nvcf_request_says_so() -> None:

@@ -1,4 +1,5 @@
-"""The module (module.go, config.go), the settings reader, the class-based config and entities."""
+"""The module (module.go, config.go), its timeout from the environment, and the search result
+entity. The settings it reads are tested in test_settings.py."""
 
 from __future__ import annotations
 
@@ -6,36 +7,14 @@ import httpx
 import pytest
 
 from reranker_nvidia import ConfigError, RerankerModule
-from reranker_nvidia.entities.config.helpers import enabled
 from reranker_nvidia.entities.modulecapabilities.module import ModuleType
-from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
 from reranker_nvidia.module import ModuleInitParams, new
 from reranker_nvidia.modulecomponents.additional.models.ranker import RankResult
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
-from reranker_nvidia.modulecomponents.settings.class_settings_property_helper import (
-    PropertyValuesHelper,
-)
 from reranker_nvidia.usecases.config.environment import module_http_client_timeout_from_environment
 from reranker_nvidia.usecases.modules.module_config import ClassBasedModuleConfig
-
-BOOKS = {
-    "class": "Books",
-    "moduleConfig": {
-        "reranker-nvidia": {"model": "nvidia/rerank-qa-mistral-4b", "baseURL": "http://nim:8000"},
-        "text2vec-model2vec": {"vectorizeClassName": False},
-    },
-    "vectorConfig": {"title_vector": {"vectorizer": {"text2vec-openai": {"model": "m"}}}},
-    "properties": [
-        {
-            "name": "title",
-            "dataType": ["text"],
-            "moduleConfig": {"reranker-nvidia": {"skip": True}},
-        },
-        {"name": "year", "dataType": ["int"]},
-        {"name": "author", "dataType": ["Author"]},
-    ],
-}
+from tests.module._support import BOOKS
 
 
 def test_name_type_and_capabilities() -> None:
@@ -109,72 +88,6 @@ def test_an_uninitialised_module_says_so() -> None:
     with pytest.raises(Exception, match="call init"):
         module.additional_properties()
     module.close()
-
-
-@pytest.mark.parametrize(
-    ("value", "on"),
-    [("true", True), ("TRUE", True), ("on", True), ("enabled", True), ("1", True),
-     ("yes", False), ("0", False), ("", False), ("false", False)],
-)  # fmt: skip
-def test_enabled_reads_on_off_as_weaviate(value: str, on: bool) -> None:
-    assert enabled(value) is on
-
-
-def test_class_based_config_reads_the_class_definition() -> None:
-    cfg = ClassBasedModuleConfig(BOOKS, "reranker-nvidia", "tenant-a")
-    assert isinstance(cfg, ClassConfig)
-    assert cfg.class_() == BOOKS["moduleConfig"]["reranker-nvidia"]  # type: ignore[index]
-    assert cfg.class_by_module_name("text2vec-model2vec") == {"vectorizeClassName": False}
-    assert cfg.class_by_module_name("absent") == {}
-    assert cfg.tenant() == "tenant-a"
-    assert cfg.target_vector() == ""
-    assert cfg.property("title") == {"skip": True}
-    assert cfg.property("title.nested") == {"skip": True}
-    assert cfg.property("year") == {}
-    assert cfg.property("missing") == {}
-    assert cfg.properties_data_types() == {"title": "text", "year": "int"}
-    assert cfg.config() is None
-    assert "Books" in repr(cfg)
-
-
-def test_a_target_vector_reads_that_vectors_vectorizer_config() -> None:
-    cfg = ClassBasedModuleConfig(BOOKS, "text2vec-openai", target_vector="title_vector")
-    assert cfg.class_() == {"model": "m"}
-    assert ClassBasedModuleConfig(BOOKS, "x", target_vector="nope").class_() == {}
-    assert ClassBasedModuleConfig(None).class_() == {}
-    assert ClassBasedModuleConfig({"moduleConfig": "not a map"}).class_by_module_name("x") == {}
-
-
-def test_weaviates_empty_module_name_still_finds_the_rerankers_settings() -> None:
-    # Weaviate builds the additional properties' config with module name "".
-    cfg = ClassBasedModuleConfig(BOOKS, "")
-    helper = PropertyValuesHelper("reranker-nvidia")
-    assert helper.get_property_as_string(cfg, "baseURL", "default") == "http://nim:8000"
-
-
-def test_settings_fall_back_to_class_then_to_alternative_names() -> None:
-    class Split:
-        def __init__(self, by_name: dict[str, dict[str, object]], own: dict[str, object]) -> None:
-            self.by_name = by_name
-            self.own = own
-
-        def class_(self) -> dict[str, object]:
-            return self.own
-
-        def class_by_module_name(self, module_name: str) -> dict[str, object]:
-            return self.by_name.get(module_name, {})
-
-    helper = PropertyValuesHelper("reranker-nvidia", alt_names=("reranker-nim",))
-    assert helper.get_settings(Split({"reranker-nim": {"model": "alt"}}, {"model": "own"})) == {
-        "model": "alt"
-    }  # type: ignore[arg-type]
-    assert helper.get_settings(Split({}, {"model": "own"})) == {"model": "own"}  # type: ignore[arg-type]
-    assert helper.get_settings(Split({"reranker-nvidia": {}}, {"model": "own"})) == {"model": "own"}  # type: ignore[arg-type]
-    assert PropertyValuesHelper("").get_settings(Split({"": {"x": 1}}, {"model": "own"})) == {
-        "model": "own"
-    }  # type: ignore[arg-type]
-    assert helper.get_property_as_string(None, "model", "d") == "d"
-    assert helper.get_property_as_string_with_not_exists(None, "model", "d", "n") == "n"
 
 
 def test_search_results_round_trip_their_json_shape() -> None:

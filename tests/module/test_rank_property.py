@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import graphql
+import httpx
 import pytest
 
-from reranker_nvidia._gostd.context import HeaderSource
-from reranker_nvidia.entities.moduletools.config import ClassConfig
+from reranker_nvidia import AsyncClient
 from reranker_nvidia.entities.search.result import SearchResult
 from reranker_nvidia.errors import ClientRankError, ConfigError, ParamsError, RerankerError
 from reranker_nvidia.modulecomponents.additional.models.ranker import RankResult as AdditionalRank
@@ -18,45 +19,7 @@ from reranker_nvidia.modulecomponents.additional.rank.rank import (
     ReRankerProvider,
 )
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
-from reranker_nvidia.modulecomponents.ent.rank_result import DocumentScore, RankResult
-
-
-class TableClient:
-    """Scores each document from a table (unknown documents score 0); records calls."""
-
-    def __init__(self, scores: dict[str, float] | None = None, short: bool = False) -> None:
-        self.scores = scores or {}
-        self.calls: list[tuple[str, list[str], HeaderSource]] = []
-        self.short = short
-
-    def rank(
-        self,
-        query: str,
-        documents: Sequence[str],
-        cfg: ClassConfig | None = None,
-        *,
-        headers: HeaderSource = None,
-    ) -> RankResult:
-        self.calls.append((query, list(documents), headers))
-        scored = [DocumentScore(d, self.scores.get(d, 0.0)) for d in documents]
-        return RankResult(query, scored[:-1] if self.short else scored)
-
-
-class AsyncTableClient:
-    """:class:`TableClient` behind an async ``rank``."""
-
-    def __init__(self, scores: dict[str, float] | None = None) -> None:
-        self.table = TableClient(scores)
-
-    async def rank(
-        self,
-        query: str,
-        documents: Sequence[str],
-        cfg: ClassConfig | None = None,
-        *,
-        headers: HeaderSource = None,
-    ) -> RankResult:
-        return self.table.rank(query, documents, cfg, headers=headers)
+from tests.support.fakes import AsyncFakeRankClient, FakeRankClient
 
 
 def results(*values: object) -> list[SearchResult]:
@@ -75,7 +38,7 @@ def scores(ranked: Sequence[SearchResult]) -> list[float | None]:
 
 
 def test_no_results_means_no_call_and_no_results() -> None:
-    client = TableClient()
+    client = FakeRankClient()
     assert ReRankerProvider(client).additional_property_fn([], Params(property="text")) == []
     assert ReRankerProvider(client).additional_property_fn([], None) == []
     assert client.calls == []
@@ -83,30 +46,32 @@ def test_no_results_means_no_call_and_no_results() -> None:
 
 def test_missing_params_is_gos_error() -> None:
     with pytest.raises(ParamsError, match=r"^no params provided$") as caught:
-        ReRankerProvider(TableClient()).additional_property_fn(results("a"), None)
+        ReRankerProvider(FakeRankClient()).additional_property_fn(results("a"), None)
     assert caught.value.results is None
 
 
 def test_params_of_another_type_are_wrong_parameters() -> None:
     with pytest.raises(ParamsError, match=r"^wrong parameters$"):
-        ReRankerProvider(TableClient()).additional_property_fn(results("a"), {"property": "text"})
+        ReRankerProvider(FakeRankClient()).additional_property_fn(
+            results("a"), {"property": "text"}
+        )
 
 
 def test_non_string_values_become_empty_documents_and_the_query_defaults_to_empty() -> None:
-    client = TableClient()
+    client = FakeRankClient()
     in_ = [
         *results("a", 42, None, ["x"], {"k": "v"}, True, ...),
         SearchResult(schema=None),
         SearchResult(schema={"Text": "case differs"}),
     ]
     ReRankerProvider(client).additional_property_fn(in_, Params(property="text"))
-    ((query, documents, _),) = client.calls
+    ((query, documents, _, _),) = client.calls
     assert query == ""
     assert documents == ["a", "", "", "", "", "", "", "", ""]
 
 
 def test_the_property_id_always_reads_empty_as_gos_object_drops_it() -> None:
-    client = TableClient()
+    client = FakeRankClient()
     in_ = [SearchResult(schema={"id": "visible", "text": "t"})]
     ReRankerProvider(client).additional_property_fn(in_, Params(property="id", query="q"))
     assert client.calls[0][1] == [""]
@@ -114,7 +79,7 @@ def test_the_property_id_always_reads_empty_as_gos_object_drops_it() -> None:
 
 
 def test_results_are_sorted_descending_stably_into_a_new_list() -> None:
-    client = TableClient({"b": 2.0, "c": 2.0, "d": -1.0, "e": 5.0})
+    client = FakeRankClient({"b": 2.0, "c": 2.0, "d": -1.0, "e": 5.0})
     in_ = results("a", "b", "c", "d", "e", "f")
     ranked = ReRankerProvider(client).additional_property_fn(
         in_, Params(property="text", query="q")
@@ -130,32 +95,33 @@ def test_existing_additional_properties_are_kept() -> None:
     in_ = [
         SearchResult(schema={"text": "a"}, additional_properties={"distance": 0.1, "rerank": "old"})
     ]
-    ReRankerProvider(TableClient({"a": 1.5})).additional_property_fn(in_, Params(property="text"))
+    ReRankerProvider(FakeRankClient({"a": 1.5})).additional_property_fn(
+        in_, Params(property="text")
+    )
     assert in_[0].additional_properties == {"distance": 0.1, "rerank": [AdditionalRank(score=1.5)]}
 
 
 def test_headers_reach_the_client() -> None:
-    client = TableClient()
+    client = FakeRankClient()
     ReRankerProvider(client).additional_property_fn(
         results("a"), Params(property="text"), headers={"X-Nvidia-Api-Key": "k"}
     )
-    assert client.calls[0][2] == {"X-Nvidia-Api-Key": "k"}
+    assert client.calls[0].headers == {"X-Nvidia-Api-Key": "k"}
 
 
 def test_a_client_error_is_wrapped_and_typed() -> None:
-    class Failing(TableClient):
-        def rank(self, *args: object, **kwargs: object) -> RankResult:  # type: ignore[override]
-            raise RerankerError("connection to NVIDIA API failed with status: 500")
-
+    failing = FakeRankClient(
+        error=RerankerError("connection to NVIDIA API failed with status: 500")
+    )
     with pytest.raises(ClientRankError) as caught:
-        ReRankerProvider(Failing()).additional_property_fn(results("a"), Params(property="text"))
+        ReRankerProvider(failing).additional_property_fn(results("a"), Params(property="text"))
     assert str(caught.value) == "client rank: connection to NVIDIA API failed with status: 500"
     assert str(caught.value.cause) == "connection to NVIDIA API failed with status: 500"
 
 
 def test_fewer_scores_than_results_is_an_error_not_a_panic() -> None:
     with pytest.raises(ClientRankError) as caught:
-        ReRankerProvider(TableClient(short=True)).additional_property_fn(
+        ReRankerProvider(FakeRankClient(short=True)).additional_property_fn(
             results("a", "b"), Params(property="text")
         )
     assert str(caught.value) == "client rank: the client returned 1 scores for 2 documents"
@@ -165,16 +131,16 @@ def test_fewer_scores_than_results_is_an_error_not_a_panic() -> None:
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_the_async_twin_gives_the_same_answer(anyio_backend: str) -> None:
     table = {"b": 3.0, "a": 1.0}
-    sync_ranked = ReRankerProvider(TableClient(table)).additional_property_fn(
+    sync_ranked = ReRankerProvider(FakeRankClient(table)).additional_property_fn(
         results("a", "b", "c"), Params(property="text", query="q")
     )
-    async_client = AsyncTableClient(table)
+    async_client = AsyncFakeRankClient(table)
     async_ranked = await AsyncReRankerProvider(async_client).additional_property_fn_async(
         results("a", "b", "c"), Params(property="text", query="q")
     )
     assert [r.to_json() for r in sync_ranked] == [r.to_json() for r in async_ranked]
-    assert async_client.table.calls == [("q", ["a", "b", "c"], None)]
-    provider = AsyncReRankerProvider(AsyncTableClient())
+    assert async_client.calls == [("q", ["a", "b", "c"], None, None)]
+    provider = AsyncReRankerProvider(AsyncFakeRankClient())
     assert await provider.additional_property_fn_async([], None) == []
     with pytest.raises(ParamsError, match="wrong parameters"):
         await provider.additional_property_fn_async(results("a"), "x")
@@ -185,7 +151,19 @@ async def test_the_async_twin_gives_the_same_answer(anyio_backend: str) -> None:
 def test_each_provider_has_only_its_own_way_to_rank() -> None:
     # One provider per kind of client: nothing has to guess whether rank() must be awaited.
     assert not hasattr(ReRankerProvider(), "additional_property_fn_async")
-    assert not hasattr(AsyncReRankerProvider(AsyncTableClient()), "additional_property_fn")
+    assert not hasattr(AsyncReRankerProvider(AsyncFakeRankClient()), "additional_property_fn")
+
+
+def test_the_sync_provider_with_an_async_client_names_the_async_method() -> None:
+    client = AsyncClient("k", transport=httpx.MockTransport(lambda _: httpx.Response(500)))
+    provider = ReRankerProvider(client)  # type: ignore[arg-type]
+    results = [SearchResult(schema={"text": "a"})]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no "coroutine was never awaited"
+        with pytest.raises(TypeError) as caught:
+            provider.additional_property_fn(results, Params(property="text", query="q"))
+    assert "AsyncReRankerProvider(client).additional_property_fn_async" in str(caught.value)
+    assert AsyncReRankerProvider(client) is not None
 
 
 def test_the_graphql_helpers_need_no_client_but_ranking_does() -> None:
@@ -199,7 +177,7 @@ def test_the_graphql_helpers_need_no_client_but_ranking_does() -> None:
 
 
 def test_the_async_provider_serves_the_same_graphql_helpers() -> None:
-    sync, async_ = ReRankerProvider(), AsyncReRankerProvider(AsyncTableClient())
+    sync, async_ = ReRankerProvider(), AsyncReRankerProvider(AsyncFakeRankClient())
     assert async_.additional_property_default_value() == sync.additional_property_default_value()
     args = parse_arguments('(property: "p", query: "q")')
     assert async_.extract_additional_fn(args) == sync.extract_additional_fn(args)
@@ -247,7 +225,7 @@ def test_non_string_arguments_are_an_error_not_a_panic(source: str, message: str
 
 
 def test_the_provider_registers_rerank_for_get_and_list() -> None:
-    client = TableClient({"x": 1.0})
+    client = FakeRankClient({"x": 1.0})
     properties = new_ranker_provider(client).additional_properties()
     assert list(properties) == ["rerank"]
     rerank = properties["rerank"]

@@ -8,28 +8,17 @@ import threading
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
+from nim_emulator import EmulatorConfig, create_app, running_emulator
+from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, Client
 from reranker_nvidia.errors import ConfigError
 from reranker_nvidia.extensions.rate_limit import RateLimiter, RateLimiters
 from reranker_nvidia.modulecomponents._deadline import deadline_scope
+from tests.extensions._support import Recorder, cfg, client
+from tests.support.fakes import FakeTime
 from tests.support.flows import DrivenLimiter
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 50.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 def limiter(rpm: float, fake: FakeTime) -> DrivenLimiter:
@@ -37,7 +26,7 @@ def limiter(rpm: float, fake: FakeTime) -> DrivenLimiter:
 
 
 def test_the_first_request_starts_at_once_and_the_next_waits_the_interval() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(60, fake)  # one a second
     starts = []
     for _ in range(4):
@@ -48,7 +37,7 @@ def test_the_first_request_starts_at_once_and_the_next_waits_the_interval() -> N
 
 
 def test_time_already_passed_counts() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(30, fake)  # one every 2 s
     limit.acquire()
     fake.now += 1.5
@@ -60,7 +49,7 @@ def test_time_already_passed_counts() -> None:
 
 
 def test_tasks_and_threads_share_one_state() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(120, fake)
     limit.acquire()
 
@@ -74,7 +63,7 @@ def test_tasks_and_threads_share_one_state() -> None:
 
 
 def test_a_turn_after_the_deadline_waits_only_until_the_deadline() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(6, fake)  # one every 10 s
     limit.acquire()
     with deadline_scope(53.0):
@@ -124,7 +113,7 @@ def test_one_limiter_per_rate() -> None:
 
 
 def test_a_request_that_reaches_the_wire_late_moves_the_next_turn() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(60, fake)
     assert limit.acquire() == 50.0
     fake.now += 0.25  # the first connection took a while to dial
@@ -135,7 +124,7 @@ def test_a_request_that_reaches_the_wire_late_moves_the_next_turn() -> None:
 
 
 def test_mark_sent_never_brings_the_next_turn_closer() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(60, fake)
     limit.acquire()
     limit.acquire()  # claims 51.0, the next at 52.0
@@ -145,7 +134,7 @@ def test_mark_sent_never_brings_the_next_turn_closer() -> None:
 
 
 def test_the_async_trace_marks_too() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=50.0)
     limit = limiter(60, fake)
     limit.acquire()
     fake.now += 0.5
@@ -167,3 +156,53 @@ def test_the_trace_on_a_real_request_marks_the_start(http_server: Any) -> None:
     with httpx.Client() as http:
         http.get(server.url, extensions={"trace": limit.trace})
     assert limit._next > before
+
+
+# ---- through the clients ---------------------------------------------------------------------
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in itertools.pairwise(sorted(times))]
+
+
+def test_requests_per_minute_spaces_every_chunk_across_threads() -> None:
+    recorder = Recorder()
+    with client(recorder, requests_per_minute=600, max_documents=1, max_concurrency=4) as c:
+        c.rank("q", ["a", "b", "c", "d"], cfg())
+    assert len(recorder.times) == 4
+    assert min(gaps(recorder.times)) >= 0.1 - 0.005
+
+
+def test_one_limiter_is_shared_by_calls_from_many_threads() -> None:
+    recorder = Recorder()
+    with client(recorder, requests_per_minute=1200) as c:
+        threads = [threading.Thread(target=c.rank, args=("q", ["a"], cfg())) for _ in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(recorder.times) == 5
+    assert min(gaps(recorder.times)) >= 0.05 - 0.005
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_async_limiter_from_a_class_setting(anyio_backend: str) -> None:
+    recorder = Recorder()
+    async with AsyncClient("k", transport=httpx.MockTransport(recorder), max_documents=1) as c:
+        await c.rank("q", ["a", "b", "c"], cfg(requestsPerMinute=1200))
+    assert len(recorder.times) == 3
+    assert min(gaps(recorder.times)) >= 0.05 - 0.005
+
+
+def test_on_the_emulator_the_limiter_spaces_request_starts() -> None:
+    app = create_app(EmulatorConfig(api_key="test-key"))
+    with running_emulator(app=app) as base:
+        settings = ClassBasedModuleConfig.for_settings({"baseURL": base, "requestsPerMinute": 600})
+        with Client("test-key", max_documents=1, max_concurrency=1) as c:
+            c.rank("q", ["a", "b", "c", "d"], settings)
+        arrived = [r.received_at for r in app.state.emulator.requests]
+    assert len(arrived) == 4
+    # The limiter spaces the starts; the first request also opens the connection, so it
+    # arrives later than it started: the gaps are measured from the second arrival on.
+    assert min(gaps(arrived[1:])) >= 0.1 - 0.01

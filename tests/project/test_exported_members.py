@@ -1,9 +1,15 @@
-"""The package root re-exports its public names, sorted, and each one exists (httpx's habit)."""
+"""The package root's ``__all__`` is its public names, both ways, sorted (httpx's habit).
+
+Every name in ``__all__`` exists, and every public name the root shows is in ``__all__``.
+Both read ``dir(reranker_nvidia)``, so they hold whether the root imports its names or
+exports them lazily through a module ``__getattr__`` and ``__dir__``.
+"""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import types
 
 import reranker_nvidia
 from reranker_nvidia import errors
@@ -16,6 +22,22 @@ def test_all_is_sorted_and_complete() -> None:
     assert names == sorted(names, key=lambda n: (not n.isupper(), n.startswith("_"), n))
     for name in names:
         assert hasattr(reranker_nvidia, name), name
+    assert len(set(names)) == len(names)
+    # dir() lists them too, so a lazy root must say what it exports (module __dir__).
+    assert sorted(set(names) - set(dir(reranker_nvidia))) == []
+
+
+def is_own_submodule(name: str) -> bool:
+    """``reranker_nvidia.<name>`` is a sub-package or module of the package itself."""
+    value = getattr(reranker_nvidia, name)
+    return isinstance(value, types.ModuleType) and value.__name__ == f"reranker_nvidia.{name}"
+
+
+def test_every_public_name_of_the_root_is_in_all() -> None:
+    # The other direction (httpx's tests/test_exported_members.py): a name the root shows
+    # without a leading underscore is exported, unless it is one of the package's own modules.
+    public = [n for n in dir(reranker_nvidia) if not n.startswith("_") and not is_own_submodule(n)]
+    assert sorted(set(public) - set(reranker_nvidia.__all__)) == []
 
 
 def test_the_two_rank_results_are_told_apart() -> None:

@@ -9,9 +9,12 @@ import anyio
 import httpx
 import pytest
 
+from reranker_nvidia import AsyncClient, Client
 from reranker_nvidia.errors import ConfigError, TransportError
 from reranker_nvidia.extensions.wait_ready import ready_flow, ready_url
 from reranker_nvidia.modulecomponents._deadline import current_deadline
+from tests.extensions._support import BASE, Recorder, cfg, client
+from tests.support.fakes import FakeTime
 from tests.support.flows import arun_flow, run_flow
 
 
@@ -37,22 +40,6 @@ async def await_until_ready(
 ) -> None:
     """The wait, driven as ``AsyncClient`` drives it."""
     await arun_flow(ready_flow(base_url, seconds, clock=clock), asleep=asleep, http=http)
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 def answers(*statuses: int) -> tuple[httpx.MockTransport, list[httpx.Request]]:
@@ -182,3 +169,51 @@ def test_each_poll_is_bounded_by_a_deadline_on_the_monotonic_clock() -> None:
     (deadline,) = seen
     assert deadline is not None
     assert before + 4.9 <= deadline <= time.monotonic() + 5.0  # one poll: at most 5 s
+
+
+# ---- through the clients ---------------------------------------------------------------------
+
+
+def test_wait_ready_polls_once_per_base_url_before_the_first_request() -> None:
+    recorder = Recorder()
+    with client(recorder, wait_ready=5, max_documents=1, max_concurrency=3) as c:
+        c.rank("q", ["a", "b", "c"], cfg())
+        c.rank("q", ["a"], cfg())
+        c.rank("q", ["a"], cfg(), headers={"X-Nvidia-Baseurl": "http://other.test"})
+    ready = [str(r.url) for r in recorder.requests if r.url.path.endswith("/health/ready")]
+    assert ready == [f"{BASE}/v1/health/ready", "http://other.test/v1/health/ready"]
+    assert recorder.paths[0] == "/v1/health/ready"
+
+
+def test_without_wait_ready_nothing_is_polled() -> None:
+    recorder = Recorder()
+    with client(recorder) as c:
+        c.rank("q", ["a"], cfg())
+    assert recorder.paths == ["/v1/retrieval/nvidia/reranking"]
+
+
+def test_a_nim_that_never_gets_ready_is_a_transport_error_and_no_rank_request() -> None:
+    def loading(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503)
+
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return loading(request)
+
+    with Client("k", transport=httpx.MockTransport(answer)) as c, pytest.raises(TransportError):
+        c.rank("q", ["a"], cfg(waitReady=0.3))
+    assert set(seen) == {"/v1/health/ready"}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_async_wait_ready(anyio_backend: str) -> None:
+    recorder = Recorder()
+    async with AsyncClient(
+        "k", transport=httpx.MockTransport(recorder), wait_ready=5, max_documents=1
+    ) as c:
+        await c.rank("q", ["a", "b"], cfg())
+    assert recorder.paths.count("/v1/health/ready") == 1
+    assert recorder.paths[0] == "/v1/health/ready"

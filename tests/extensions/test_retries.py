@@ -10,6 +10,8 @@ import anyio
 import httpx
 import pytest
 
+from nim_emulator import EmulatorConfig, FaultSpec, create_app, running_emulator
+from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, Client
 from reranker_nvidia.errors import (
     DeadlineExceededError,
     DialRefusedError,
@@ -25,27 +27,11 @@ from reranker_nvidia.extensions.retries import (
     retry_after_seconds,
 )
 from reranker_nvidia.modulecomponents._deadline import current_deadline
+from tests.extensions._support import Recorder, cfg, client
+from tests.support.fakes import FakeTime
 from tests.support.flows import DrivenPolicy
 
 GO_503 = "connection to NVIDIA API failed with status: 503"
-
-
-class FakeTime:
-    """A clock that moves only when the policy sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 def upstream(status: int, **headers: str) -> UpstreamError:
@@ -89,7 +75,7 @@ def policy(retries: int, fake: FakeTime, rng: float = 0.5, **kw: float) -> Drive
 
 
 def test_retries_zero_calls_once_and_changes_nothing() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     err = upstream(503)
     attempt, calls = script(err)
     with pytest.raises(UpstreamError) as caught:
@@ -108,7 +94,7 @@ def test_retries_zero_opens_no_deadline() -> None:
 
 @pytest.mark.parametrize("status", sorted(RETRYABLE_STATUSES))
 def test_a_transient_status_is_retried_until_success(status: int) -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, calls = script(upstream(status), upstream(status), "scores")
     assert policy(3, fake).run(attempt, timeout=None) == "scores"
     assert len(calls) == 3
@@ -117,7 +103,7 @@ def test_a_transient_status_is_retried_until_success(status: int) -> None:
 
 @pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 409, 410, 413, 422, 501, 505])
 def test_no_other_status_is_ever_retried(status: int) -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     err = upstream(status)
     attempt, calls = script(err, "never")
     with pytest.raises(UpstreamError) as caught:
@@ -131,7 +117,7 @@ def test_no_other_status_is_ever_retried(status: int) -> None:
 
 
 def test_the_last_error_says_how_many_attempts_were_made() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     last = upstream(503)
     attempt, calls = script(upstream(503), upstream(429), last)
     with pytest.raises(UpstreamError) as caught:
@@ -144,19 +130,19 @@ def test_the_last_error_says_how_many_attempts_were_made() -> None:
 
 
 def test_full_jitter_is_random_up_to_the_capped_exponential() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, _ = script(*[upstream(500)] * 6, "ok")
     assert policy(6, fake, rng=0.999, base_delay=1.0, max_delay=5.0).run(attempt, timeout=None)
     ceilings = [1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
     assert fake.sleeps == pytest.approx([0.999 * c for c in ceilings])
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, _ = script(upstream(500), "ok")
     policy(1, fake, rng=0.0).run(attempt, timeout=None)
     assert fake.sleeps == [0.0]
 
 
 def test_retry_after_in_seconds_is_waited_exactly() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, calls = script(upstream(503, retry_after="7"), "ok")
     assert policy(1, fake).run(attempt, timeout=None) == "ok"
     assert fake.sleeps == [7.0]
@@ -164,7 +150,7 @@ def test_retry_after_in_seconds_is_waited_exactly() -> None:
 
 
 def test_retry_after_as_an_http_date_is_waited_until() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     when = email.utils.formatdate(1_700_000_000.0 + 12, usegmt=True)
     attempt, _ = script(upstream(429, retry_after=when), "ok")
     assert policy(1, fake).run(attempt, timeout=None) == "ok"
@@ -172,7 +158,7 @@ def test_retry_after_as_an_http_date_is_waited_until() -> None:
 
 
 def test_retry_after_beyond_the_deadline_stops_at_once_with_the_error() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     err = upstream(503, retry_after="30")
     attempt, calls = script(err, "never")
     with pytest.raises(UpstreamError) as caught:
@@ -183,7 +169,7 @@ def test_retry_after_beyond_the_deadline_stops_at_once_with_the_error() -> None:
 
 
 def test_attempts_and_pauses_share_one_deadline() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     seen: list[float | None] = []
 
     def attempt() -> str:
@@ -200,7 +186,7 @@ def test_attempts_and_pauses_share_one_deadline() -> None:
 
 
 def test_the_deadline_in_force_is_the_earlier_one() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     seen: list[float | None] = []
     from reranker_nvidia.modulecomponents._deadline import deadline_scope
 
@@ -210,7 +196,7 @@ def test_the_deadline_in_force_is_the_earlier_one() -> None:
 
 
 def test_a_jitter_pause_past_the_deadline_is_not_taken() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, calls = script(upstream(500), "never")
     with pytest.raises(UpstreamError):
         policy(1, fake, rng=0.9, base_delay=20.0).run(attempt, timeout=10)
@@ -227,7 +213,7 @@ def test_a_jitter_pause_past_the_deadline_is_not_taken() -> None:
     ],
 )
 def test_a_broken_connection_is_retried(cause: BaseException) -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, calls = script(transport(cause), "ok")
     assert policy(1, fake).run(attempt, timeout=None) == "ok"
     assert len(calls) == 2
@@ -258,7 +244,7 @@ def _cert_refused() -> TransportError:
 )
 def test_failures_that_would_repeat_are_not_retried(err: RerankerError) -> None:
     assert not is_retryable(err)
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, calls = script(err, "never")
     with pytest.raises(RerankerError) as caught:
         policy(3, fake).run(attempt, timeout=None)
@@ -267,7 +253,7 @@ def test_failures_that_would_repeat_are_not_retried(err: RerankerError) -> None:
 
 
 def test_an_exception_that_is_not_the_librarys_passes_through_untouched() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     attempt, calls = script(KeyError("bug"), "never")
     with pytest.raises(KeyError):
         policy(3, fake).run(attempt, timeout=None)
@@ -313,7 +299,7 @@ def test_no_retry_after_header() -> None:
 
 
 def test_driven_async_it_retries_the_same_way() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
     outcomes: list[object] = [upstream(503, retry_after="1"), upstream(429), "scores"]
     calls: list[float | None] = []
 
@@ -333,7 +319,7 @@ def test_driven_async_it_retries_the_same_way() -> None:
 
 
 def test_driven_async_it_counts_attempts_in_the_last_error() -> None:
-    fake = FakeTime()
+    fake = FakeTime(now=1000.0)
 
     def attempt() -> str:
         raise upstream(500)
@@ -364,3 +350,84 @@ def test_the_async_pause_is_cancellable() -> None:
 def test_a_negative_retry_count_is_refused() -> None:
     with pytest.raises(ValueError, match="retries must be 0 or more"):
         RetryPolicy(-1)
+
+
+# ---- through the clients ---------------------------------------------------------------------
+
+
+def test_retries_resend_a_503_and_the_result_is_unchanged() -> None:
+    recorder = Recorder(httpx.Response(503, headers={"Retry-After": "0"}))
+    with client(recorder, retries=2) as c:
+        result = c.rank("q", ["a", "b"], cfg())
+    assert len(recorder.requests) == 2
+    assert [s.score for s in result.document_scores] == [0.0, 1.0]
+
+
+def test_retries_from_a_class_setting() -> None:
+    recorder = Recorder(httpx.Response(429, headers={"Retry-After": "0"}))
+    with client(recorder) as c:
+        c.rank("q", ["a"], cfg(retries=1))
+    assert len(recorder.requests) == 2
+
+
+def test_without_retries_a_503_is_gos_error_after_one_request() -> None:
+    recorder = Recorder(httpx.Response(503, headers={"Retry-After": "0"}))
+    with client(recorder) as c, pytest.raises(UpstreamError) as caught:
+        c.rank("q", ["a"], cfg())
+    assert str(caught.value) == "connection to NVIDIA API failed with status: 503"
+    assert len(recorder.requests) == 1
+
+
+def test_through_a_client_the_last_error_says_how_many_attempts_were_made() -> None:
+    replies = [httpx.Response(503, headers={"Retry-After": "0"}) for _ in range(3)]
+    recorder = Recorder(*replies)
+    with client(recorder, retries=2) as c, pytest.raises(UpstreamError) as caught:
+        c.rank("q", ["a"], cfg())
+    assert (
+        str(caught.value) == "connection to NVIDIA API failed with status: 503 (after 3 attempts)"
+    )
+    assert len(recorder.requests) == 3
+
+
+def test_a_404_is_never_retried() -> None:
+    recorder = Recorder(httpx.Response(404, text="404 page not found"))
+    with client(recorder, retries=3) as c, pytest.raises(UpstreamError):
+        c.rank("q", ["a"], cfg())
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_async_retries(anyio_backend: str) -> None:
+    recorder = Recorder(httpx.Response(502, headers={"Retry-After": "0"}))
+    async with AsyncClient("k", transport=httpx.MockTransport(recorder), retries=1) as c:
+        result = await c.rank("q", ["a"], cfg())
+    assert len(recorder.requests) == 2
+    assert [s.score for s in result.document_scores] == [0.0]
+
+
+def test_on_the_emulator_a_transient_fault_changes_only_the_number_of_requests() -> None:
+    settings = {"model": "nvidia/llama-nemotron-rerank-1b-v2"}
+    documents = ["Cafeteria 8-8.", "Library hours 9-5.", "Gym 6-10."]
+    with (
+        running_emulator(EmulatorConfig(api_key="test-key")) as base,
+        Client("test-key", endpoint="ranking") as c,
+    ):
+        clean = c.rank(
+            "library", documents, ClassBasedModuleConfig.for_settings({**settings, "baseURL": base})
+        )
+    app = create_app(
+        EmulatorConfig(
+            api_key="test-key", faults=[FaultSpec.parse("status=503,count=2,retry-after=0")]
+        )
+    )
+    with running_emulator(app=app) as base:
+        with Client("test-key", endpoint="ranking", retries=3) as c:
+            retried = c.rank(
+                "library",
+                documents,
+                ClassBasedModuleConfig.for_settings({**settings, "baseURL": base}),
+            )
+        sent = [r for r in app.state.emulator.requests if r.path == "/v1/ranking"]
+    assert [s.score for s in retried.document_scores] == [s.score for s in clean.document_scores]
+    assert len(sent) == 3

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -15,7 +14,7 @@ from reranker_nvidia import ClassBasedModuleConfig, Client, MissingAPIKeyError
 from reranker_nvidia.errors import BaseURLError, RequestBuildError, TransportError
 from tests.support.dns import FakeResolver
 from tests.support.fakes import FakeClassConfig
-from tests.support.httptest import Handler, Request, TestServer, Writer
+from tests.support.httptest import Request, StartServer, Writer
 
 MISSING_KEY = (
     "Nvidia API Key: no api key found neither in request header: X-Nvidia-Api-Key "
@@ -246,9 +245,6 @@ def test_urls_no_client_can_send_to_fail_as_in_go(base_url: str, message: str) -
         client.rank("q", ["d"], settings(baseURL=base_url))
     assert str(caught.value) == message
     assert recorder.requests == []
-
-
-StartServer = Callable[[Handler], TestServer]
 
 
 def test_at_most_max_concurrency_chunks_are_in_flight(http_server: StartServer) -> None:

@@ -10,7 +10,7 @@ to the loopback test server when it is dialled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import httpx
 import pytest
@@ -21,9 +21,8 @@ from reranker_nvidia.modulecomponents.base_client import (
     new_async_base_http_client,
     new_base_http_client,
 )
-from tests.support.httptest import Handler, Request, TestServer, Writer
+from tests.support.httptest import Request, StartServer, TestServer, Writer
 
-StartServer = Callable[[Handler], TestServer]
 REBIND = "rebind.example"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 
 import anyio
 import httpx
@@ -27,16 +26,13 @@ from reranker_nvidia.modulecomponents.retry_transport import (
 )
 from tests.support.dns import FakeResolver
 from tests.support.httptest import (
-    Handler,
     RawConnection,
     Request,
-    TestServer,
+    StartServer,
     Writer,
     http_response,
     start_raw_server,
 )
-
-StartServer = Callable[[Handler], TestServer]
 
 
 def ok(request: Request, w: Writer) -> None:

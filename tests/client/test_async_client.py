@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
+import warnings
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -17,9 +21,8 @@ from reranker_nvidia.errors import (
 )
 from reranker_nvidia.modulecomponents.base_client import new_async_base_http_client
 from reranker_nvidia.modulecomponents.retry_transport import AsyncRetryTransport, RetriesExhausted
-from tests.support.httptest import Handler, Request, TestServer, Writer
+from tests.support.httptest import Request, StartServer, Writer
 
-StartServer = Callable[[Handler], TestServer]
 pytestmark = pytest.mark.anyio
 
 
@@ -183,3 +186,39 @@ async def test_async_resends_twice_then_counts_the_attempts() -> None:
     assert transport.resends == 2
     assert str(caught.value) == "after 3 attempts: Server disconnected without sending a response."
     assert len(slept) == 2
+
+
+def test_an_async_client_works_in_a_second_event_loop(http_server: StartServer) -> None:
+    def ok(request: Request, writer: Writer) -> None:
+        writer.respond(200, {"rankings": [{"index": 0, "logit": 1.0}]})
+
+    server = http_server(ok)
+    cfg = ClassBasedModuleConfig.for_settings({"baseURL": server.url})
+    client = AsyncClient("k", timeout=10)
+
+    async def once() -> float:
+        result = await client.rank("q", ["a"], cfg)
+        return result.document_scores[0].score
+
+    assert asyncio.run(once()) == 1.0
+    # The first loop ended with its connection open; the pool that held it is dropped, which
+    # Python reports as an unclosed socket (a ResourceWarning) when the pool is collected.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        assert asyncio.run(once()) == 1.0
+        gc.collect()
+
+    async def close() -> None:
+        await client.aclose()
+
+    asyncio.run(once_then(once, close))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        asyncio.run(close())  # in yet another loop: closing still works
+        gc.collect()
+    assert len(server.requests) == 3
+
+
+async def once_then(*steps: Callable[[], Any]) -> None:
+    for step in steps:
+        await step()
