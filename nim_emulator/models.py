@@ -20,7 +20,8 @@ without the log ever holding it.
 **Rules.** Each check raises the :mod:`~nim_emulator.exceptions` error NVIDIA
 answers with; the response layer renders it. Order of checks on the hosted
 routes: the route itself (unknown paths are ``404 page not found`` before any
-key check), then the key (401/403), then end of life (410), then the body
+key check), then the key (401/403), then the account's access to a per-model
+route (404, ``config.not_for_account``), then end of life (410), then the body
 (422), then the body's model (404), then the passage count (422), then the
 token limit (400). On ``/v1/ranking``: the body (400), the model (404), the
 passage count (400), the token limit (400 or 422, by model or ``nim_version``).
@@ -110,6 +111,8 @@ from nim_emulator.exceptions import (
 from nim_emulator.faults import FaultSpec
 
 __all__ = [
+    "IMAGE_TYPES",
+    "MAX_IMAGE_CHARS",
     "REDACTED",
     "ArmedFault",
     "EmulatorState",
@@ -607,13 +610,26 @@ NO_CONTENT: Final = "a passage needs text, image or both"
 _NOT_DATA_URL: Final = (
     "image must be a base64 data URL (data:image/png;base64,... or data:image/jpeg;base64,...)"
 )
-_IMAGE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/jpg"})
-_PNG: Final = b"\x89PNG\r\n\x1a\n"
-_JPEG: Final = b"\xff\xd8\xff"
+# The media types NIM 2.4 names ("data:image/jpeg;base64,... or data:image/png;base64,..."), each
+# with the bytes its images start with. image/jpg is not one of them (nor a registered type).
+IMAGE_TYPES: Final = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+MAX_IMAGE_CHARS: Final = 14_598_366
+"""The longest image data URL taken, in characters: the one size NVIDIA publishes for a passage's
+string (the hosted API reference of llama-nemotron-rerank-vl-1b-v2: "length between 1 and
+14598366"); NIM's own pages state no image size, so the same bound applies on every route
+(*chosen*, docs/emulator.md). The client (reranker_nvidia.clients._passages) has the same figure."""
 
 
 def image_problem(image: str) -> str | None:
-    """What NIM 2.4 refuses in an image passage, or None: PNG or JPEG bytes, base64 data URL."""
+    """What NIM 2.4 refuses in an image passage, or None (docs/emulator.md, Image passages).
+
+    A base64 ``data:`` URL of at most ``MAX_IMAGE_CHARS`` characters, labelled
+    ``image/png`` or ``image/jpeg``, whose bytes are an image of the type its
+    label names: NVIDIA documents PNG and JPEG bytes only; a label that
+    disagrees with the bytes is refused too (*chosen*: the stricter reading).
+    """
+    if len(image) > MAX_IMAGE_CHARS:
+        return f"image is {len(image)} characters long; at most {MAX_IMAGE_CHARS} are taken"
     if not image.startswith("data:"):
         return _NOT_DATA_URL
     header, comma, payload = image[5:].partition(",")
@@ -624,14 +640,18 @@ def image_problem(image: str) -> str | None:
         return "asset ID references are not supported; send the image as a base64 data URL"
     if params[-1] != "base64" or len(params) < 2:
         return "image must be base64-encoded (data:image/png;base64,...)"
-    if params[0] not in _IMAGE_TYPES:
-        return f"only PNG and JPEG images are supported, not {params[0] or 'an untyped image'}"
+    label = params[0]
+    if label not in IMAGE_TYPES:
+        return f"only PNG and JPEG images are supported, not {label or 'an untyped image'}"
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         return "image is not valid base64"
-    if not (data.startswith(_PNG) or data.startswith(_JPEG)):
+    actual = next((kind for kind, magic in IMAGE_TYPES.items() if data.startswith(magic)), None)
+    if actual is None:
         return "only PNG and JPEG images are supported: the image bytes are neither"
+    if actual != label:
+        return f"the data URL says {label} but the image bytes are {actual}"
     return None
 
 
