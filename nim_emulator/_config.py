@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import resource
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +55,10 @@ def default_max_connections() -> int:
     With the common ``ulimit -n 1024`` that is 960: connections past it are
     answered 503 and closed, so the process keeps descriptors for its own use.
     """
+    try:
+        import resource  # noqa: PLC0415 - POSIX only; Windows has no descriptor limit to read
+    except ImportError:  # pragma: no cover - Windows
+        return 960
     try:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (OSError, ValueError):  # pragma: no cover - every POSIX system has the limit
