@@ -13,7 +13,8 @@ out like a moto service:
 
 with ``_app.py`` (the ASGI layer), ``_server.py`` (the real socket),
 ``_wire.py`` (replies and ASGI calls) and the data helpers ``_config``,
-``_catalogue``, ``_captures``, ``_tokens``, ``_scoring``, ``_cassette``.
+``_catalogue``, ``_captures``, ``_tokens``, ``_scoring``, ``_cassette``,
+``_json`` (the bounded JSON reader).
 
 Like moto, one backend has two front ends — the Starlette app from
 :func:`create_app`, used in-process through ``httpx.ASGITransport``, and the

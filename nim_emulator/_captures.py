@@ -51,6 +51,16 @@ NOT_FOUND_404_HEADERS: Final = (
     ("x-content-type-options", "nosniff"),
 )
 
+# errors/404_function_not_found_integrate_freellmapi-634.json — tashfeenahmed/freellmapi issue
+# #634 (2026-07-28; the same text in NVIDIA-AI-Blueprints/rag issue #44,
+# errors/404_function_not_found_ai.api_rag-44.json). Real body, compact; the function id and the
+# account id are the variable parts. The final newline follows the gateway's other
+# problem-details bodies (module docstring).
+FUNCTION_NOT_FOUND_404_TEMPLATE: Final = (
+    '{{"status":404,"title":"Not Found","detail":"Function \'{function}\': '
+    "Not found for account '{account}'\"}}\n"
+)
+
 # errors/404_unknown_model_generic-reranking_fieldnote.txt — public GitHub file (repository not
 # identified), POST https://ai.api.nvidia.com/v1/retrieval/nvidia/reranking with an unknown model.
 # Real message text only: the envelope around it was NOT captured (exceptions.UnknownModelError).

@@ -19,7 +19,6 @@ never equals ``1``), else as bytes (a missing body equals an empty one).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from nim_emulator._json import loads
 from nim_emulator.exceptions import CassetteError
 
 __all__ = ["Cassette", "Interaction", "bodies_match", "load_cassette", "parse_cassette"]
@@ -81,6 +81,10 @@ def load_cassette(path: str | Path) -> Cassette:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CassetteError(f"cassette {source} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise CassetteError(
+            f"cassette {source} is not a usable cassette: its YAML is nested too deeply"
+        ) from None
     return parse_cassette(data, source=source)
 
 
@@ -101,10 +105,14 @@ def parse_cassette(data: object, *, source: str = "<memory>") -> Cassette:
 
 
 def bodies_match(expected: bytes, received: bytes) -> bool:
-    """Equal as JSON when both parse as JSON, else equal as bytes (module docstring)."""
+    """Equal as JSON when both parse as JSON, else equal as bytes (module docstring).
+
+    A body nested deeper than ``_json.MAX_DEPTH`` does not parse here, so it
+    is compared as bytes: such a recorded body never fails a request.
+    """
     try:
-        left = json.loads(expected)
-        right = json.loads(received)
+        left = loads(expected)
+        right = loads(received)
     except ValueError:
         return expected == received
     return _json_equal(left, right)

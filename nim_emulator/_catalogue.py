@@ -17,12 +17,15 @@ __all__ = [
     "HOSTED_PER_MODEL",
     "MODELS",
     "ModelInfo",
+    "Route",
     "Truncate",
     "model_path",
     "self_hosted_info",
 ]
 
 Truncate = Literal["NONE", "END"]
+Route = Literal["hosted", "self-hosted"]
+"""Where a limit applies: NVIDIA's hosted routes, or a self-hosted NIM (and the gateway)."""
 
 DEFAULT_SELF_HOSTED_MODEL: Final = "nvidia/llama-nemotron-rerank-1b-v2"
 
@@ -32,7 +35,13 @@ class ModelInfo:
     """What the emulator does for one model id.
 
     ``max_tokens`` is the limit per query+passage pair, counted with the
-    emulator's approximation (``_tokens``), not NVIDIA's tokenizer.
+    emulator's approximation (``_tokens``), not NVIDIA's tokenizer;
+    ``max_seq_len`` is the most a self-hosted NIM's ``NIM_PIPELINE_MAX_SEQ_LEN``
+    can raise it to (None: ``max_tokens``, it cannot be raised).
+    ``max_passages`` and ``default_truncate`` are a self-hosted NIM's (and the
+    gateway's); ``hosted_max_passages`` and ``hosted_default_truncate``, when
+    set, are what NVIDIA's hosted route for the model says instead: limits
+    belong to the route, not the model.
     ``self_hosted_overflow_status`` is the status of a token overflow on
     ``/v1/ranking`` (400 in the 2024 mistral-v3 NIM log, 422 in the 2026
     llama-nemotron NIM report). ``multimodal`` models take image passages
@@ -47,6 +56,21 @@ class ModelInfo:
     hosted_per_model: bool = False
     self_hosted_overflow_status: int = 422
     multimodal: bool = False
+    hosted_max_passages: int | None = None
+    hosted_default_truncate: Truncate | None = None
+    max_seq_len: int | None = None
+
+    def passages_on(self, route: Route) -> int:
+        """The most passages one request may carry on ``route``."""
+        if route == "hosted" and self.hosted_max_passages is not None:
+            return self.hosted_max_passages
+        return self.max_passages
+
+    def truncate_on(self, route: Route) -> Truncate:
+        """The ``truncate`` a request without one gets on ``route``."""
+        if route == "hosted" and self.hosted_default_truncate is not None:
+            return self.hosted_default_truncate
+        return self.default_truncate
 
 
 MODELS: Final[dict[str, ModelInfo]] = {
@@ -75,18 +99,27 @@ MODELS: Final[dict[str, ModelInfo]] = {
         ModelInfo("nvidia/llama-nemotron-rerank-1b-v2", max_tokens=8192, hosted_per_model=True),
         ModelInfo("nvidia/llama-nemotron-rerank-500m-v2", max_tokens=8192),
         ModelInfo("nvidia/llama-3.2-nemoretriever-500m-rerank-v2", max_tokens=8192),
-        # "8192–10240" in NVIDIA's documentation: the upper bound is *chosen*. 1000 passages is
-        # the hosted limit; the emulator applies it on /v1/ranking too (*chosen*).
+        # 8192 tokens in every 2.x support matrix (2.0.0, 2.3; 1.12's said 10240: the stricter,
+        # newer figure is kept). A self-hosted NIM takes 512 passages and truncates nothing by
+        # default (2.0.0 "VLM Reranking Requests"; 2.3 "Use Reranking NIM": NONE by default);
+        # the hosted reference (docs.api.nvidia.com, ...-vl-1b-v2-infer) says 1-1000 passages
+        # and "Defaults to END".
         ModelInfo(
             "nvidia/llama-nemotron-rerank-vl-1b-v2",
-            max_tokens=10240,
-            max_passages=1000,
-            default_truncate="END",
+            max_tokens=8192,
             hosted_per_model=True,
             multimodal=True,
+            hosted_max_passages=1000,
+            hosted_default_truncate="END",
         ),
-        # NIM 2.4's multimodal reranker (text, image or both per passage).
-        ModelInfo("nvidia/Nemotron-3.5-Rerank-8B-BF16", max_tokens=32768, multimodal=True),
+        # NIM 2.4's multimodal reranker (text, image or both per passage). 2.4's support matrix:
+        # 10240 tokens a pair by default, up to 32768 with NIM_PIPELINE_MAX_SEQ_LEN.
+        ModelInfo(
+            "nvidia/Nemotron-3.5-Rerank-8B-BF16",
+            max_tokens=10240,
+            multimodal=True,
+            max_seq_len=32768,
+        ),
     )
 }
 

@@ -9,16 +9,63 @@ from pathlib import Path
 from typing import Final, Literal
 
 from nim_emulator._cassette import Cassette
-from nim_emulator._catalogue import DEFAULT_SELF_HOSTED_MODEL
+from nim_emulator._catalogue import DEFAULT_SELF_HOSTED_MODEL, self_hosted_info
 from nim_emulator.exceptions import EmulatorConfigError
 from nim_emulator.faults import FaultSpec
 
-__all__ = ["ROUTES", "SCORINGS", "EmulatorConfig"]
+__all__ = [
+    "DEFAULT_HEADER_TIMEOUT_S",
+    "DEFAULT_LOG_BODY_LIMIT",
+    "ROUTES",
+    "ROUTE_PRESETS",
+    "SCORINGS",
+    "EmulatorConfig",
+    "default_max_connections",
+]
 
 # The route groups that can be switched on and off: the generic hosted route, the hosted
 # per-model routes, a self-hosted NIM's /v1/ranking and the gateway's /v1/rerank.
 ROUTES: Final = ("retrieval", "model", "ranking", "rerank")
 SCORINGS: Final = ("bm25", "hash")
+
+# Named route sets. "hosted-2026" is NVIDIA's hosted catalogue as accounts met it in 2026: the
+# generic and per-model hosted routes only, nv-rerankqa-mistral-4b-v3's route answering the
+# captured 404 "Function '<id>': Not found for account '<id>'" (LlamaIndex's NVIDIARerank 0.7.0
+# defaults to that model), and llama-3.2-nv-rerankqa-1b-v2 past its 2026-05-18 end of life (410,
+# from the catalogue's date).
+ROUTE_PRESETS: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
+    "hosted-2026": (
+        frozenset({"retrieval", "model"}),
+        frozenset({"nvidia/nv-rerankqa-mistral-4b-v3"}),
+    ),
+}
+
+DEFAULT_HEADER_TIMEOUT_S: Final = 10.0
+"""Seconds a connection has to send a request's headers (slow-header clients are closed)."""
+
+DEFAULT_LOG_BODY_LIMIT: Final = 1 << 20
+"""Bytes of a request body the request log keeps (1 MiB); past it a prefix and a digest."""
+
+_RESERVED_DESCRIPTORS: Final = 64
+
+
+def default_max_connections() -> int:
+    """Open connections the server allows by default: the descriptor limit less 64, >= 16.
+
+    With the common ``ulimit -n 1024`` that is 960: connections past it are
+    answered 503 and closed, so the process keeps descriptors for its own use.
+    """
+    try:
+        import resource  # noqa: PLC0415 - POSIX only; Windows has no descriptor limit to read
+    except ImportError:  # pragma: no cover - Windows
+        return 960
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):  # pragma: no cover - every POSIX system has the limit
+        return 960
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return 4096
+    return max(16, min(4096, soft - _RESERVED_DESCRIPTORS))
 
 
 @dataclass
@@ -41,7 +88,15 @@ class EmulatorConfig:
     * ``seed`` — seeds the jitter's random numbers (None: unseeded).
     * ``routes`` — the route groups that answer (``ROUTES``; None: all); a
       group switched off is NVIDIA's ``404 page not found``, like a path no
-      deployment serves.
+      deployment serves. A preset name (``ROUTE_PRESETS``: ``"hosted-2026"``)
+      stands for its groups and adds its models to ``not_for_account``; a
+      string is read as comma-separated names.
+    * ``not_for_account`` — model ids whose hosted routes answer NVIDIA's
+      captured 404 "Function '<id>': Not found for account '<id>'".
+    * ``pipeline_max_seq_len`` — a self-hosted NIM's ``NIM_PIPELINE_MAX_SEQ_LEN``:
+      the token limit of ``/v1/ranking``'s model (None: its default; at most
+      the model's maximum, e.g. 32768 for Nemotron 3.5 Rerank, whose default is
+      10240).
     * ``nim_version`` — the NIM version to play (``"1.3"``, ``"2.4"``, …): a
       token overflow is 400 on 1.x and 422 on 2.x, on every reranking route.
       None: the model's own status on ``/v1/ranking`` and 400 elsewhere.
@@ -57,6 +112,15 @@ class EmulatorConfig:
       benchmarks).
     * ``log_requests``, ``max_logged`` — keep the request log (on by default),
       and at most how many records (None: all; the oldest go first).
+    * ``log_body_limit`` — bytes of each request body the log keeps (1 MiB;
+      None: all). A longer body is logged as its first bytes with its size and
+      SHA-256, so one large request cannot hold its whole body in the log.
+    * ``header_timeout_s`` — on the server front end, seconds a connection has
+      to send a complete request head (10); slower ones are closed, so
+      slow-header clients cannot hold connections for ever.
+    * ``max_connections`` — on the server front end, open connections allowed
+      at once (None: :func:`default_max_connections`); past it a new
+      connection is answered 503 and closed.
     """
 
     api_key: str | None = None
@@ -68,7 +132,9 @@ class EmulatorConfig:
     replay: str | Path | Cassette | None = None
     now: datetime | None = None
     seed: int | None = None
-    routes: frozenset[str] | None = None
+    routes: frozenset[str] | str | None = None
+    not_for_account: frozenset[str] = frozenset()
+    pipeline_max_seq_len: int | None = None
     nim_version: str | None = None
     deprecation: dict[str, str] = field(default_factory=dict)
     sunset: dict[str, str] = field(default_factory=dict)
@@ -77,6 +143,9 @@ class EmulatorConfig:
     scoring: Literal["bm25", "hash"] = "bm25"
     log_requests: bool = True
     max_logged: int | None = None
+    log_body_limit: int | None = DEFAULT_LOG_BODY_LIMIT
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    max_connections: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("latency_ms", "jitter_ms"):
@@ -108,13 +177,8 @@ class EmulatorConfig:
         self._check_extensions()
 
     def _check_extensions(self) -> None:
-        if self.routes is not None:
-            self.routes = frozenset(self.routes)
-            unknown = sorted(self.routes - set(ROUTES))
-            if unknown:
-                raise EmulatorConfigError(
-                    f"unknown route group {unknown[0]!r}; expected some of {', '.join(ROUTES)}"
-                )
+        self._check_routes()
+        self._check_limits()
         if self.nim_version is not None and nim_major(self.nim_version) is None:
             raise EmulatorConfigError(
                 f"nim_version must look like 1.3 or 2.4.0, not {self.nim_version!r}"
@@ -138,14 +202,68 @@ class EmulatorConfig:
             raise EmulatorConfigError(
                 f"scoring must be one of {', '.join(SCORINGS)}, not {self.scoring!r}"
             )
-        if self.max_logged is not None and (
-            isinstance(self.max_logged, bool)
-            or not isinstance(self.max_logged, int)
-            or self.max_logged < 0
-        ):
+        if self.max_logged is not None and not _whole(self.max_logged, 0):
             raise EmulatorConfigError(
                 f"max_logged must be a whole number >= 0 or None, not {self.max_logged!r}"
             )
+
+    def _check_routes(self) -> None:
+        self.not_for_account = frozenset(self.not_for_account)
+        if self.routes is None:
+            return
+        names = self.routes.split(",") if isinstance(self.routes, str) else list(self.routes)
+        groups: set[str] = set()
+        for raw in names:
+            name = raw.strip() if isinstance(raw, str) else raw
+            if name in ROUTE_PRESETS:
+                preset_groups, retired = ROUTE_PRESETS[name]
+                groups |= preset_groups
+                self.not_for_account |= retired
+            elif name in ROUTES:
+                groups.add(name)
+            else:
+                known = ", ".join((*ROUTES, *ROUTE_PRESETS))
+                raise EmulatorConfigError(f"unknown route group {name!r}; expected some of {known}")
+        if not groups:
+            raise EmulatorConfigError("routes names no route group; None serves them all")
+        self.routes = frozenset(groups)
+
+    def _check_limits(self) -> None:
+        if self.pipeline_max_seq_len is not None:
+            info = self_hosted_info(self.self_hosted_model)
+            most = info.max_seq_len or info.max_tokens
+            if not _whole(self.pipeline_max_seq_len, 1) or self.pipeline_max_seq_len > most:
+                raise EmulatorConfigError(
+                    f"pipeline_max_seq_len must be a whole number 1-{most} for "
+                    f"{info.id}, not {self.pipeline_max_seq_len!r}"
+                )
+        if self.log_body_limit is not None and not _whole(self.log_body_limit, 0):
+            raise EmulatorConfigError(
+                f"log_body_limit must be a whole number >= 0 or None, not {self.log_body_limit!r}"
+            )
+        timeout = self.header_timeout_s
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            raise EmulatorConfigError(
+                f"header_timeout_s must be a finite number > 0, not {timeout!r}"
+            )
+        if self.max_connections is not None and not _whole(self.max_connections, 1):
+            raise EmulatorConfigError(
+                f"max_connections must be a whole number >= 1 or None, not {self.max_connections!r}"
+            )
+
+    def connection_limit(self) -> int:
+        """``max_connections``, or the default drawn from the descriptor limit."""
+        return self.max_connections or default_max_connections()
+
+    def self_hosted_max_tokens(self) -> int:
+        """The token limit of ``/v1/ranking``'s model: ``pipeline_max_seq_len`` or its default."""
+        info = self_hosted_info(self.self_hosted_model)
+        return self.pipeline_max_seq_len or info.max_tokens
 
     def route_on(self, group: str) -> bool:
         """Whether the route group ``group`` (one of ``ROUTES``) answers."""
@@ -156,6 +274,10 @@ class EmulatorConfig:
         if self.nim_version is None:
             return model_default
         return 400 if nim_major(self.nim_version) == 1 else 422
+
+
+def _whole(value: object, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 def nim_major(version: str) -> int | None:

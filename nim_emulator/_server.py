@@ -16,7 +16,14 @@ reused connection can wait ~40 ms per request (Nagle + delayed ACK) — and puts
 a connection handle in each request's ASGI scope (``scope["extensions"]``) so
 the app can drop the connection for the ``drop`` faults. The listening socket
 has a backlog of 2048 (``LISTEN_BACKLOG``), so hundreds of chunks can connect
-at once. The server replaces
+at once.
+
+Two guards keep slow or numerous clients from starving the server (slowloris):
+a connection must send a whole request head within
+``EmulatorConfig.header_timeout_s`` of opening (or of its previous answer) or it
+is closed — bytes trickled in do not reset that clock — and past
+``EmulatorConfig.connection_limit()`` open connections a new one is answered 503
+and closed, so the process never runs out of descriptors. The server replaces
 uvicorn's fixed 0.1 s ticks with a wake-up event, so stopping is immediate,
 and after a grace period closes connections that still wait on a slow answer
 (the app sees a disconnect and returns) instead of cancelling tasks.
@@ -44,9 +51,16 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from nim_emulator._app import create_app
 from nim_emulator._config import EmulatorConfig
 from nim_emulator._wire import CONNECTION_EXTENSION
-from nim_emulator.exceptions import EmulatorConfigError, EmulatorServerError
+from nim_emulator.exceptions import EmulatorConfigError, EmulatorServerError, ProblemDetailsError
 
-__all__ = ["LISTEN_BACKLOG", "READY_MESSAGE", "loopback_warning", "running_emulator", "serve"]
+__all__ = [
+    "BUSY_RESPONSE",
+    "LISTEN_BACKLOG",
+    "READY_MESSAGE",
+    "loopback_warning",
+    "running_emulator",
+    "serve",
+]
 
 READY_MESSAGE: Final = "reranker-nvidia emulator listening on {url}"
 START_TIMEOUT_S: Final = 10.0
@@ -86,13 +100,43 @@ class _Connection:
             await self._protocol.gone.wait()
 
 
-class _EmulatorProtocol(H11Protocol):
-    """uvicorn's h11 protocol, plus TCP_NODELAY and a connection handle in the scope."""
+class _Config(uvicorn.Config):
+    """uvicorn's settings plus the emulator's two connection guards (module docstring)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, header_timeout_s: float, max_connections: int, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.header_timeout_s = header_timeout_s
+        self.max_connections = max_connections
+
+
+def _busy_response() -> bytes:
+    """The whole HTTP/1.1 answer to a connection past the limit: the inferred 503 body."""
+    error = ProblemDetailsError.inferred(503)
+    head = [
+        "HTTP/1.1 503 Service Unavailable",
+        *(f"{name}: {value}" for name, value in error.headers),
+        f"content-length: {len(error.body)}",
+        "connection: close",
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + error.body
+
+
+BUSY_RESPONSE: Final = _busy_response()
+
+
+class _EmulatorProtocol(H11Protocol):
+    """uvicorn's h11 protocol, plus TCP_NODELAY, a connection handle and the two guards."""
+
+    def __init__(self, config: _Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
         self.gone = asyncio.Event()
         self.tcp_nodelay: bool | None = None
+        self._header_timeout = config.header_timeout_s
+        self._max_connections = config.max_connections
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._waiting_after: object = None  # the cycle before the awaited request head
         inner = cast(_ASGIApp, self.app)
         handle = _Connection(self)
 
@@ -104,14 +148,47 @@ class _EmulatorProtocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if len(self.connections) > self._max_connections:
+            # Past the limit: answer at once and close, before reading anything.
+            transport.write(BUSY_RESPONSE)
+            transport.close()
+            return
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.tcp_nodelay = bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        self._await_head()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._head_timer is not None and self.cycle is not self._waiting_after:
+            self._stop_head_timer()  # a new request head was read: its cycle has begun
+
+    def on_response_complete(self) -> None:
+        finished = self.cycle
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.cycle is finished:
+            self._await_head()  # the next request head has header_timeout_s to arrive
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
         super().connection_lost(exc)
         self.gone.set()
+
+    def _await_head(self) -> None:
+        self._stop_head_timer()
+        self._waiting_after = self.cycle
+        self._head_timer = self.loop.call_later(self._header_timeout, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.cycle is self._waiting_after and not self.transport.is_closing():
+            self.transport.close()
 
 
 class _Server(uvicorn.Server):
@@ -264,13 +341,27 @@ def _url(sock: socket.socket) -> str:
 
 
 class _Runner:
-    """One uvicorn server in one background thread, on a socket bound beforehand."""
+    """One uvicorn server in one background thread, on a socket bound beforehand.
 
-    def __init__(self, app: Starlette | _ASGIApp, host: str, port: int) -> None:
+    ``settings`` gives the connection guards (the app's own config when None).
+    """
+
+    def __init__(
+        self,
+        app: Starlette | _ASGIApp,
+        host: str,
+        port: int,
+        settings: EmulatorConfig | None = None,
+    ) -> None:
+        if settings is None:
+            state = getattr(getattr(app, "state", None), "emulator", None)
+            settings = getattr(state, "config", None) or EmulatorConfig()
         self._sock = _bind(host, port)
         self.url = _url(self._sock)
-        config = uvicorn.Config(
+        config = _Config(
             app,
+            header_timeout_s=settings.header_timeout_s,
+            max_connections=settings.connection_limit(),
             loop="asyncio",
             http=_EmulatorProtocol,
             ws="none",
@@ -357,10 +448,11 @@ def serve(
     ``stop``. Raises :class:`EmulatorServerError` when it cannot listen.
     Returns 1 if the server thread dies on its own.
     """
-    app: Starlette | _ASGIApp = create_app(config)
+    emulator = create_app(config)
+    app: Starlette | _ASGIApp = emulator
     if not quiet:
         app = _access_log(app, log if log is not None else sys.stderr)
-    runner = _Runner(app, host, port)
+    runner = _Runner(app, host, port, emulator.state.emulator.config)
     stop_event = stop if stop is not None else threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():

@@ -16,9 +16,22 @@ from pathlib import Path
 
 from nim_emulator._cassette import Cassette, load_cassette
 from nim_emulator._catalogue import DEFAULT_SELF_HOSTED_MODEL
-from nim_emulator._config import ROUTES, SCORINGS, EmulatorConfig, nim_major
+from nim_emulator._config import (
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_LOG_BODY_LIMIT,
+    ROUTE_PRESETS,
+    ROUTES,
+    SCORINGS,
+    EmulatorConfig,
+    nim_major,
+)
 from nim_emulator._server import loopback_warning, serve
-from nim_emulator.exceptions import CassetteError, EmulatorError, FaultSpecError
+from nim_emulator.exceptions import (
+    CassetteError,
+    EmulatorConfigError,
+    EmulatorError,
+    FaultSpecError,
+)
 from nim_emulator.faults import FAULT_GRAMMAR, FaultSpec
 
 __all__ = ["config_from", "configure", "main", "run"]
@@ -75,12 +88,32 @@ def _model(value: str) -> str:
 
 def _routes(value: str) -> frozenset[str]:
     groups = frozenset(part.strip() for part in value.split(",") if part.strip())
-    unknown = sorted(groups - set(ROUTES))
+    unknown = sorted(groups - set(ROUTES) - set(ROUTE_PRESETS))
     if unknown or not groups:
         raise argparse.ArgumentTypeError(
-            f"route groups are some of {','.join(ROUTES)}, comma-separated, not {value!r}"
+            f"route groups are some of {','.join((*ROUTES, *ROUTE_PRESETS))}, comma-separated, "
+            f"not {value!r}"
         )
     return groups
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not 0 < number <= 3600:
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most 3600 seconds, not {value}"
+        )
+    return number
+
+
+def _positive(value: str) -> int:
+    number = _count(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return number
 
 
 def _version(value: str) -> str:
@@ -195,7 +228,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=_routes,
         metavar="GROUPS",
         help=f"only these route groups answer, comma-separated ({','.join(ROUTES)}); the "
-        "others are 404 page not found (default: all)",
+        "others are 404 page not found (default: all). hosted-2026: NVIDIA's hosted catalogue "
+        "as accounts meet it in 2026 (retired routes answer 404 'Not found for account')",
+    )
+    parser.add_argument(
+        "--max-seq-len",
+        type=_positive,
+        metavar="N",
+        help="a self-hosted NIM's NIM_PIPELINE_MAX_SEQ_LEN: the token limit of /v1/ranking's "
+        "model, up to its maximum (default: the model's default, e.g. 10240 of Nemotron 3.5's "
+        "32768)",
     )
     parser.add_argument(
         "--nim-version",
@@ -252,16 +294,46 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="keep only the last N requests in the log (default: all)",
     )
+    parser.add_argument(
+        "--log-body-limit",
+        type=_count,
+        default=DEFAULT_LOG_BODY_LIMIT,
+        metavar="BYTES",
+        help="keep at most BYTES of each request body in the log, with the size and SHA-256 "
+        "of a longer one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=DEFAULT_HEADER_TIMEOUT_S,
+        metavar="S",
+        help="close a connection that has not sent a whole request head within S seconds "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_positive,
+        metavar="N",
+        help="answer 503 and close connections past N open at once (default: the descriptor "
+        "limit less 64)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; 0 on a clean stop, 1 if the server cannot run.
+
+    Options that are valid one by one but not together (``--max-seq-len`` over
+    the served model's maximum) are a usage error: one line, status 2.
 
     Warns on stderr when ``--host`` is not a loopback address; logs one line per
     request on stderr unless ``--quiet``.
     """
     try:
         config = config_from(args)
+    except EmulatorConfigError as exc:  # options valid alone, not together: a usage error
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    try:
         warning = loopback_warning(args.host)
         if warning is not None:
             sys.stderr.write(warning + "\n")
@@ -290,6 +362,10 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         scoring=args.scoring,
         log_requests=args.log_requests,
         max_logged=args.max_logged,
+        pipeline_max_seq_len=args.max_seq_len,
+        log_body_limit=args.log_body_limit,
+        header_timeout_s=args.header_timeout,
+        max_connections=args.max_connections,
     )
 
 

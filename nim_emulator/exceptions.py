@@ -14,6 +14,7 @@ other bodies and is listed as inferred in docs/emulator.md) or **invented**
     ├── ForbiddenError                  403, wrong key
     ├── PageNotFoundError               404, a path no route serves
     ├── UnknownModelError               404, a model the hosted route does not serve
+    ├── FunctionNotFoundError           404, a hosted route the account cannot use (captured)
     ├── ModelGoneError                  410, a model past its end of life
     ├── HostedValidationError           422, hosted: the body breaks the schema
     ├── HostedTokenOverflowError        400 (or 422 by NIM version), hosted: a pair over the limit
@@ -71,6 +72,7 @@ __all__ = [
     "EmulatorServerError",
     "FaultSpecError",
     "ForbiddenError",
+    "FunctionNotFoundError",
     "GatewayError",
     "GatewayModelNotFoundError",
     "GatewayTokenOverflowError",
@@ -159,6 +161,22 @@ class UnknownModelError(NimError):
         listed = "[" + ", ".join(f"'{m}'" for m in available) + "]"
         detail = f"Unknown model '{model}'. Available models are: {listed}"
         super().__init__(404, *_problem({"status": 404, "title": "Not Found", "detail": detail}))
+
+
+class FunctionNotFoundError(NimError):
+    """404, a hosted model's function that the account cannot use. Captured body (template).
+
+    The function id is the model's invented NVCF function id (the one the 422
+    ``instance`` names); the account id is invented.
+    """
+
+    ACCOUNT = "nim-emulator-account"
+
+    def __init__(self, function_id: str) -> None:
+        body = cap.FUNCTION_NOT_FOUND_404_TEMPLATE.format(
+            function=function_id, account=self.ACCOUNT
+        ).encode()
+        super().__init__(404, [("content-type", PROBLEM_JSON)], body)
 
 
 class ModelGoneError(NimError):
@@ -254,6 +272,8 @@ def _first_issue(issue: Issue) -> str:
             return cap.SELF_HOSTED_UNKNOWN_FIELD_TEMPLATE.format(field=path)
         return f"{path}: unknown field, expected text"
     if issue.type == "json_invalid":
+        if not issue.loc:  # nested too deeply: _json.JsonTooDeep's own words
+            return f"body: {issue.msg}"
         return f"body: invalid JSON at character {issue.loc[0]}"
     return f"{path or 'body'}: {issue.msg}"
 

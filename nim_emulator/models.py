@@ -20,7 +20,8 @@ without the log ever holding it.
 **Rules.** Each check raises the :mod:`~nim_emulator.exceptions` error NVIDIA
 answers with; the response layer renders it. Order of checks on the hosted
 routes: the route itself (unknown paths are ``404 page not found`` before any
-key check), then the key (401/403), then end of life (410), then the body
+key check), then the key (401/403), then the account's access to a per-model
+route (404, ``config.not_for_account``), then end of life (410), then the body
 (422), then the body's model (404), then the passage count (422), then the
 token limit (400). On ``/v1/ranking``: the body (400), the model (404), the
 passage count (400), the token limit (400 or 422, by model or ``nim_version``).
@@ -33,7 +34,10 @@ string of 1-128 characters; ``query`` an object ``{"text": str}``;
 character; ``truncate`` ``"NONE"`` or ``"END"`` (or absent/null); no other
 field anywhere. A multimodal model's passages may carry an ``image`` instead
 of or besides ``text`` (NIM 2.4's rules: :func:`image_problem`). The passage
-maximum (512, or 1000 for the vision-language model) depends on the model.
+maximum and the default ``truncate`` depend on the model and the route: a
+self-hosted NIM takes 512 passages, NVIDIA's hosted route for the
+vision-language model 1000 (``ModelInfo.passages_on``). A body nested deeper
+than 128 levels is malformed JSON (``_json``).
 A plainly valid body is checked by hand, without a model object per passage;
 any other goes through pydantic, so messages and types are pydantic 2's own,
 as a FastAPI service produces them; the two renderings (hosted 422,
@@ -75,14 +79,17 @@ from nim_emulator._catalogue import (
     HOSTED_PER_MODEL,
     MODELS,
     ModelInfo,
+    Truncate,
     self_hosted_info,
 )
 from nim_emulator._config import EmulatorConfig
+from nim_emulator._json import JsonTooDeepError, loads
 from nim_emulator._scoring import rank_mixed, rank_passages, relevance_score
 from nim_emulator._tokens import cut_tokens, fit_pair
 from nim_emulator._wire import Incoming, Reply
 from nim_emulator.exceptions import (
     ForbiddenError,
+    FunctionNotFoundError,
     GatewayModelNotFoundError,
     GatewayTokenOverflowError,
     GatewayValidationError,
@@ -104,6 +111,8 @@ from nim_emulator.exceptions import (
 from nim_emulator.faults import FaultSpec
 
 __all__ = [
+    "IMAGE_TYPES",
+    "MAX_IMAGE_CHARS",
     "REDACTED",
     "ArmedFault",
     "EmulatorState",
@@ -115,6 +124,7 @@ __all__ = [
     "RequestRecord",
     "RerankRequest",
     "authenticate",
+    "check_account",
     "check_end_of_life",
     "hosted_route_model",
     "image_problem",
@@ -148,6 +158,9 @@ class RequestRecord:
     (None in-process); ``received_at`` when the request arrived, in
     ``time.monotonic()`` seconds of the emulator's process (``time`` is the
     wall clock, for people; ``received_at`` is for measuring gaps).
+    ``body_size`` is the body's length in bytes; past ``config.log_body_limit``
+    only the body's first bytes are kept (``body_truncated``, ``json`` not
+    parsed) with the whole body's ``body_sha256``, so the log stays bounded.
     """
 
     seq: int
@@ -167,6 +180,9 @@ class RequestRecord:
     interaction: int | None = None
     authorization_sha256: str | None = None
     received_at: float = 0.0
+    body_size: int = 0
+    body_truncated: bool = False
+    body_sha256: str | None = None
     # The body is parsed when the log is first read, not on the request's path.
     json_pending: bool = field(default=False, repr=False, compare=False)
 
@@ -174,7 +190,9 @@ class RequestRecord:
         """Fill ``json`` and ``is_json`` from ``body`` if that is still to be done."""
         if self.json_pending:
             try:
-                self.json, self.is_json = json.loads(self.body), True
+                # Bounded: a body nested past _json.MAX_DEPTH is kept as text only, so reading
+                # the log (a deep copy, JSON rendering) never recurses without limit.
+                self.json, self.is_json = loads(self.body), True
             except ValueError:
                 self.json, self.is_json = None, False
             self.json_pending = False
@@ -200,6 +218,9 @@ class RequestRecord:
             "interaction": self.interaction,
             "authorization_sha256": self.authorization_sha256,
             "received_at": self.received_at,
+            "body_size": self.body_size,
+            "body_truncated": self.body_truncated,
+            "body_sha256": self.body_sha256,
         }
 
 
@@ -356,7 +377,15 @@ class EmulatorState:
         for name, value in headers:
             clean = _redact_header(name, value, secrets)
             shown[name] = f"{shown[name]}, {clean}" if name in shown else clean
-        text = _redact_text(body.decode("utf-8", errors="replace"), secrets)
+        limit = self.config.log_body_limit
+        truncated = limit is not None and len(body) > limit
+        if limit is not None and truncated:
+            # A secret across the cut is redacted whole before the text is cut to the limit.
+            margin = max((len(secret.encode()) for secret in secrets), default=0)
+            text = _redact_text(body[: limit + margin].decode("utf-8", errors="replace"), secrets)
+            text = text[:limit]
+        else:
+            text = _redact_text(body.decode("utf-8", errors="replace"), secrets)
         with self._lock:
             self._seq += 1
             record = RequestRecord(
@@ -370,7 +399,10 @@ class EmulatorState:
                 tcp_nodelay=tcp_nodelay,
                 authorization_sha256=digest,
                 received_at=arrived,
-                json_pending=True,
+                body_size=len(body),
+                body_truncated=truncated,
+                body_sha256=hashlib.sha256(body).hexdigest() if truncated else None,
+                json_pending=not truncated,
             )
             self._log.append(record)
             return record
@@ -578,13 +610,26 @@ NO_CONTENT: Final = "a passage needs text, image or both"
 _NOT_DATA_URL: Final = (
     "image must be a base64 data URL (data:image/png;base64,... or data:image/jpeg;base64,...)"
 )
-_IMAGE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/jpg"})
-_PNG: Final = b"\x89PNG\r\n\x1a\n"
-_JPEG: Final = b"\xff\xd8\xff"
+# The media types NIM 2.4 names ("data:image/jpeg;base64,... or data:image/png;base64,..."), each
+# with the bytes its images start with. image/jpg is not one of them (nor a registered type).
+IMAGE_TYPES: Final = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+MAX_IMAGE_CHARS: Final = 14_598_366
+"""The longest image data URL taken, in characters: the one size NVIDIA publishes for a passage's
+string (the hosted API reference of llama-nemotron-rerank-vl-1b-v2: "length between 1 and
+14598366"); NIM's own pages state no image size, so the same bound applies on every route
+(*chosen*, docs/emulator.md). The client (reranker_nvidia.clients._passages) has the same figure."""
 
 
 def image_problem(image: str) -> str | None:
-    """What NIM 2.4 refuses in an image passage, or None: PNG or JPEG bytes, base64 data URL."""
+    """What NIM 2.4 refuses in an image passage, or None (docs/emulator.md, Image passages).
+
+    A base64 ``data:`` URL of at most ``MAX_IMAGE_CHARS`` characters, labelled
+    ``image/png`` or ``image/jpeg``, whose bytes are an image of the type its
+    label names: NVIDIA documents PNG and JPEG bytes only; a label that
+    disagrees with the bytes is refused too (*chosen*: the stricter reading).
+    """
+    if len(image) > MAX_IMAGE_CHARS:
+        return f"image is {len(image)} characters long; at most {MAX_IMAGE_CHARS} are taken"
     if not image.startswith("data:"):
         return _NOT_DATA_URL
     header, comma, payload = image[5:].partition(",")
@@ -595,14 +640,18 @@ def image_problem(image: str) -> str | None:
         return "asset ID references are not supported; send the image as a base64 data URL"
     if params[-1] != "base64" or len(params) < 2:
         return "image must be base64-encoded (data:image/png;base64,...)"
-    if params[0] not in _IMAGE_TYPES:
-        return f"only PNG and JPEG images are supported, not {params[0] or 'an untyped image'}"
+    label = params[0]
+    if label not in IMAGE_TYPES:
+        return f"only PNG and JPEG images are supported, not {label or 'an untyped image'}"
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         return "image is not valid base64"
-    if not (data.startswith(_PNG) or data.startswith(_JPEG)):
+    actual = next((kind for kind, magic in IMAGE_TYPES.items() if data.startswith(magic)), None)
+    if actual is None:
         return "only PNG and JPEG images are supported: the image bytes are neither"
+    if actual != label:
+        return f"the data URL says {label} but the image bytes are {actual}"
     return None
 
 
@@ -686,6 +735,13 @@ def check_end_of_life(state: EmulatorState, info: ModelInfo) -> None:
         raise ModelGoneError(info.id, end_of_life)
 
 
+def check_account(state: EmulatorState, info: ModelInfo) -> None:
+    """Raises NVIDIA's captured 404 "Function ... Not found for account" for a model in
+    ``config.not_for_account`` (the ``hosted-2026`` route preset's retired routes)."""
+    if info.id in state.config.not_for_account:
+        raise FunctionNotFoundError(_function_id(info.id))
+
+
 def lifecycle_headers(state: EmulatorState, model: str) -> list[tuple[str, str]]:
     """The ``Deprecation`` and ``Sunset`` headers configured for ``model`` (2xx answers)."""
     headers = []
@@ -716,7 +772,7 @@ def rank_hosted(
     info = MODELS[parsed.model]
     if route_model is None:
         check_end_of_life(state, info)
-    _check_passage_count(len(parsed.texts), info, invalid)
+    _check_passage_count(len(parsed.texts), info.passages_on("hosted"), invalid)
     if route_model is None and parsed.is_captured_request():
         return Ranking([], 0, captured=True, model=parsed.model)
     status = state.config.overflow_status(400)
@@ -724,7 +780,7 @@ def rank_hosted(
     def overflow(length: int, limit: int) -> NimError:
         return HostedTokenOverflowError(length, limit, status)
 
-    return _score(state, parsed, info, overflow)
+    return _score(state, parsed, info.max_tokens, info.truncate_on("hosted"), overflow)
 
 
 def rank_self_hosted(state: EmulatorState, body: bytes) -> Ranking:
@@ -735,13 +791,16 @@ def rank_self_hosted(state: EmulatorState, body: bytes) -> Ranking:
     if parsed.model != served:
         # Inferred: no capture shows what a NIM does with another model's id.
         raise SelfHostedModelNotFoundError(parsed.model, served)
-    _check_passage_count(len(parsed.texts), info, SelfHostedValidationError)
+    _check_passage_count(
+        len(parsed.texts), info.passages_on("self-hosted"), SelfHostedValidationError
+    )
     status = state.config.overflow_status(info.self_hosted_overflow_status)
 
     def overflow(length: int, limit: int) -> NimError:
         return SelfHostedTokenOverflowError(status, length, limit)
 
-    return _score(state, parsed, info, overflow)
+    limit = state.config.self_hosted_max_tokens()
+    return _score(state, parsed, limit, info.truncate_on("self-hosted"), overflow)
 
 
 def _parse_body(
@@ -752,13 +811,7 @@ def _parse_body(
     The common, valid body is checked by hand (no model object per passage);
     anything else goes through pydantic, whose messages are the answer's.
     """
-    if not body.strip():
-        raise invalid([Issue((), "Field required", "missing")])
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
-        raise invalid([Issue((position,), "JSON decode error", "json_invalid")]) from None
+    data = _body_json(body, invalid)
     fast = _fast_parse(data, multimodal=multimodal)
     if fast is not None:
         return fast
@@ -784,6 +837,20 @@ def _parse_body(
     assert isinstance(checked, RerankRequest)
     texts: list[str | None] = [p.text for p in checked.passages]
     return Parsed(checked.model, checked.query.text, texts, None, checked.truncate)
+
+
+def _body_json(body: bytes, invalid: Callable[[list[Issue]], NimError]) -> Any:
+    """The body as JSON; raises ``invalid`` for an empty, malformed or too deeply nested one."""
+    if not body.strip():
+        raise invalid([Issue((), "Field required", "missing")])
+    try:
+        return loads(body)
+    except JsonTooDeepError as exc:
+        # Inferred: NIM 2.x parses with serde_json, whose recursion limit is 128 levels.
+        raise invalid([Issue((), str(exc), "json_invalid")]) from None
+    except ValueError as exc:
+        position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
+        raise invalid([Issue((position,), "JSON decode error", "json_invalid")]) from None
 
 
 _BODY_KEYS: Final = frozenset({"model", "query", "passages", "truncate"})
@@ -849,32 +916,30 @@ _TRUNCATES: Final = (None, "NONE", "END")
 _PASSAGE_KEYS: Final = frozenset({"text", "image"})
 
 
-def _check_passage_count(
-    count: int, info: ModelInfo, invalid: Callable[[list[Issue]], NimError]
-) -> None:
-    """Raises ``invalid`` for more passages than the model takes, worded as pydantic words it."""
-    if count > info.max_passages:
-        message = (
-            f"List should have at most {info.max_passages} items after validation, not {count}"
-        )
+def _check_passage_count(count: int, most: int, invalid: Callable[[list[Issue]], NimError]) -> None:
+    """Raises ``invalid`` for more than ``most`` passages, worded as pydantic words it."""
+    if count > most:
+        message = f"List should have at most {most} items after validation, not {count}"
         raise invalid([Issue(("passages",), message, "too_long")])
 
 
 def _score(
     state: EmulatorState,
     parsed: Parsed,
-    info: ModelInfo,
+    limit: int,
+    default_truncate: Truncate,
     overflow: Callable[[int, int], NimError],
 ) -> Ranking:
     """Token limits, truncation and the stand-in scores; raises ``overflow(length, limit)``.
 
-    A pair no longer in characters than the limit cannot be over it in tokens
-    (a token is at least one character), so only longer pairs are counted,
-    unless the answer reports the tokens used (``include_usage``).
+    ``limit`` and ``default_truncate`` are the route's for the model (hosted
+    and self-hosted limits differ). A pair no longer in characters than the
+    limit cannot be over it in tokens (a token is at least one character), so
+    only longer pairs are counted, unless the answer reports the tokens used
+    (``include_usage``).
     """
-    cut = (parsed.truncate or info.default_truncate) == "END"
+    cut = (parsed.truncate or default_truncate) == "END"
     query = parsed.query
-    limit = info.max_tokens
     counted = state.config.include_usage
     room = limit - len(query)
     texts: list[str | None] = []
@@ -898,10 +963,13 @@ def _score(
     return Ranking(scores, tokens, model=parsed.model)
 
 
+def _function_id(model: str) -> str:
+    # Invented: a stable NVCF-style function id per model (the 422 "instance", the 404 detail).
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"reranker-nvidia-emulator:{model}"))
+
+
 def _function_instance(model: str) -> str:
-    # Invented: a stable NVCF-style function path per model, for the 422 "instance" field.
-    function_id = uuid.uuid5(uuid.NAMESPACE_URL, f"reranker-nvidia-emulator:{model}")
-    return f"/v2/nvcf/pexec/functions/{function_id}"
+    return f"/v2/nvcf/pexec/functions/{_function_id(model)}"
 
 
 # ---- the gateway's rules (POST /v1/rerank) --------------------------------------------------
@@ -940,14 +1008,7 @@ class GatewayRanking:
 
 def rank_gateway(state: EmulatorState, body: bytes) -> GatewayRanking:
     """``POST /v1/rerank``. Raises 422 (schema), 404 (model), 410, 400 or 422 (overflow)."""
-    if not body.strip():
-        raise GatewayValidationError([Issue((), "Field required", "missing")])
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
-        issue = Issue((position,), "JSON decode error", "json_invalid")
-        raise GatewayValidationError([issue]) from None
+    data = _body_json(body, GatewayValidationError)
     try:
         checked = GatewayRequest.model_validate(data, from_attributes=True)
     except ValidationError as exc:
@@ -961,14 +1022,15 @@ def rank_gateway(state: EmulatorState, body: bytes) -> GatewayRanking:
         raise GatewayModelNotFoundError(checked.model)
     check_end_of_life(state, info)
     texts = [d if isinstance(d, str) else d.text for d in checked.documents]
-    _check_passage_count(len(texts), info, GatewayValidationError)
+    # The gateway fronts self-hosted NIMs (inferred): their passage limit and default truncate.
+    _check_passage_count(len(texts), info.passages_on("self-hosted"), GatewayValidationError)
     parsed = Parsed(checked.model, checked.query, list(texts), None, checked.truncate)
     status = state.config.overflow_status(400)
 
     def overflow(length: int, limit: int) -> NimError:
         return GatewayTokenOverflowError(status, length, limit)
 
-    ranking = _score(state, parsed, info, overflow)
+    ranking = _score(state, parsed, info.max_tokens, info.truncate_on("self-hosted"), overflow)
     top = ranking.scores[: checked.top_n] if checked.top_n is not None else ranking.scores
     results = [(index, relevance_score(logit)) for index, logit in top]
     return GatewayRanking(results, texts, checked.return_documents, checked.model)

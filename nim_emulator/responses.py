@@ -19,6 +19,8 @@ from nim_emulator import _captures as cap
 from nim_emulator import models
 from nim_emulator._cassette import parse_cassette
 from nim_emulator._catalogue import ModelInfo
+from nim_emulator._config import nim_major
+from nim_emulator._json import loads
 from nim_emulator._wire import JSON, Incoming, Reply, render_json, render_rankings
 from nim_emulator.exceptions import ControlError, FaultSpecError
 from nim_emulator.faults import FaultSpec, accepted_reply
@@ -36,6 +38,7 @@ __all__ = [
     "list_models",
     "list_requests",
     "load_replay",
+    "metadata",
     "model_reranking",
     "nvcf_status",
     "replay",
@@ -74,6 +77,7 @@ def _hosted(
 ) -> Reply:
     models.authenticate(state, record, request.header("authorization"))
     if route_model is not None:
+        models.check_account(state, route_model)
         models.check_end_of_life(state, route_model)
     request_id = str(uuid.uuid4())
     ranking = models.rank_hosted(state, request.body, route_model, request_id)
@@ -145,6 +149,36 @@ def list_models(
     return Reply(200, [("content-type", JSON)], render_json(data, compact=True))
 
 
+DEFAULT_NIM_VERSION: Final = "2.4.0"
+"""The NIM version ``GET /v1/metadata`` reports when ``nim_version`` is not set (invented)."""
+
+
+def metadata(
+    state: EmulatorState, request: Incoming, record: RequestRecord, params: Params
+) -> Reply:
+    """``GET /v1/metadata``: a self-hosted NIM's deployment metadata, compact.
+
+    Documented shape (NVIDIA's NIM API references: ``version``, ``modelInfo``
+    a list of models served, ``assetInfo``, ``licenseInfo``; the NeMo Retriever
+    2.x runtimes list the route); NVIDIA's k8s NIM operator reads the served
+    model from ``modelInfo`` when ``/v1/models`` is missing. Inferred values:
+    ``shortName`` is the served model id, ``modelUrl`` an ``ngc://`` URL for
+    it, the version ``nim_version`` (or 2.4.0); ``assetInfo`` and
+    ``licenseInfo`` are empty.
+    """
+    version = state.config.nim_version or DEFAULT_NIM_VERSION
+    if nim_major(version) is None:  # pragma: no cover - EmulatorConfig checks it
+        version = DEFAULT_NIM_VERSION
+    model = state.config.self_hosted_model
+    body = {
+        "version": version,
+        "modelInfo": [{"shortName": model, "modelUrl": f"ngc://nim/{model}"}],
+        "assetInfo": [],
+        "licenseInfo": {},
+    }
+    return Reply(200, [("content-type", JSON)], render_json(body, compact=True))
+
+
 def health_ready(
     state: EmulatorState, request: Incoming, record: RequestRecord, params: Params
 ) -> Reply:
@@ -177,7 +211,7 @@ def replay(state: EmulatorState, request: Incoming, record: RequestRecord) -> Re
     reply.compact = b'", "' not in reply.body and b'": ' not in reply.body
     if reply.status == 200:
         try:
-            payload = json.loads(reply.body)
+            payload = loads(reply.body)  # bounded: a recorded body nested too deep stays bytes
         except ValueError:
             payload = None
         if isinstance(payload, dict) and isinstance(payload.get("rankings"), list):
@@ -229,7 +263,7 @@ def _json(status: int, value: object) -> Reply:
 
 def _body_json(request: Incoming) -> Any:
     try:
-        return json.loads(request.body)
+        return loads(request.body)
     except ValueError as exc:
         raise ControlError(400, f"the body must be JSON: {exc}") from None
 
@@ -271,7 +305,7 @@ def reset(state: EmulatorState, request: Incoming) -> Reply:
 def load_replay(state: EmulatorState, request: Incoming) -> Reply:
     """``POST /_emulator/replay``: replay the cassette in the body (JSON) from its start."""
     try:
-        cassette = parse_cassette(json.loads(request.body), source="POST /_emulator/replay")
+        cassette = parse_cassette(loads(request.body), source="POST /_emulator/replay")
     except ValueError as exc:  # CassetteError is a ValueError, and so is bad JSON
         raise ControlError(400, str(exc)) from None
     state.use_cassette(cassette)

@@ -65,6 +65,28 @@ _ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 _Message = MutableMapping[str, Any]
 
 
+def _app_or_config(
+    app: object, config: EmulatorConfig | None, who: str
+) -> tuple[Starlette | _ASGIApp | None, EmulatorConfig | None]:
+    """Sort ``who``'s first argument: an app, or an :class:`EmulatorConfig` given positionally.
+
+    ``InProcessEmulator(EmulatorConfig(...))`` is how most people write it, so a
+    config in the app's place is taken as the config; anything else that is not
+    an ASGI app is refused here, in one line, rather than on the first request.
+    """
+    if isinstance(app, EmulatorConfig):
+        if config is not None:
+            raise EmulatorConfigError(f"give {who} one EmulatorConfig, not two")
+        return None, app
+    if app is not None and config is not None:
+        raise EmulatorConfigError(f"give {who} a config or an app, not both")
+    if app is not None and not callable(app):
+        raise EmulatorConfigError(
+            f"{who} takes an app from create_app() or an EmulatorConfig, not {type(app).__name__}"
+        )
+    return app, config
+
+
 def _read_timeout(request: httpx.Request) -> float | None:
     timeout = request.extensions.get("timeout") or {}
     value = timeout.get("read") if isinstance(timeout, dict) else None
@@ -80,13 +102,12 @@ class AsyncEmulatorTransport(httpx.AsyncBaseTransport):
 
     def __init__(
         self,
-        app: Starlette | _ASGIApp | None = None,
+        app: Starlette | _ASGIApp | EmulatorConfig | None = None,
         *,
         config: EmulatorConfig | None = None,
     ) -> None:
-        if app is not None and config is not None:
-            raise EmulatorConfigError("give the transport a config or an app, not both")
-        self.app: Starlette | _ASGIApp = app if app is not None else create_app(config)
+        given, config = _app_or_config(app, config, "the transport")
+        self.app: Starlette | _ASGIApp = given if given is not None else create_app(config)
         self._asgi = httpx.ASGITransport(app=self.app)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -108,13 +129,12 @@ class EmulatorTransport(httpx.BaseTransport):
 
     def __init__(
         self,
-        app: Starlette | _ASGIApp | None = None,
+        app: Starlette | _ASGIApp | EmulatorConfig | None = None,
         *,
         config: EmulatorConfig | None = None,
     ) -> None:
-        if app is not None and config is not None:
-            raise EmulatorConfigError("give the transport a config or an app, not both")
-        self.app: Starlette | _ASGIApp = app if app is not None else create_app(config)
+        given, config = _app_or_config(app, config, "the transport")
+        self.app: Starlette | _ASGIApp = given if given is not None else create_app(config)
         self._asgi = httpx.ASGITransport(app=self.app)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -256,15 +276,25 @@ class _MismatchRecorder:
 class InProcessEmulator:
     """An emulator with no socket: two transports over one app, its log and its faults.
 
-    ``app`` from :func:`~nim_emulator.create_app`, or ``config``, or neither.
-    ``base_url`` is :data:`IN_PROCESS_BASE_URL`; point a client at it *and* give
-    the client :attr:`transport` (or :attr:`async_transport`).
+    ``app`` from :func:`~nim_emulator.create_app`, or ``config`` (by keyword, or
+    positionally in the app's place: ``InProcessEmulator(EmulatorConfig(...))``),
+    or neither. ``base_url`` is :data:`IN_PROCESS_BASE_URL`; point a client at
+    it *and* give the client :attr:`transport` (or :attr:`async_transport`).
     """
 
-    def __init__(self, app: Starlette | None = None, *, config: EmulatorConfig | None = None):
-        if app is not None and config is not None:
-            raise EmulatorConfigError("give the emulator a config or an app, not both")
-        self.app = app if app is not None else create_app(config)
+    def __init__(
+        self,
+        app: Starlette | EmulatorConfig | None = None,
+        *,
+        config: EmulatorConfig | None = None,
+    ):
+        given, config = _app_or_config(app, config, "the emulator")
+        if given is not None and not isinstance(given, Starlette):
+            raise EmulatorConfigError(
+                "the emulator takes an app from create_app() or an EmulatorConfig, "
+                f"not {type(given).__name__}"
+            )
+        self.app = given if given is not None else create_app(config)
         self._recorder = _MismatchRecorder(self.app)
         self.transport = EmulatorTransport(self._recorder)
         self.async_transport = AsyncEmulatorTransport(self._recorder)
@@ -351,14 +381,14 @@ class ServedEmulator(InProcessEmulator):
 
     def __init__(
         self,
-        app: Starlette | None = None,
+        app: Starlette | EmulatorConfig | None = None,
         *,
         config: EmulatorConfig | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         super().__init__(app, config=config)
-        self._runner = _Runner(self._recorder, host, port)
+        self._runner = _Runner(self._recorder, host, port, self.state.config)
         self._runner.start()
         self._url = self._runner.url
 

@@ -93,6 +93,7 @@ NIM_URLS: Final = (
     NimUrl("POST", "/v1/ranking", responses.self_hosted_ranking, reranking=True, group="ranking"),
     NimUrl("POST", "/v1/rerank", responses.gateway_rerank, reranking=True, group="rerank"),
     NimUrl("GET", "/v1/models", responses.list_models),
+    NimUrl("GET", "/v1/metadata", responses.metadata),
     NimUrl("GET", "/v1/health/ready", responses.health_ready),
     NimUrl("GET", "/v1/health/live", responses.health_live),
     NimUrl("GET", "/v2/nvcf/pexec/status/{reqid}", responses.nvcf_status),

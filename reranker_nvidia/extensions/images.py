@@ -12,6 +12,14 @@ Requests"), and they are applied here, before anything is sent:
 - asset ids (``data:image/png;asset_id,…``) and encodings other than base64
   are refused.
 
+Where NVIDIA says nothing, the stricter reading is taken, the same one the
+emulator (``nim_emulator.models.image_problem``) takes, and one contract case
+decides each rule (``contracts/cases/*/passages-image-rules.json``): the label
+must name the bytes' own type (a JPEG-labelled PNG is refused), only
+``image/png`` and ``image/jpeg`` are labels (not ``image/jpg``), ``;base64``
+ends the parameters (RFC 2397), and a data URL is at most ``MAX_IMAGE_CHARS``
+characters, the one size NVIDIA publishes for a passage's string.
+
 A passage that breaks a rule is an :class:`InvalidPassageError` naming its
 index in the caller's documents.
 """
@@ -27,10 +35,22 @@ from typing import Any
 
 from ..errors import InvalidPassageError
 
-__all__ = ["IMAGE_TYPES", "Passage", "has_images", "passage_text", "wire_passages"]
+__all__ = [
+    "IMAGE_TYPES",
+    "MAX_IMAGE_CHARS",
+    "Passage",
+    "has_images",
+    "passage_text",
+    "wire_passages",
+]
 
 IMAGE_TYPES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
 """The media types NIM 2.4 takes, each with the bytes its images start with."""
+
+MAX_IMAGE_CHARS = 14_598_366
+"""The longest image data URL sent, in characters: the hosted API reference of
+llama-nemotron-rerank-vl-1b-v2 bounds a passage's string at 14,598,366 characters, the one size
+NVIDIA publishes (its NIM pages state none); the emulator has the same figure."""
 
 _DATA_URL = re.compile(r"data:(?P<type>[^;,]*)(?P<params>(?:;[^;,]*)*),(?P<data>.*)", re.DOTALL)
 _SHOWN = 40
@@ -97,6 +117,12 @@ def checked_image(image: Any, index: int) -> None:
             f"passage {index}: image must be a data: URL str, not {type(image).__name__}",
             index=index,
         )
+    if len(image) > MAX_IMAGE_CHARS:
+        raise InvalidPassageError(
+            f"passage {index}: the image's data: URL is {len(image)} characters long; "
+            f"NIM takes at most {MAX_IMAGE_CHARS}",
+            index=index,
+        )
     match = _DATA_URL.fullmatch(image)
     if match is None:
         raise InvalidPassageError(
@@ -105,14 +131,14 @@ def checked_image(image: Any, index: int) -> None:
             index=index,
         )
     media_type = match["type"].strip().lower()
-    params = [p.strip().lower() for p in match["params"].split(";") if p.strip()]
+    params = [p.strip().lower() for p in match["params"].split(";")[1:]]
     if any(p.startswith("asset_id") for p in params):
         raise InvalidPassageError(
             f"passage {index}: asset ids are not supported; send the image itself, "
             "base64-encoded in a data: URL",
             index=index,
         )
-    if "base64" not in params:
+    if not params or params[-1] != "base64":  # RFC 2397: ";base64" ends the parameters
         raise InvalidPassageError(
             f"passage {index}: the image's data: URL must be base64-encoded (;base64,)",
             index=index,

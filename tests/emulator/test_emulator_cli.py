@@ -317,3 +317,56 @@ def test_bad_newer_option_values_are_usage_errors(
         parser().parse_args([option])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_strictness_and_guard_options_build_their_config() -> None:
+    args = parser().parse_args(
+        [
+            "--routes=hosted-2026,ranking",
+            "--self-hosted-model=nvidia/Nemotron-3.5-Rerank-8B-BF16",
+            "--max-seq-len=32768",
+            "--log-body-limit=4096",
+            "--header-timeout=2.5",
+            "--max-connections=100",
+        ]
+    )
+    config = cli.config_from(args)
+    assert config.routes == frozenset({"retrieval", "model", "ranking"})
+    assert config.not_for_account == frozenset({"nvidia/nv-rerankqa-mistral-4b-v3"})
+    assert config.pipeline_max_seq_len == 32768
+    assert (config.log_body_limit, config.header_timeout_s, config.max_connections) == (
+        4096,
+        2.5,
+        100,
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--max-seq-len=0", "argument --max-seq-len: must be >= 1, not 0"),
+        ("--log-body-limit=-5", "argument --log-body-limit: must be >= 0"),
+        ("--header-timeout=0", "must be more than 0 and at most 3600 seconds"),
+        ("--header-timeout=soon", "not a number of seconds: 'soon'"),
+        ("--max-connections=0", "argument --max-connections: must be >= 1, not 0"),
+        ("--routes=hosted-2025", "route groups are some of retrieval,model,ranking,rerank,"),
+    ],
+)
+def test_bad_strictness_and_guard_values_are_usage_errors(
+    option: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        parser().parse_args([option])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_max_seq_len_over_the_models_maximum_is_a_one_line_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = parser().parse_args(["--port=0", "--max-seq-len=8193"])
+    assert cli.run(args) == 2
+    assert capsys.readouterr().err == (
+        "error: pipeline_max_seq_len must be a whole number 1-8192 for "
+        "nvidia/llama-nemotron-rerank-1b-v2, not 8193\n"
+    )

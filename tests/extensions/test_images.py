@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 from typing import Any
 
@@ -17,6 +18,11 @@ from reranker_nvidia import (
     InvalidPassageError,
     Passage,
 )
+
+# The image rules' module, wherever Passage lives (found through it, not by its path).
+RULES = importlib.import_module(Passage.__module__)
+IMAGE_TYPES = RULES.IMAGE_TYPES
+MAX_IMAGE_CHARS: int = RULES.MAX_IMAGE_CHARS
 
 BASE = "http://nim.test"
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
@@ -102,6 +108,22 @@ def test_text_only_documents_are_sent_as_go_sends_them() -> None:
             Passage(image="data:image/png;base64," + base64.b64encode(JPEG_BYTES).decode()),
             "passage 1: the data: URL says image/png but the bytes are image/jpeg",
         ),
+        (
+            Passage(image="data:image/jpeg;base64," + base64.b64encode(PNG_BYTES).decode()),
+            "passage 1: the data: URL says image/jpeg but the bytes are image/png",
+        ),
+        (
+            Passage(image="data:image/jpg;base64," + base64.b64encode(JPEG_BYTES).decode()),
+            "passage 1: image type 'image/jpg' is not supported",
+        ),
+        (
+            Passage(image="data:image/png;base64;charset=utf-8," + PNG.partition(",")[2]),
+            "passage 1: the image's data: URL must be base64-encoded (;base64,)",
+        ),
+        (
+            Passage(image="data:image/png;base64;," + PNG.partition(",")[2]),
+            "passage 1: the image's data: URL must be base64-encoded (;base64,)",
+        ),
         (Passage(text=3, image=PNG), "passage 1: text must be a str, not int"),  # type: ignore[arg-type]
         (Passage(image=b"bytes"), "passage 1: image must be a data: URL str, not bytes"),  # type: ignore[arg-type]
     ],
@@ -166,3 +188,40 @@ def test_passage_is_frozen() -> None:
     passage = Passage(text="a")
     with pytest.raises(AttributeError):
         passage.text = "b"  # type: ignore[misc]
+
+
+def padded_png(length: int) -> str:
+    """A PNG data URL of exactly ``length`` characters (PNG bytes, then zeros)."""
+    prefix = "data:image/png;base64,"
+    payload = base64.b64encode(PNG_BYTES + b"\x00" * (3 * (length - len(prefix)) // 4)).decode()
+    image = prefix + payload[: length - len(prefix)]
+    assert len(image) == length and (length - len(prefix)) % 4 == 0
+    return image
+
+
+def test_an_image_over_the_size_limit_is_refused_before_sending() -> None:
+    too_long = padded_png(MAX_IMAGE_CHARS + 4)
+    recorder = Recorder()
+    with (
+        Client("k", transport=httpx.MockTransport(recorder)) as client,
+        pytest.raises(InvalidPassageError) as caught,
+    ):
+        client.rank("q", [Passage(image=too_long)], cfg())
+    assert str(caught.value) == (
+        f"passage 0: the image's data: URL is {MAX_IMAGE_CHARS + 4} characters long; "
+        "NIM takes at most 14598366"
+    )
+    assert recorder.bodies == []
+
+
+def test_an_image_at_the_size_limit_is_sent() -> None:
+    recorder, _ = sent([Passage(image=padded_png(MAX_IMAGE_CHARS))])
+    assert len(recorder.bodies[0]["passages"][0]["image"]) == MAX_IMAGE_CHARS
+
+
+def test_the_client_and_the_emulator_share_the_image_figures() -> None:
+    # The two sides cannot import each other; the contract cases decide each rule, and this
+    # keeps the two figures the size rule rests on (no case can hold a 14.6 MB image) equal.
+    emulator = pytest.importorskip("nim_emulator.models")
+    assert emulator.MAX_IMAGE_CHARS == MAX_IMAGE_CHARS == 14_598_366
+    assert emulator.IMAGE_TYPES == IMAGE_TYPES
