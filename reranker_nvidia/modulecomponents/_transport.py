@@ -21,18 +21,28 @@ is a pooled httpcore transport over a network backend of our own, which
   transport; more wait their turn, under their own deadline.
 
 Nothing here imports base_client.py: the guard comes in as a callable.
+
+httpcore is used through its public names (its pools' constructor arguments and
+``create_connection`` hook, the connections' ``has_expired``/``is_idle``, the
+network backend and stream interfaces), with one exception, in one function:
+:func:`h11_state_of` reads the h11 state httpcore keeps privately, because the
+bytes an answer brought beyond itself are visible nowhere else. That is why
+pyproject.toml pins httpcore to the releases checked so far and
+tests/test_httpcore_guard.py fails on a layout it does not know
+(docs/vendoring.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import select
 import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
 import anyio.lowlevel
@@ -48,6 +58,9 @@ from .validate_baseurl import (
     resolve_with_timeout,
     system_resolver,
 )
+
+if TYPE_CHECKING:
+    import h11
 
 # Go's http.DefaultTransport: MaxIdleConns 100, IdleConnTimeout 90 s.
 MAX_IDLE_CONNECTIONS = 100
@@ -323,15 +336,28 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def _holds_unsolicited_bytes(connection: object) -> bool:
+_AnyConnection: TypeAlias = httpcore.ConnectionInterface | httpcore.AsyncConnectionInterface
+
+
+def h11_state_of(connection: _AnyConnection) -> h11.Connection | None:
+    """The h11 state of a pooled connection that speaks HTTP/1.1, else ``None``.
+
+    The one reading of httpcore's private attributes (``HTTPConnection._connection``,
+    ``HTTP11Connection._h11_state``): no public name reaches h11's buffer. httpcore is
+    pinned to the releases whose layout tests/test_httpcore_guard.py has checked.
+    """
+    http11 = getattr(connection, "_connection", None)
+    return getattr(http11, "_h11_state", None)
+
+
+def _holds_unsolicited_bytes(connection: _AnyConnection) -> bool:
     """Whether an idle HTTP/1.1 connection has bytes buffered beyond the answer it gave.
 
     httpcore's own check (``has_expired``) sees bytes still in the socket; bytes that
     came in the same read as the answer sit in h11's buffer, where only this sees them.
     """
-    http11 = getattr(connection, "_connection", None)
-    state = getattr(http11, "_h11_state", None)
-    if state is None or not http11.is_idle():  # type: ignore[union-attr]
+    state = h11_state_of(connection)
+    if state is None or not connection.is_idle():
         return False
     return bool(state.trailing_data[0])
 
@@ -346,27 +372,56 @@ class _AsyncConnection(httpcore.AsyncHTTPConnection):
         return super().has_expired() or _holds_unsolicited_bytes(self)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Made:
+    """What a pool and each of its connections are built with: our own copy, not httpcore's."""
+
+    ssl_context: ssl.SSLContext
+    keepalive_expiry: float
+    max_keepalive_connections: int
+
+
 class _Pool(httpcore.ConnectionPool):
     """httpcore's pool, whose connections expire when they hold unsolicited bytes."""
+
+    def __init__(self, made: _Made, network_backend: httpcore.NetworkBackend) -> None:
+        super().__init__(
+            ssl_context=made.ssl_context,
+            max_connections=None,
+            max_keepalive_connections=made.max_keepalive_connections,
+            keepalive_expiry=made.keepalive_expiry,
+            network_backend=network_backend,
+        )
+        self._made, self._backend = made, network_backend
 
     def create_connection(self, origin: httpcore.Origin) -> httpcore.ConnectionInterface:
         return _Connection(
             origin=origin,
-            ssl_context=self._ssl_context,
-            keepalive_expiry=self._keepalive_expiry,
-            network_backend=self._network_backend,
+            ssl_context=self._made.ssl_context,
+            keepalive_expiry=self._made.keepalive_expiry,
+            network_backend=self._backend,
         )
 
 
 class _AsyncPool(httpcore.AsyncConnectionPool):
     """The async twin of :class:`_Pool`."""
 
+    def __init__(self, made: _Made, network_backend: httpcore.AsyncNetworkBackend) -> None:
+        super().__init__(
+            ssl_context=made.ssl_context,
+            max_connections=None,
+            max_keepalive_connections=made.max_keepalive_connections,
+            keepalive_expiry=made.keepalive_expiry,
+            network_backend=network_backend,
+        )
+        self._made, self._backend = made, network_backend
+
     def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
         return _AsyncConnection(
             origin=origin,
-            ssl_context=self._ssl_context,
-            keepalive_expiry=self._keepalive_expiry,
-            network_backend=self._network_backend,
+            ssl_context=self._made.ssl_context,
+            keepalive_expiry=self._made.keepalive_expiry,
+            network_backend=self._backend,
         )
 
 
@@ -474,11 +529,8 @@ class BaseTransport(httpx.BaseTransport):
         self, *, dial_guard: DialGuard | None = None, resolver: Resolver | None = None
     ) -> None:
         self._pool = _Pool(
-            ssl_context=_ssl_context(),
-            max_connections=None,
-            max_keepalive_connections=MAX_IDLE_CONNECTIONS,
-            keepalive_expiry=IDLE_CONNECTION_TIMEOUT,
-            network_backend=GuardedBackend(guard=dial_guard, resolver=resolver),
+            _Made(_ssl_context(), IDLE_CONNECTION_TIMEOUT, MAX_IDLE_CONNECTIONS),
+            GuardedBackend(guard=dial_guard, resolver=resolver),
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -505,18 +557,9 @@ class AsyncBaseTransport(httpx.AsyncBaseTransport):
         self, *, dial_guard: DialGuard | None = None, resolver: Resolver | None = None
     ) -> None:
         backend = AsyncGuardedBackend(guard=dial_guard, resolver=resolver)
-        context = _ssl_context()
         count = max(MAX_IN_FLIGHT // POOL_SHARE, 1)
-        self._pools = [
-            _AsyncPool(
-                ssl_context=context,
-                max_connections=None,
-                max_keepalive_connections=max(MAX_IDLE_CONNECTIONS // count, 1),
-                keepalive_expiry=IDLE_CONNECTION_TIMEOUT,
-                network_backend=backend,
-            )
-            for _ in range(count)
-        ]
+        made = _Made(_ssl_context(), IDLE_CONNECTION_TIMEOUT, max(MAX_IDLE_CONNECTIONS // count, 1))
+        self._pools = [_AsyncPool(made, backend) for _ in range(count)]
         self._load = [0] * count  # requests each pool holds now
         self._permits: anyio.lowlevel.RunVar[anyio.Semaphore] = anyio.lowlevel.RunVar(
             f"reranker_nvidia_in_flight_{id(self)}"
