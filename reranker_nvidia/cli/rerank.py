@@ -9,10 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from reranker_nvidia._gostd.context import HeaderSource
 from reranker_nvidia.cli.inputs import InputError, read_bytes, read_lines, read_numbered_objects
 from reranker_nvidia.cli.output import Progress, format_score, table
-from reranker_nvidia.clients.ranker import Client
+from reranker_nvidia.clients.ranker import Client, HeaderSource
 from reranker_nvidia.config.class_settings import DEFAULT_BASE_URL, DEFAULT_NVIDIA_MODEL, NAME
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult

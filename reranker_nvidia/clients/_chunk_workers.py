@@ -129,8 +129,13 @@ def run_jobs(
 ) -> None:
     """Run ``job(i)`` for each ``i < count`` on ``workers`` threads; re-raise the first failure.
 
-    The threads are ``pool``'s, else new ones for this call only.
+    The threads are ``pool``'s, else new ones for this call only. With one
+    worker the jobs run on the calling thread, one after the other.
     """
+    if workers <= 1:
+        for index in range(count):
+            job(index)
+        return
     lock = threading.Lock()
     stop = threading.Event()
     settled = threading.Event()

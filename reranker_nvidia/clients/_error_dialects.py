@@ -22,6 +22,7 @@ from .._gostd import json as gojson
 from ..errors import (
     ErrorResponseParseError,
     RedirectError,
+    RerankerError,
     TokenLimitError,
     UpstreamError,
 )
@@ -395,3 +396,30 @@ class NimError(BaseModel):
 
     object: str = "error"
     message: str
+
+
+# --------------------------------------------------------------------------
+# get_response_error's fallbacks, where Go reads too little
+# --------------------------------------------------------------------------
+
+
+def listed_detail(answer: ErrorAnswer, list_shape: type[Any]) -> RerankerError:
+    """D-DETAIL-LIST for 402/403: a FastAPI list where Go wants a string, read as 422 reads it."""
+    res_422 = answer.decode(list_shape)
+    if isinstance(res_422, ErrorResponseParseError):
+        return res_422
+    return answer.upstream(joined_msgs(answer, res_422.detail or []))
+
+
+def more_than_the_status(
+    answer: ErrorAnswer, string_shape: type[BaseModel], list_shape: type[BaseModel]
+) -> str | None:
+    """For any other status, the first text a dialect gives; ``None`` keeps Go's bare status."""
+    said = (
+        string_detail(answer, string_shape),  # D-DETAIL-STRING
+        list_detail(answer, list_shape),  # D-DETAIL-LIST
+        nim_message(answer),  # D-DETAIL-MESSAGE
+        text_body(answer),  # D-TEXT-BODY
+        nvcf_in_progress(answer),  # D-NVCF-202
+    )
+    return next((text for text in said if text is not None), None)

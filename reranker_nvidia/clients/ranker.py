@@ -25,7 +25,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, Self, TypeAlias, TypeVar
 
 import anyio
@@ -34,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from .._gostd import json as gojson
 from .._gostd import url as gourl
-from .._gostd.context import HeaderSource
+from .._gostd.context import HeaderSource as HeaderSource  # noqa: PLC0414 - for type hints
 from ..config.class_settings import NAME, ClassSettings
 from ..entities.moduletools.config import ClassConfig
 from ..errors import (
@@ -42,15 +41,12 @@ from ..errors import (
     ErrorResponseParseError,
     InvalidRankingsError,
     MissingAPIKeyError,
-    RedirectError,
     RequestBuildError,
     RerankerError,
     ResponseParseError,
-    UpstreamError,
 )
-from ..extensions.endpoint import hint_for
 from ..extensions.images import Passage
-from ..extensions.lifecycle import DeprecationNotices, retired
+from ..extensions.lifecycle import DeprecationNotices
 from ..extensions.settings import checked_keywords
 from ..modulecomponents._deadline import DEFAULT_MAX_RESPONSE_BYTES
 from ..modulecomponents._retry_drivers import Pause, drive, drive_async
@@ -64,15 +60,16 @@ from ._chunk_workers import close_pool, num_cpu, pool_of, run_jobs
 from ._error_dialects import (
     ErrorAnswer,
     joined_msgs,
-    list_detail,
+    listed_detail,
+    more_than_the_status,
     nim_message,
-    nvcf_in_progress,
     rank_response_fault,
     redirect_not_followed,
     string_detail,
-    text_body,
-    token_limit,
 )
+from ._error_dialects import NimError as NimError  # noqa: PLC0414 - NVIDIA's error bodies
+from ._error_dialects import ProblemDetails as ProblemDetails  # noqa: PLC0414
+from ._error_types import refined_error
 from ._response_parse import PlainRankings, plain_rankings, refuse_more_rankings_than, validated
 from ._secrets import check_api_key, scrubbed
 from ._sending import Answer, APIKey, Post, Progress, request_headers, send, send_async
@@ -80,40 +77,6 @@ from .ranker_meta import meta_info
 
 if TYPE_CHECKING:
     from ..extensions.plan import Plan
-
-__all__ = [
-    "API_KEY_ENV",
-    "API_KEY_HEADER",
-    "BASE_URL_HEADER",
-    "GO_ROUTE",
-    "MAX_DOCUMENTS",
-    "RERANKING_PATH",
-    "APIKey",
-    "AsyncClient",
-    "Client",
-    "Document",
-    "ErrorDetail",
-    "GoRoute",
-    "ProgressCallback",
-    "RankFlow",
-    "RankRequest",
-    "RankResponse",
-    "Ranking",
-    "ResponseError402",
-    "ResponseError422",
-    "Text",
-    "chunk_documents",
-    "get_api_key",
-    "get_nvidia_url",
-    "get_rank_request",
-    "get_response_error",
-    "num_cpu",
-    "parse_rank_response",
-    "perform_rank",
-    "refined_error",
-    "to_document_scores",
-    "to_rank_result",
-]
 
 MAX_DOCUMENTS = 512
 """Passages per request (Go: ``maxDocuments: 512``)."""
@@ -290,12 +253,7 @@ class Client(_Client):
             results[i] = drive(self._chunk_flow(call, i, chunks[i]), self._send, time.sleep)
             progress.add(len(chunks[i]))
 
-        workers = min(call.workers, len(chunks))
-        if workers <= 1:
-            for i in range(len(chunks)):
-                run(i)
-        else:
-            run_jobs(len(chunks), workers, run, NAME, pool_of(self, NAME))
+        run_jobs(len(chunks), min(call.workers, len(chunks)), run, NAME, pool_of(self, NAME))
         return to_rank_result(call.query, results)
 
     def _send(self, post: Post) -> Answer:
@@ -382,12 +340,7 @@ class AsyncClient(_Client):
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
 
@@ -545,7 +498,7 @@ def get_response_error(
         case 402 | 403:
             res_402 = answer.decode(ResponseError402)
             if isinstance(res_402, ErrorResponseParseError):
-                return _listed_detail(answer)  # D-DETAIL-LIST
+                return listed_detail(answer, ResponseError422)  # D-DETAIL-LIST
             if res_402.detail is None:
                 return answer.upstream(nim_message(answer) or "")  # D-DETAIL-MESSAGE
             return answer.upstream(res_402.detail)
@@ -560,27 +513,7 @@ def get_response_error(
         case _ if 300 <= status_code < 400:
             return redirect_not_followed(answer)  # D-REDIRECT
         case _:
-            return answer.upstream(_more_than_the_status(answer))
-
-
-def _listed_detail(answer: ErrorAnswer) -> RerankerError:
-    """D-DETAIL-LIST for 402/403: a FastAPI list where Go wants a string, read as 422 reads it."""
-    res_422 = answer.decode(ResponseError422)
-    if isinstance(res_422, ErrorResponseParseError):
-        return res_422
-    return answer.upstream(joined_msgs(answer, res_422.detail or []))
-
-
-def _more_than_the_status(answer: ErrorAnswer) -> str | None:
-    """For any other status, the first text a dialect gives; ``None`` keeps Go's bare status."""
-    said = (
-        string_detail(answer, ResponseError402),  # D-DETAIL-STRING
-        list_detail(answer, ResponseError422),  # D-DETAIL-LIST
-        nim_message(answer),  # D-DETAIL-MESSAGE
-        text_body(answer),  # D-TEXT-BODY
-        nvcf_in_progress(answer),  # D-NVCF-202
-    )
-    return next((text for text in said if text is not None), None)
+            return answer.upstream(more_than_the_status(answer, ResponseError402, ResponseError422))
 
 
 # --------------------------------------------------------------------------
@@ -647,8 +580,8 @@ ResponseError422.model_rebuild()
 
 
 # --------------------------------------------------------------------------
-# Python only: Go's json.Unmarshal of a 200, the typed errors, and Go's route
-# as one object an extension's route can stand in for.
+# Python only: Go's json.Unmarshal of a 200, and Go's route as one object an
+# extension's route can stand in for.
 # --------------------------------------------------------------------------
 
 
@@ -677,36 +610,6 @@ def parse_rank_response(status: int, body: bytes, passages: int | None = None) -
     raise ResponseParseError(
         f"failed to parse reranker response (status {status}): {reason}", status=status
     )
-
-
-def refined_error(
-    err: RerankerError,
-    *,
-    endpoint: str = "retrieval",
-    model: str = "",
-    first_index: int = 0,
-    passages: int = 0,
-    hinted: bool = False,
-) -> RerankerError:
-    """An error answer as a typed error; its message stays Go's unless ``hinted``.
-
-    A token overflow is a :class:`TokenLimitError` (D-EXT-TOKEN-LIMIT), a 410 a
-    :class:`ModelRetiredError` (D-EXT-LIFECYCLE); a 404 from a route that does
-    not fit gets a ``hint`` naming the endpoint that would (D-EXT-ENDPOINT).
-    With ``hinted`` (an ``endpoint`` or ``truncate`` set) the hint ends the message.
-    """
-    if not isinstance(err, UpstreamError) or isinstance(err, RedirectError):
-        return err
-    refined: UpstreamError = err
-    if err.status == 410:
-        return retired(err, model, plain=hinted)
-    if err.status in (400, 422):
-        refined = token_limit(err, first_index, passages) or err
-    elif err.status == 404:
-        refined.hint = hint_for(err, endpoint, model)
-    if hinted and refined.hint:
-        refined.args = (f"{refined.args[0]}; {refined.hint}", *refined.args[1:])
-    return refined
 
 
 class GoRoute:

@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from reranker_nvidia.clients._error_dialects import NimError, ProblemDetails
 from reranker_nvidia.clients.ranker import (
+    NimError,
+    ProblemDetails,
     RankRequest,
     RankResponse,
     ResponseError402,

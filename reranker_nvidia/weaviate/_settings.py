@@ -22,7 +22,7 @@ from reranker_nvidia import NAME, ClassBasedModuleConfig, ClassConfig, ConfigErr
 from reranker_nvidia.modulecomponents.settings.class_settings_property_helper import (
     PropertyValuesHelper,
 )
-from reranker_nvidia.usecases.modules._settings_check import warn_unread_settings
+from reranker_nvidia.usecases.modules.module_config import warn_unread_settings
 
 _HEADER_VALUE = str | Sequence[str]
 

@@ -107,3 +107,49 @@ def test_search_results_round_trip_their_json_shape() -> None:
     view = SearchResult(schema={"id": "x", "a": 1}).object().properties
     assert (list(view), len(view), "id" in view, view["a"]) == (["a"], 1, False, 1)
     assert SearchResult(schema=None).to_json() == {}
+
+
+def test_the_module_implements_its_capabilities() -> None:
+    # Go's compile-time checks (module.go): var _ = modulecapabilities.Module(New()), …
+    from reranker_nvidia.entities.modulecapabilities.additional import AdditionalProperties
+    from reranker_nvidia.entities.modulecapabilities.module import MetaProvider, Module
+
+    module = new()
+    assert isinstance(module, Module)
+    assert isinstance(module, AdditionalProperties)
+    assert isinstance(module, MetaProvider)
+    assert not isinstance(object(), Module)  # the check can fail
+
+
+def test_a_bad_key_in_the_environment_names_the_variable_on_the_modules_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reranker_nvidia import InvalidAPIKeyError
+
+    monkeypatch.setenv("NVIDIA_APIKEY", "bad key\n")
+    module = RerankerModule()
+    module.init(ModuleInitParams.from_environment(transport=httpx.MockTransport(lambda r: None)))  # type: ignore[arg-type,return-value]
+    assert module.reranker is not None
+    with pytest.raises(InvalidAPIKeyError) as caught:
+        module.reranker.rank("q", ["a"], ClassBasedModuleConfig(BOOKS))
+    assert "the key from NVIDIA_APIKEY cannot be sent" in str(caught.value)
+    assert "api_key argument" not in str(caught.value)
+    module.close()
+
+
+def test_the_modules_client_pickles_without_the_environments_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pickle
+
+    monkeypatch.setenv("NVIDIA_APIKEY", "nvapi-from-the-environment")
+    module = RerankerModule()
+    module.init(ModuleInitParams.from_environment())
+    data = pickle.dumps(module.reranker)
+    assert b"nvapi-from-the-environment" not in data
+    assert b"SealedKey" not in data  # no masked copy travels either
+    monkeypatch.setenv("NVIDIA_APIKEY", "read-where-it-is-unpickled")
+    again = pickle.loads(data)
+    assert again.api_key.value == "read-where-it-is-unpickled"
+    again.close()
+    module.close()

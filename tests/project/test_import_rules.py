@@ -268,3 +268,66 @@ def test_the_core_imports_itself_relatively() -> None:
 )
 def test_the_relative_rule_sees_an_absolute_import(source: str, absolute_import: bool) -> None:
     assert bool(absolute_self_imports(source)) is absolute_import
+
+
+def private_core_imports(module: str, source: str) -> list[str]:
+    """The imports in ``source`` of a product that reach a private part of the core.
+
+    Private: a module whose dotted path has a part starting with ``_`` (``clients._sending``,
+    ``_gostd``), or a name starting with ``_`` imported from the core.
+    """
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            target = absolute(module, node.level, node.module)
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.Import):
+            target, names = "", []
+            for alias in node.names:
+                if alias.name.split(".")[0] == "reranker_nvidia":
+                    target = alias.name
+        else:
+            continue
+        parts = target.split(".")
+        if parts[0] != "reranker_nvidia" or parts[1:2] and parts[1] in PRODUCTS:
+            continue
+        private_path = any(p.startswith("_") and not p.startswith("__") for p in parts[1:])
+        private_names = [n for n in names if n.startswith("_") and not n.startswith("__")]
+        if private_path or private_names:
+            found.append(f"{module} imports {target} {sorted(private_names) or ''}".rstrip())
+    return found
+
+
+def test_products_use_only_the_public_names_of_the_core() -> None:
+    products = [
+        (name, path)
+        for name, path in _modules()
+        if name.split(".")[1:2] and name.split(".")[1] in PRODUCTS
+    ]
+    assert len(products) > 10
+    problems = [
+        problem
+        for name, path in products
+        for problem in private_core_imports(name, path.read_text(encoding="utf-8"))
+    ]
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("source", "private"),
+    [
+        pytest.param(
+            "from reranker_nvidia.clients._sending import Post", True, id="private-module"
+        ),
+        pytest.param("from reranker_nvidia._gostd.context import H", True, id="private-package"),
+        pytest.param("from reranker_nvidia.clients.ranker import _Client", True, id="private-name"),
+        pytest.param("def f():\n    import reranker_nvidia._gostd.url", True, id="plain-import"),
+        pytest.param("from reranker_nvidia import Client", False, id="the-root"),
+        pytest.param(
+            "from reranker_nvidia.extensions.settings import SETTINGS", False, id="public"
+        ),
+        pytest.param("from reranker_nvidia.bulk._config import C", False, id="a-products-own"),
+    ],
+)
+def test_the_public_names_rule_sees_a_private_import(source: str, private: bool) -> None:
+    assert bool(private_core_imports("reranker_nvidia.cli.x", source)) is private

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..._gostd.context import HeaderSource
 from ..moduletools.config import ClassConfig
@@ -57,3 +57,10 @@ class AdditionalProperty:
     graphql_field_function: GraphQLFieldFn | None = None
     graphql_extract_function: ExtractAdditionalFn | None = None
     search_functions: AdditionalSearch = field(default_factory=AdditionalSearch)
+
+
+@runtime_checkable
+class AdditionalProperties(Protocol):
+    """Go's ``AdditionalProperties``: the additional properties a module provides."""
+
+    def additional_properties(self) -> dict[str, AdditionalProperty]: ...

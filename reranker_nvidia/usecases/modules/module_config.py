@@ -14,7 +14,9 @@ from typing import Any, overload
 
 from ._settings_check import (
     default_module_name,
-    warn_unread_settings,
+)
+from ._settings_check import (
+    warn_unread_settings as warn_unread_settings,  # noqa: PLC0414 - the weaviate helper's
 )
 
 _PRIMITIVE_TYPES = frozenset(
