@@ -6,7 +6,7 @@ requires the same verdict: a valid case's request is answered 200, an invalid ca
 are refused, naming the passage the client names. So the two sides cannot drift apart again
 (a data URL labelled image/jpeg holding PNG bytes was accepted here and refused by the client).
 The size rule has no case (a case would hold a 14.6 MB image): it is pinned below, and the
-client's figure is checked against the emulator's in tests/unit/test_passages.py.
+client's figure is checked against the emulator's in tests/extensions/test_images.py.
 """
 
 from __future__ import annotations

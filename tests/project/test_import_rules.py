@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.layout import PRODUCTS
+
 PROBE = """
 import importlib, json, pkgutil, sys
 package, excluded = sys.argv[1], sys.argv[2:]
@@ -223,10 +225,6 @@ def test_the_layer_check_sees_an_upward_import(module: str, source: str, upward:
     assert bool(upward_imports(module, source)) is upward
 
 
-PRODUCTS = ("cli", "bulk", "weaviate", "contract_adapter", "__main__")
-"""What is not the core: the rooms of our own that use the core (docs/vendoring.md)."""
-
-
 def absolute_self_imports(source: str) -> list[str]:
     """The imports of ``source`` that name ``reranker_nvidia`` absolutely."""
     found = []
@@ -289,7 +287,7 @@ def private_core_imports(module: str, source: str) -> list[str]:
         else:
             continue
         parts = target.split(".")
-        if parts[0] != "reranker_nvidia" or parts[1:2] and parts[1] in PRODUCTS:
+        if parts[0] != "reranker_nvidia" or (parts[1:2] and parts[1] in PRODUCTS):
             continue
         private_path = any(p.startswith("_") and not p.startswith("__") for p in parts[1:])
         private_names = [n for n in names if n.startswith("_") and not n.startswith("__")]

@@ -10,7 +10,7 @@ an absolute import in the core would quietly load the original: the check reads
 ``sys.modules`` for it and asserts where the copy was loaded from.
 
 Run as a script, it checks a copy already in place (docs/vendoring.md):
-``python tests/test_vendoring.py PROJECT_DIR myapp._vendor.rnv``.
+``python tests/project/test_vendoring.py PROJECT_DIR myapp._vendor.rnv``.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "reranker_nvidia"
-PRODUCTS = ("cli", "bulk", "weaviate", "contract_adapter", "__main__.py")
-"""What is not the core: the products built on it (docs/vendoring.md)."""
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script (docs/vendoring.md), the checkout is not on it
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.layout import PACKAGE, PRODUCTS  # noqa: E402 - after the path is set
 
 VENDORED = "myapp._vendor.rnv"
 
@@ -115,7 +116,9 @@ def vendor(target: Path) -> Path:
 
     def ignored(folder: str, names: list[str]) -> set[str]:
         top = Path(folder) == PACKAGE
-        return {n for n in names if n == "__pycache__" or (top and n in PRODUCTS)}
+        return {
+            n for n in names if n == "__pycache__" or (top and n.removesuffix(".py") in PRODUCTS)
+        }
 
     shutil.copytree(PACKAGE, copy, ignore=ignored)
     return copy
@@ -171,12 +174,14 @@ def check(result: dict[str, Any], copy: Path) -> None:
 
 def test_a_vendored_copy_ranks_and_loads_nothing_of_the_original(tmp_path: Path) -> None:
     copy = vendor(tmp_path)
-    assert [p for p in PRODUCTS if (copy / p).exists()] == []
+    assert [p for p in PRODUCTS if (copy / p).exists() or (copy / f"{p}.py").exists()] == []
     assert (copy / "py.typed").exists()
     check(run_check(tmp_path, VENDORED), copy)
 
 
-if __name__ == "__main__":  # python tests/test_vendoring.py PROJECT_DIR PACKAGE (docs/vendoring.md)
+if (
+    __name__ == "__main__"
+):  # python tests/project/test_vendoring.py PROJECT_DIR PACKAGE (docs/vendoring.md)
     project, package = Path(sys.argv[1]).resolve(), sys.argv[2]
     check(run_check(project, package), project.joinpath(*package.split(".")))
     sys.stdout.write(f"{package} in {project}: it ranks, and loads nothing of reranker_nvidia\n")

@@ -32,7 +32,7 @@ from reranker_nvidia.modulecomponents._transport import (
 )
 from tests.support.httptest import RawConnection, http_response, start_raw_server
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ANSWER = http_response(b"first")
 STRAY = http_response(b"nobody asked")
 
