@@ -280,7 +280,8 @@ def test_a_persistent_adapter_that_dies_later_fails_only_its_case(tmp_path: Path
         "    case = json.loads(line)\n"
         "    if case['input'].get('class', {}) is None:\n"
         "        sys.exit(5)\n"
-        "    print(json.dumps({'settings': {'model': 'm', 'baseURL': 'b'}}), flush=True)\n"
+        "    answer = {'id': case['id'], 'settings': {'model': 'm', 'baseURL': 'b'}}\n"
+        "    print(json.dumps(answer), flush=True)\n"
     )
     cases = [c for c in load_cases(SUITE) if c.kind == "settings"]
     with Persistent(f"{sys.executable} {script}", 10) as persistent:
