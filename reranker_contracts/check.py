@@ -7,8 +7,9 @@ rule); valid cases expect an outcome and invalid ones an error; inline
 replies paired one to one with expected requests; every referenced cassette
 present and sound (format, provenance, no secrets) and every cassette used;
 the tag ``extension`` on exactly the cases that use an extension setting, a
-passage object, ``warnings`` or ``min_request_gap``; every divergence named
-in docs/divergences.md (a suite installed without docs/ skips only this, and
+passage object, ``warnings`` or ``min_request_gap``; the tag ``off-machine-address``
+on exactly the cases that give an address that is not this machine's loopback;
+every divergence named in docs/divergences.md (a suite installed without docs/ skips only this, and
 says so); and, when the captures folder is beside the checkout, every capture
 accounted for in contracts/captures.json. Without jsonschema nothing is
 checked: :class:`CheckUnavailableError` says what to install.
@@ -26,9 +27,11 @@ from typing import Any, Protocol
 from reranker_contracts import cassettes
 from reranker_contracts.suite import (
     EXTENSION_TAG,
+    OFF_MACHINE_TAG,
     SuiteError,
     case_files,
     extension_uses,
+    off_machine_addresses,
     read_file,
 )
 
@@ -125,6 +128,19 @@ def _extension_problems(case: dict[str, Any]) -> list[str]:
     return found
 
 
+def _off_machine_problems(case: dict[str, Any]) -> list[str]:
+    """The tag ``off-machine-address`` on exactly the cases that give such an address."""
+    addresses = off_machine_addresses(case["kind"], case["input"])
+    tagged = OFF_MACHINE_TAG in case.get("tags", [])
+    if addresses and not tagged:
+        return [
+            f"{case['id']} gives the address {addresses[0]} but is not tagged {OFF_MACHINE_TAG}"
+        ]
+    if tagged and not addresses:
+        return [f"{case['id']} is tagged {OFF_MACHINE_TAG} but gives only loopback addresses"]
+    return []
+
+
 DIVERGENCES_SKIPPED = (
     "divergence ids not cross-checked: docs/divergences.md is not installed with the suite"
 )
@@ -183,6 +199,7 @@ def check_suite(
             if replies is not None and paired < len(replies):
                 found.append(f"{name}: {case_id}: each inline reply needs one expected request")
             found.extend(f"{name}: {problem}" for problem in _extension_problems(case))
+            found.extend(f"{name}: {problem}" for problem in _off_machine_problems(case))
             cassette = upstream.get("cassette")
             if cassette is not None:
                 used_cassettes.add(cassette)

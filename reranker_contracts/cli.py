@@ -143,6 +143,13 @@ def configure(parser: argparse.ArgumentParser) -> SubParsers[argparse.ArgumentPa
         help="accept Go's outcome and requests (go_expect) where the suite diverges from Go; "
         "cases with go_skip are skipped, each with a SKIP line",
     )
+    run.add_argument(
+        "--go-expect",
+        action="store_true",
+        help="judge every case that has a go_expect by go_expect alone (outcome and requests), "
+        "as if it were the expect: run against Go, this checks each go_expect on its own; "
+        "cases with go_skip are skipped, as with --allow-go",
+    )
 
     rec = sub.add_parser("record", help="re-record the recordable cassettes")
     suite_option(rec)
@@ -326,11 +333,15 @@ def _run(args: argparse.Namespace, suite: Path, in_process: Implementation | Non
     # With the report on stdout, the readable report goes to stderr.
     out = sys.stderr if args.json == "-" else sys.stdout
 
+    isolation_skips: list[CaseResult] = []
+
     def show(result: CaseResult) -> None:
         if result.status == "failed":
             _print_failure(result, out)
-        elif result.status == "skipped" and result.problems == [result.case.go_skip]:
+        elif result.status == "skipped" and result.skipped_for == "go_skip":
             print(f"SKIP {result.case.id}: {_one_line(result.case.go_skip)}", file=out)
+        elif result.status == "skipped" and result.skipped_for == "isolation":
+            isolation_skips.append(result)
         out.flush()
 
     try:
@@ -345,6 +356,7 @@ def _run(args: argparse.Namespace, suite: Path, in_process: Implementation | Non
                 suite.parent / "cassettes",
                 jobs=args.jobs,
                 allow_go=args.allow_go,
+                go_expect_only=args.go_expect,
                 skip_tags=args.skip_tag,
                 on_result=show,
             )
@@ -362,6 +374,14 @@ def _run(args: argparse.Namespace, suite: Path, in_process: Implementation | Non
             except OSError as err:
                 print(f"error: cannot write {args.json}: {err.strerror or err}", file=sys.stderr)
                 return 1
+    if isolation_skips:
+        why = isolation_skips[0].problems[0].rsplit("made here: ", 1)[-1]
+        print(
+            f"note: {len(isolation_skips)} case(s) skipped: they give the implementation "
+            "addresses off this machine, and run only in a loopback-only network namespace, "
+            f"which cannot be made here ({why})",
+            file=out,
+        )
     print(f"{implementation.name}: {summary(results)}", file=out)
     return 1 if any(r.status == "failed" for r in results) else 0
 

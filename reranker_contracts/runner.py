@@ -40,7 +40,14 @@ from reranker_contracts.implementations import (
     Subprocess,
     module_environment,
 )
-from reranker_contracts.suite import PLACEHOLDER_CLOSED_HOSTPORT, Case, substitute
+from reranker_contracts.isolation import IsolationError, enter_loopback_namespace
+from reranker_contracts.isolation import unavailable as isolation_unavailable
+from reranker_contracts.suite import (
+    PLACEHOLDER_CLOSED_HOSTPORT,
+    Case,
+    off_machine_addresses,
+    substitute,
+)
 
 __all__ = [
     "LIVE_BASE_URL",
@@ -58,6 +65,7 @@ __all__ = [
     "emulator_upstream",
     "interactions_for",
     "module_environment",
+    "needs_isolation",
     "report_json",
     "run_case",
     "run_cases",
@@ -88,6 +96,10 @@ class CaseResult:
     outcome: Mapping[str, Any] | None = None
     matched: str = "expect"  # or "go_expect"
     seconds: float = 0.0
+    # Why a skipped case was skipped: "tag", "go_skip", "isolation" (no loopback-only network).
+    skipped_for: str = ""
+    # The requests that reached the emulator (its request log), for rank and rerank cases.
+    received: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -491,10 +503,17 @@ def run_case(
     cassettes: Path,
     *,
     allow_go: bool = False,
+    go_expect_only: bool = False,
 ) -> CaseResult:
-    """Run one case and judge it (README, "The runner, step by step", steps 3 to 7)."""
-    if allow_go and case.go_skip:
-        return CaseResult(case, "skipped", [case.go_skip])
+    """Run one case and judge it (README, "The runner, step by step", steps 3 to 8).
+
+    ``go_expect_only`` (``--go-expect``) judges a case that has a ``go_expect`` by it
+    alone, outcome and requests, as if it were the ``expect``: run against Go, it checks
+    every ``go_expect`` on its own, even one whose outcome ``expect`` would accept too.
+    """
+    go = allow_go or go_expect_only
+    if go and case.go_skip:
+        return CaseResult(case, "skipped", [case.go_skip], skipped_for="go_skip")
     started = time.monotonic()
     base_url = upstream.base_url if upstream is not None else "http://127.0.0.1:9"
     text = json.dumps([case.input, case.expect, case.go_expect])
@@ -503,7 +522,7 @@ def run_case(
     plan = _Plan([])
     if uses_upstream:
         assert upstream is not None
-        plan = _plan(case, cassettes, base_url, allow_go=allow_go)
+        plan = _plan(case, cassettes, base_url, allow_go=go)
         upstream.prepare(plan.interactions, case.upstream.get("faults", []))
     input_ = substitute(dict(case.input), base_url, closed)
     env = input_.pop("env", {})
@@ -517,11 +536,22 @@ def run_case(
         unused = upstream.unused()
         mismatches = upstream.mismatches()
     expect = substitute(case.expect, base_url, closed)
-    problems = _evaluate(
-        expect, expect.get("requests"), outcome, received, _only(unused, plan.expect)
-    )
     matched = "expect"
-    if problems and allow_go and case.go_expect is not None:
+    if go_expect_only and case.go_expect is not None:
+        go_expect = substitute(case.go_expect, base_url, closed)
+        problems = _evaluate(
+            go_expect,
+            go_expect.get("requests", expect.get("requests")),
+            outcome,
+            received,
+            _only(unused, plan.go),
+        )
+        matched = "go_expect"
+    else:
+        problems = _evaluate(
+            expect, expect.get("requests"), outcome, received, _only(unused, plan.expect)
+        )
+    if problems and allow_go and not go_expect_only and case.go_expect is not None:
         go_expect = substitute(case.go_expect, base_url, closed)
         go_problems = _evaluate(
             go_expect,
@@ -543,6 +573,7 @@ def run_case(
         outcome=outcome,
         matched=matched,
         seconds=time.monotonic() - started,
+        received=received,
     )
 
 
@@ -553,12 +584,20 @@ def run_cases(
     cassettes: Path,
     *,
     allow_go: bool = False,
+    go_expect_only: bool = False,
     on_result: Callable[[CaseResult], None] | None = None,
 ) -> list[CaseResult]:
-    """Run cases one after the other against one upstream."""
+    """Run cases one after the other against one upstream (no isolation: see run_suite)."""
     results = []
     for case in cases:
-        result = run_case(case, implementation, upstream, cassettes, allow_go=allow_go)
+        result = run_case(
+            case,
+            implementation,
+            upstream,
+            cassettes,
+            allow_go=allow_go,
+            go_expect_only=go_expect_only,
+        )
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -572,6 +611,26 @@ def _default_jobs() -> int:
     return os.cpu_count() or 1
 
 
+def needs_isolation(case: Case, *, allow_go: bool = False) -> list[str]:
+    """The addresses off this machine that ``case`` gives, when it is going to run."""
+    if allow_go and case.go_skip:
+        return []  # skipped by go_skip: it never reaches the implementation
+    return off_machine_addresses(case.kind, case.input)
+
+
+def _isolation_skip(case: Case, addresses: Sequence[str], why: str) -> CaseResult:
+    shown = ", ".join(addresses)
+    return CaseResult(
+        case,
+        "skipped",
+        [
+            f"it gives the implementation an address off this machine ({shown}); such cases run "
+            f"only in a loopback-only network namespace, and none can be made here: {why}"
+        ],
+        skipped_for="isolation",
+    )
+
+
 def run_suite(
     cases: Sequence[Case],
     implementation: Implementation,
@@ -579,9 +638,11 @@ def run_suite(
     *,
     jobs: int | None = None,
     allow_go: bool = False,
+    go_expect_only: bool = False,
     skip_tags: Sequence[str] = (),
     on_result: Callable[[CaseResult], None] | None = None,
     upstream_factory: UpstreamFactory | None = None,
+    isolation: Callable[[], str | None] | None = None,
 ) -> list[CaseResult]:
     """Run cases on ``jobs`` parallel jobs (default: the CPU count), each with its own emulator.
 
@@ -589,6 +650,13 @@ def run_suite(
     The first case runs alone, so an implementation that cannot start stops
     the run once (:class:`ImplementationStartError`) instead of failing every
     case. An implementation whose ``parallel`` is False (in-process) uses one job.
+
+    A case that gives the implementation an address off this machine
+    (:func:`needs_isolation`) runs on a job of its own, whose thread, emulator
+    and adapter processes are in a loopback-only network namespace
+    (:mod:`reranker_contracts.isolation`); where none can be made
+    (``isolation()``, default :func:`~reranker_contracts.isolation.unavailable`,
+    gives the reason) it is skipped.
     """
     factory: UpstreamFactory = upstream_factory or emulator_upstream
     results: list[CaseResult | None] = [None] * len(cases)
@@ -606,30 +674,84 @@ def run_suite(
                     on_result(done)
 
     todo: list[int] = []
+    isolated: list[int] = []
     for index, case in enumerate(cases):
         tagged = [tag for tag in case.tags if tag in skip_tags]
         if tagged:
-            finish(index, CaseResult(case, "skipped", [f"tagged {', '.join(tagged)}"]))
+            finish(
+                index,
+                CaseResult(case, "skipped", [f"tagged {', '.join(tagged)}"], skipped_for="tag"),
+            )
+        elif needs_isolation(case, allow_go=allow_go or go_expect_only):
+            isolated.append(index)
         else:
             todo.append(index)
+    if isolated:
+        why = (isolation or isolation_unavailable)()
+        if why is not None:
+            for index in isolated:
+                case = cases[index]
+                finish(index, _isolation_skip(case, needs_isolation(case), why))
+            isolated = []
     wanted = jobs if jobs is not None else _default_jobs()
-    if not getattr(implementation, "parallel", True):
+    parallel = getattr(implementation, "parallel", True)
+    if not parallel:
         wanted = 1
     workers = max(1, min(wanted, len(todo)))
+    failures: list[BaseException] = []
 
     def run_one(index: int, upstream: Upstream) -> None:
         finish(
-            index, run_case(cases[index], implementation, upstream, cassettes, allow_go=allow_go)
+            index,
+            run_case(
+                cases[index],
+                implementation,
+                upstream,
+                cassettes,
+                allow_go=allow_go,
+                go_expect_only=go_expect_only,
+            ),
         )
 
+    def isolated_job() -> None:
+        """The off-machine cases, one after the other, in a loopback-only network namespace."""
+        try:
+            enter_loopback_namespace()
+        except IsolationError as err:
+            for index in isolated:
+                finish(
+                    index, _isolation_skip(cases[index], needs_isolation(cases[index]), str(err))
+                )
+            return
+        try:
+            with factory() as own:
+                for index in isolated:
+                    if failures:
+                        return
+                    run_one(index, own)
+        except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+            failures.append(err)
+
+    def start_isolated() -> threading.Thread | None:
+        if not isolated:
+            return None
+        # A thread of its own: the namespace it enters stays with it, and ends with it.
+        thread = threading.Thread(target=isolated_job, name="reranker-contracts-isolated")
+        thread.start()
+        return thread
+
+    if not todo:
+        thread = start_isolated()
+        if thread is not None:
+            thread.join()
+        if failures:
+            raise failures[0]
+        return [r for r in results if r is not None]
     with factory() as first:
-        if not todo:
-            return [r for r in results if r is not None]
         run_one(todo[0], first)  # alone: a start-up failure is raised once, here
         pending: queue.SimpleQueue[int] = queue.SimpleQueue()
         for index in todo[1:]:
             pending.put(index)
-        failures: list[BaseException] = []
 
         def work(upstream: Upstream) -> None:
             while not failures:
@@ -653,9 +775,15 @@ def run_suite(
         threads = [threading.Thread(target=job, daemon=True) for _ in range(workers - 1)]
         for thread in threads:
             thread.start()
+        # In-process cases share this process's environment: never two at a time.
+        side = start_isolated() if parallel else None
         work(first)
         for thread in threads:
             thread.join()
+        if not parallel and not failures:
+            side = start_isolated()
+        if side is not None:
+            side.join()
         if failures:
             raise failures[0]
     return [r for r in results if r is not None]

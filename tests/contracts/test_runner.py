@@ -290,3 +290,34 @@ def _find_outside(tmp_path: Path) -> Path:
             suite.__file__ = original
     finally:
         os.chdir(here)
+
+
+def test_go_expect_mode_judges_each_go_expect_on_its_own(upstream: Any) -> None:
+    # expect states this error by its prefix, so under --allow-go any text with that start
+    # passes on expect and go_expect is never looked at; --go-expect judges by go_expect alone.
+    prefix = case("response-mapping/index-is-a-string")
+    assert prefix.go_expect is not None
+    go_text = prefix.go_expect["error"]["message"]
+    other = Fixed(
+        {"error": "failed to parse reranker response (status 200): another reason"},
+        InProcess(execute),
+    )
+    assert run_case(prefix, other, upstream, CASSETTES, allow_go=True).status == "passed"
+    failed = run_case(prefix, other, upstream, CASSETTES, go_expect_only=True)
+    assert failed.status == "failed"
+    assert failed.problems[0].startswith("error message differs")
+    go = run_case(
+        prefix, Fixed({"error": go_text}, InProcess(execute)), upstream, CASSETTES,
+        go_expect_only=True,
+    )  # fmt: skip
+    assert (go.status, go.matched) == ("passed", "go_expect")
+    # A case without a divergence is judged by expect, as always; one with go_skip is skipped.
+    plain = run_case(
+        case("settings/custom-model"), InProcess(execute), upstream, CASSETTES, go_expect_only=True
+    )
+    assert (plain.status, plain.matched) == ("passed", "expect")
+    skipped = run_case(
+        case("graphql-arguments/query-int-literal"), Fixed({}), upstream, CASSETTES,
+        go_expect_only=True,
+    )  # fmt: skip
+    assert (skipped.status, skipped.skipped_for) == ("skipped", "go_skip")
