@@ -84,6 +84,11 @@ SHOWN_HEADERS = ("Authorization", "Content-Type", "Accept")
 # busy machine can bring two stamps closer than the requests were sent.
 TIMING_SLACK_SHARE = 0.2
 TIMING_SLACK = 0.010
+# A diff of scores or results longer than this many lines is summarised in the readable report
+# (ranges out of place, the first differences); the --json report keeps it whole.
+DIFF_LINES_SHOWN = 40
+SUMMARY_RANGES = 5
+SUMMARY_DIFFERENCES = 5
 
 
 @dataclass
@@ -107,7 +112,7 @@ class CaseResult:
             "file": str(self.case.file),
             "status": self.status,
             "matched": self.matched if self.status == "passed" else None,
-            "problems": self.problems,
+            "problems": [getattr(problem, "full", problem) for problem in self.problems],
             "outcome": self.outcome,
             "seconds": round(self.seconds, 4),
         }
@@ -176,8 +181,102 @@ def _value_problems(expect: Mapping[str, Any], outcome: Mapping[str, Any]) -> li
     if key not in outcome:
         return [f"expected {key}, got: {json.dumps(outcome)[:300]}"]
     if not _same(outcome[key], expect[key]):
-        return [f"{key} differ:\n{_diff(expect[key], outcome[key])}"]
+        full = f"{key} differ:\n{_diff(expect[key], outcome[key])}"
+        if full.count("\n") <= DIFF_LINES_SHOWN:
+            return [full]
+        if isinstance(expect[key], list) and isinstance(outcome[key], list):
+            summary = _list_summary(expect[key], outcome[key])
+        else:
+            summary = full.splitlines()[: DIFF_LINES_SHOWN + 1]
+        lines = full.count("\n") - 2  # the diff's lines, without its two file headers
+        summary.append(f"(the whole diff, {lines:,} lines, is in the --json report)")
+        return [Problem.summarised("\n".join([f"{key} differ:", *summary[1:]]), full)]
     return []
+
+
+class Problem(str):
+    """A problem's text; ``full`` is the whole of it where the text summarises a long diff.
+
+    The readable report prints the text; ``--json`` keeps ``full`` (CaseResult.to_json).
+    """
+
+    full: str
+
+    @classmethod
+    def summarised(cls, text: str, full: str) -> Problem:
+        problem = cls(text)
+        problem.full = full
+        return problem
+
+
+def _json_key(value: Any) -> str:
+    """A value as JSON equality sees it (a whole number equals its float)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return json.dumps(value, sort_keys=True)
+
+
+def _runs(
+    wanted: Sequence[Any], actual: Sequence[Any], differing: Sequence[int]
+) -> list[tuple[int, int | None, int, int]]:
+    """Out-of-place ranges: (first position, expected position of its first value, length, step).
+
+    A range of differing positions whose values are expected at consecutive positions
+    elsewhere (a chunk out of order: step 1; reversed: step -1) is one run; values expected
+    nowhere give ``None``.
+    """
+    where: dict[str, set[int]] = {}
+    for index, value in enumerate(wanted):
+        where.setdefault(_json_key(value), set()).add(index)
+    runs: list[tuple[int, int | None, int, int]] = []
+    for position in differing:
+        places = where.get(_json_key(actual[position]), set())
+        if runs:
+            first, source, length, step = runs[-1]
+            if first + length == position:
+                if source is None and not places:
+                    runs[-1] = (first, None, length + 1, step)
+                    continue
+                if source is not None:
+                    steps = (step, -step) if length == 1 else (step,)
+                    turned = next((s for s in steps if source + s * length in places), None)
+                    if turned is not None:
+                        runs[-1] = (first, source, length + 1, turned)
+                        continue
+        source = min((p for p in places if p != position), default=None)
+        runs.append((position, source, 1, 1))
+    return runs
+
+
+def _span(first: int, length: int, step: int = 1) -> str:
+    return f"{first}" if length == 1 else f"{first}–{first + step * (length - 1)}"
+
+
+def _list_summary(wanted: Sequence[Any], actual: Sequence[Any]) -> list[str]:
+    """A long list diff in a few lines: which ranges are out of place, the first differences."""
+    common = min(len(wanted), len(actual))
+    differing = [i for i in range(common) if not _same(actual[i], wanted[i])]
+    lines = [""]
+    if len(wanted) != len(actual):
+        lines.append(f"expected {len(wanted):,} values, got {len(actual):,}")
+    lines.append(f"{len(differing):,} of the first {common:,} positions differ")
+    runs = _runs(wanted, actual, differing)
+    for first, source, length, step in runs[:SUMMARY_RANGES]:
+        positions = f"position{'s' if length > 1 else ''} {_span(first, length)}"
+        if source is None:
+            lines.append(f"  {positions}: values expected nowhere")
+        else:
+            at = _span(source, length, step)
+            lines.append(f"  {positions}: the values expected at {at}")
+    if len(runs) > SUMMARY_RANGES:
+        lines.append(f"  … and {len(runs) - SUMMARY_RANGES:,} more ranges")
+    lines.append("first differences:")
+    for position in differing[:SUMMARY_DIFFERENCES]:
+        lines.append(
+            f"  [{position}] expected {json.dumps(wanted[position])[:100]}, "
+            f"got {json.dumps(actual[position])[:100]}"
+        )
+    return lines
 
 
 def _same(actual: Any, wanted: Any) -> bool:

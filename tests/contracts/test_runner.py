@@ -321,3 +321,41 @@ def test_go_expect_mode_judges_each_go_expect_on_its_own(upstream: Any) -> None:
         go_expect_only=True,
     )  # fmt: skip
     assert (skipped.status, skipped.skipped_for) == ("skipped", "go_skip")
+
+
+class Reordering:
+    """The port, with its scores put out of order afterwards (a chunk-order bug)."""
+
+    name = "reordering"
+
+    def __init__(self, reorder: Any) -> None:
+        self.reorder = reorder
+
+    def run(self, kind: str, input_: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+        outcome = InProcess(execute).run(kind, input_, env)
+        return {"scores": self.reorder(outcome["scores"])}
+
+
+def test_a_long_score_diff_is_summarised_and_kept_whole_in_the_report(upstream: Any) -> None:
+    big = case("chunking/513-documents-two-requests")
+    swapped = Reordering(lambda s: [int(x) for x in s[512:] + s[:512]])
+    result = run_case(big, swapped, upstream, CASSETTES)
+    shown = result.problems[0].splitlines()
+    assert len(shown) <= 15, len(shown)
+    assert shown[:4] == [
+        "scores differ:",
+        "513 of the first 513 positions differ",
+        "  position 0: the values expected at 512",
+        "  positions 1–512: the values expected at 0–511",
+    ]
+    assert shown[5] == "  [0] expected 0.0, got -1"
+    assert shown[-1].startswith("(the whole diff, 1,0") and shown[-1].endswith("--json report)")
+    whole = report_json([result], swapped)["cases"][0]["problems"][0]
+    assert len(whole.splitlines()) > 1000
+    assert whole.startswith("scores differ:\n--- expected\n+++ actual")
+    reversed_ = run_case(big, Reordering(lambda s: s[::-1]), upstream, CASSETTES)
+    assert "  positions 0–255: the values expected at 512–257" in reversed_.problems[0]
+    # A short diff is shown whole, as before.
+    rotated = run_case(big, Reordering(lambda s: s[512:] + s[:512]), upstream, CASSETTES)
+    assert rotated.problems[0].startswith("scores differ:\n--- expected\n+++ actual")
+    assert "--json" not in rotated.problems[0]
