@@ -156,8 +156,11 @@ def test_the_version_file_names_the_weaviate_commit() -> None:
     fields = dict(
         line.split("=", 1) for line in (SUITE / "VERSION").read_text().splitlines() if line
     )
-    assert set(fields) == {"suite", "weaviate_commit", "date"}
+    assert set(fields) == {"suite", "weaviate_commit", "go_version", "date"}
     assert re.fullmatch(r"\d+\.\d+\.\d+", fields["suite"])
+    # The Go release whose wording the Go texts hold: Go 1.27's encoding/json words them otherwise.
+    assert re.fullmatch(r"1\.26\.\d+", fields["go_version"])
+    assert f"Go {fields['go_version']}" in (SUITE / "README.md").read_text()
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", fields["date"])
     assert fields["weaviate_commit"] == "adcffc5"
     assert f"`{fields['weaviate_commit']}`" in (SUITE / "README.md").read_text()
@@ -408,3 +411,12 @@ def test_check_finds_unsound_cassettes_and_captures(suite_copy: Path, tmp_path: 
     assert "cassettes/orphan.yaml is used by no case" in problems
     assert "keeps the secret header Authorization" in problems
     assert "the capture errors/999_new_capture.json is not accounted for" in problems
+
+
+def test_the_readmes_quote_no_stale_case_count() -> None:
+    """A number of cases the READMEs quote is the suite's own (they quoted 189 at 270)."""
+    count = len(load_cases(SUITE))
+    for readme in (ROOT / "README.md", SUITE / "README.md"):
+        text = " ".join(readme.read_text().split())
+        for quoted in re.findall(r"\b(\d[\d,]*) (?:contract )?cases\b", text):
+            assert int(quoted.replace(",", "")) == count, (readme.name, quoted)
