@@ -26,11 +26,11 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from reranker_contracts.cassettes import load_interactions
+from reranker_contracts.cassettes import read_cassette
 from reranker_contracts.implementations import (
     MODULE_ENVIRONMENT,
     Implementation,
@@ -48,6 +48,9 @@ from reranker_contracts.suite import (
     off_machine_addresses,
     substitute,
 )
+
+if TYPE_CHECKING:
+    from nim_emulator import Cassette, Interaction
 
 __all__ = [
     "LIVE_BASE_URL",
@@ -123,7 +126,9 @@ class Upstream(Protocol):
 
     base_url: str
 
-    def prepare(self, interactions: list[dict[str, Any]], faults: Sequence[str]) -> None: ...
+    def prepare(self, cassette: Cassette, faults: Sequence[str]) -> None:
+        """Reset, then replay ``cassette`` (the emulator's typed one) and arm ``faults``."""
+        ...
 
     def received(self) -> list[dict[str, Any]]: ...
 
@@ -517,12 +522,24 @@ class _Plan:
     interactions: list[dict[str, Any]]
     expect: set[int] | None = None
     go: set[int] | None = None
+    cassette: Cassette | None = None
+
+    def replayed(self, case_id: str) -> Cassette:
+        """The cassette to replay: the file's, or the inline replies as the emulator reads them."""
+        if self.cassette is not None:
+            return self.cassette
+        from nim_emulator import parse_cassette  # noqa: PLC0415 - the contracts extra
+
+        return parse_cassette(
+            {"version": 1, "interactions": self.interactions}, source=f"contract case {case_id}"
+        )
 
 
 def _plan(case: Case, cassettes: Path, base_url: str, *, allow_go: bool) -> _Plan:
     upstream = case.upstream
     if "cassette" in upstream:
-        return _Plan(load_interactions(cassettes / f"{upstream['cassette']}.yaml"))
+        # The emulator's own typed reader: what replay loads is what was read.
+        return _Plan([], cassette=read_cassette(cassettes / f"{upstream['cassette']}.yaml"))
     replies = upstream.get("replies", [])
     requests = substitute(case.expect.get("requests", []), base_url)
     interactions = [
@@ -551,12 +568,12 @@ def _plan(case: Case, cassettes: Path, base_url: str, *, allow_go: bool) -> _Pla
 
 def interactions_for(
     case: Case, cassettes: Path, base_url: str, *, allow_go: bool = False
-) -> list[dict[str, Any]]:
+) -> tuple[Interaction, ...]:
     """The upstream answers to replay: a cassette, or the replies paired with the requests.
 
     Under ``allow_go`` the replies are paired with ``go_expect.requests`` too, where they differ.
     """
-    return _plan(case, cassettes, base_url, allow_go=allow_go).interactions
+    return _plan(case, cassettes, base_url, allow_go=allow_go).replayed(case.id).interactions
 
 
 def closed_hostport() -> str:
@@ -622,7 +639,7 @@ def run_case(
     if uses_upstream:
         assert upstream is not None
         plan = _plan(case, cassettes, base_url, allow_go=go)
-        upstream.prepare(plan.interactions, case.upstream.get("faults", []))
+        upstream.prepare(plan.replayed(case.id), case.upstream.get("faults", []))
     input_ = substitute(dict(case.input), base_url, closed)
     env = input_.pop("env", {})
     outcome = implementation.run(case.kind, input_, env)
@@ -973,15 +990,10 @@ class EmulatorUpstream:
         self._mismatches = mismatch_log if mismatch_log is not None else []
         self._lock = lock or threading.Lock()
 
-    def prepare(self, interactions: list[dict[str, Any]], faults: Sequence[str]) -> None:
-        from nim_emulator import parse_cassette  # noqa: PLC0415
-
+    def prepare(self, cassette: Cassette, faults: Sequence[str]) -> None:
         self._state.reset()
         with self._lock:
             self._mismatches.clear()
-        cassette = parse_cassette(
-            {"version": 1, "interactions": interactions}, source="contract case"
-        )
         self._state.use_cassette(cassette)
         for spec in faults:
             self._state.add_fault(spec)

@@ -420,3 +420,13 @@ def test_the_readmes_quote_no_stale_case_count() -> None:
         text = " ".join(readme.read_text().split())
         for quoted in re.findall(r"\b(\d[\d,]*) (?:contract )?cases\b", text):
             assert int(quoted.replace(",", "")) == count, (readme.name, quoted)
+
+
+def test_check_reads_cassettes_as_replay_will(suite_copy: Path) -> None:
+    """A cassette the emulator cannot replay is a check problem, not a failure mid-run."""
+    cassettes = suite_copy.parent / "cassettes"
+    path = cassettes / "error-429-too-many-requests.yaml"
+    path.write_text(path.read_text().replace("code: 429", "code: 4290"))
+    problems = "\n".join(check_suite(suite_copy, None))
+    assert "error-429-too-many-requests.yaml: cassette " in problems
+    assert "response.status.code must be an HTTP status code" in problems
