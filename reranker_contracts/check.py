@@ -222,3 +222,36 @@ def check_suite(
                 found.append(f"cassettes/{path.name} is used by no case")
     found.extend(captures_problems(suite, set(ids), captures_dir))
     return found
+
+
+def check_go_report(suite: Path, report_path: Path) -> tuple[list[str], int]:
+    """Every ``go_expect`` judged on its own against a run of Go recorded with ``--json``.
+
+    Returns the problems and the number of ``go_expect``s judged. The report is that of
+    ``run --go-expect --impl <a Go adapter> --json FILE``; a case it lacks is a problem.
+    """
+    from reranker_contracts.runner import judge_go_expect  # noqa: PLC0415
+    from reranker_contracts.suite import load_cases  # noqa: PLC0415
+
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        entries = {entry["id"]: entry for entry in report["cases"]}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SuiteError(f"{report_path}: not a report of 'contracts run --json': {err}") from None
+    found: list[str] = []
+    judged = 0
+    for case in load_cases(suite):
+        if case.go_expect is None:
+            continue
+        judged += 1
+        entry = entries.get(case.id)
+        problems = (
+            ["the report holds no outcome for it"]
+            if not isinstance(entry, dict)
+            else judge_go_expect(case, entry, suite.parent / "cassettes")
+        )
+        if problems:
+            first = problems[0].splitlines()
+            found.append(f"{case.id}: go_expect does not hold: {' '.join(first[:1])}")
+            found.extend(f"    {line}" for problem in problems for line in problem.splitlines()[1:])
+    return found, judged

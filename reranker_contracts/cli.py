@@ -67,6 +67,13 @@ def configure(parser: argparse.ArgumentParser) -> SubParsers[argparse.ArgumentPa
         metavar="DIR",
         help="captures to account for (default: the suite's own captures/ folder)",
     )
+    check.add_argument(
+        "--go-report",
+        type=Path,
+        metavar="FILE",
+        help="also judge every go_expect on its own against a run of the Go module recorded "
+        "with 'run --go-expect --json FILE'",
+    )
 
     run = sub.add_parser(
         "run",
@@ -253,6 +260,15 @@ def _dispatch(args: argparse.Namespace, in_process: Implementation | None) -> in
             print(f"{len(problems)} problem(s) in {len(cases)} cases")
             return 1
         print(f"{len(cases)} cases, the schema, cassettes and captures index: all sound")
+        if args.go_report is not None:
+            from reranker_contracts.check import check_go_report  # noqa: PLC0415
+
+            go_problems, judged = check_go_report(suite, args.go_report)
+            for problem in go_problems:
+                print(problem)
+            failing = sum(not line.startswith(" ") for line in go_problems)
+            print(f"{judged - failing} of {judged} go_expect(s) hold for {args.go_report}")
+            return 1 if go_problems else 0
         return 0
     if command == "record":
         from reranker_contracts import record as recording  # noqa: PLC0415

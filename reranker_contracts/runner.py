@@ -67,6 +67,7 @@ __all__ = [
     "closed_hostport",
     "emulator_upstream",
     "interactions_for",
+    "judge_go_expect",
     "module_environment",
     "needs_isolation",
     "report_json",
@@ -106,8 +107,13 @@ class CaseResult:
     seconds: float = 0.0
     # Why a skipped case was skipped: "tag", "go_skip", "isolation" (no loopback-only network).
     skipped_for: str = ""
-    # The requests that reached the emulator (its request log), for rank and rerank cases.
+    # The requests that reached the emulator (its request log), for rank and rerank cases,
+    # the answers left unused, and what the placeholders stood for: enough to judge the
+    # recorded outcome again (``contracts check --go-report``).
     received: list[dict[str, Any]] | None = None
+    unused: list[dict[str, Any]] | None = None
+    placeholders: dict[str, str] = field(default_factory=dict)
+    go_served: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +124,10 @@ class CaseResult:
             "problems": [getattr(problem, "full", problem) for problem in self.problems],
             "outcome": self.outcome,
             "seconds": round(self.seconds, 4),
+            "received": self.received,
+            "unused": self.unused,
+            "placeholders": self.placeholders,
+            "go_served": self.go_served,
         }
 
 
@@ -690,6 +700,40 @@ def run_case(
         matched=matched,
         seconds=time.monotonic() - started,
         received=received,
+        unused=unused if uses_upstream else None,
+        placeholders={"base": base_url, **({"closed_hostport": closed} if closed else {})},
+        go_served=go and uses_upstream,
+    )
+
+
+def judge_go_expect(case: Case, recorded: Mapping[str, Any], cassettes: Path) -> list[str]:
+    """Whether ``case.go_expect`` holds for an outcome recorded in a ``--json`` report.
+
+    ``recorded`` is the case's entry in the report of a run against Go under ``--go-expect``
+    (or ``--allow-go``): its outcome, the requests the emulator received and the answers left
+    unused are judged by ``go_expect`` alone, as ``--go-expect`` does (steps 6 to 8).
+    """
+    assert case.go_expect is not None
+    outcome = recorded.get("outcome")
+    if recorded.get("status") == "skipped" or not isinstance(outcome, dict):
+        return ["the report holds no outcome for it"]
+    placeholders = recorded.get("placeholders") or {}
+    base_url = str(placeholders.get("base", "http://127.0.0.1:9"))
+    closed = placeholders.get("closed_hostport")
+    received = recorded.get("received")
+    indices: set[int] | None = None
+    if case.kind in NEEDS_UPSTREAM and received is not None:
+        if not recorded.get("go_served"):
+            return ["the run did not serve Go's requests: record it with --go-expect"]
+        indices = _plan(case, cassettes, base_url, allow_go=True).go
+    expect = substitute(case.expect, base_url, closed)
+    go_expect = substitute(case.go_expect, base_url, closed)
+    return _evaluate(
+        go_expect,
+        go_expect.get("requests", expect.get("requests")),
+        outcome,
+        received,
+        _only(recorded.get("unused") or [], indices),
     )
 
 

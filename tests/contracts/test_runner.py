@@ -359,3 +359,61 @@ def test_a_long_score_diff_is_summarised_and_kept_whole_in_the_report(upstream: 
     rotated = run_case(big, Reordering(lambda s: s[512:] + s[:512]), upstream, CASSETTES)
     assert rotated.problems[0].startswith("scores differ:\n--- expected\n+++ actual")
     assert "--json" not in rotated.problems[0]
+
+
+GO_TEXT_CASES = (
+    "response-mapping/index-is-a-string",
+    "response-mapping/logit-is-a-string",
+    "errors/403-detail-is-a-number",
+    "errors/403-detail-list",
+)
+
+
+def test_check_judges_every_go_expect_against_a_recorded_go_run(
+    upstream: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reranker_contracts import cli
+    from reranker_contracts.check import check_go_report
+    from reranker_contracts.runner import judge_go_expect
+
+    # A Go run, recorded: each case's requests made as the port makes them (Go's here), and
+    # Go's error text as its outcome.
+    results = []
+    for case_id in GO_TEXT_CASES:
+        diverging = case(case_id)
+        assert diverging.go_expect is not None
+        go = Fixed({"error": diverging.go_expect["error"]["message"]}, InProcess(execute))
+        results.append(run_case(diverging, go, upstream, CASSETTES, go_expect_only=True))
+    assert [r.status for r in results] == ["passed"] * len(GO_TEXT_CASES)
+    report = report_json(results, Fixed({}))
+    entries = {entry["id"]: entry for entry in json.loads(json.dumps(report))["cases"]}
+    for case_id in GO_TEXT_CASES:
+        assert judge_go_expect(case(case_id), entries[case_id], CASSETTES) == []
+    # A go_expect that the recorded outcome does not meet is found, though expect (a prefix)
+    # would have passed that outcome under --allow-go.
+    wrong = case("response-mapping/index-is-a-string")
+    altered = Case(
+        id=wrong.id, description=wrong.description, kind=wrong.kind, input=wrong.input,
+        expect=wrong.expect, source=wrong.source, file=wrong.file, validity=wrong.validity,
+        upstream=wrong.upstream, divergence=wrong.divergence,
+        go_expect={"error": {"message": "failed to parse reranker response (status 200): json: "
+                             "cannot unmarshal string into Go struct field "
+                             "rankResponse.rankings.0.index of type int"}},
+    )  # fmt: skip
+    problems = judge_go_expect(altered, entries[wrong.id], CASSETTES)
+    assert problems and problems[0].startswith("error message differs")
+    # A run that did not serve Go's requests cannot vouch for requests Go made.
+    assert judge_go_expect(wrong, {**entries[wrong.id], "go_served": False}, CASSETTES) == [
+        "the run did not serve Go's requests: record it with --go-expect"
+    ]
+    # The command: every go_expect of the suite is judged; the ones this report holds hold.
+    path = tmp_path / "go-run.json"
+    path.write_text(json.dumps(report))
+    found, judged = check_go_report(SUITE, path)
+    assert judged == sum(c.go_expect is not None for c in load_cases(SUITE))
+    missing = [line.split(":")[0] for line in found if not line.startswith(" ")]
+    assert len(missing) == judged - len(GO_TEXT_CASES)
+    assert not set(GO_TEXT_CASES) & set(missing)
+    assert cli.main(["check", "--go-report", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == f"{len(GO_TEXT_CASES)} of {judged} go_expect(s) hold for {path}"
