@@ -324,6 +324,7 @@ class _AdapterProcess:
         self._stderr = bytearray()
         self._stderr_lock = threading.Lock()
         self.status: int | None = None
+        self._writer: threading.Thread | None = None
         assert self.process.stdout is not None and self.process.stderr is not None
         self._readers = [
             threading.Thread(target=self._read_stdout, args=(self.process.stdout,), daemon=True),
@@ -378,12 +379,20 @@ class _AdapterProcess:
 
         Raises TimeoutError past ``timeout``.
         """
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write(payload + b"\n")
-            self.process.stdin.flush()
-        except OSError:
-            pass  # it has exited: the reader thread says so
+        stdin = self.process.stdin
+        assert stdin is not None
+
+        def send() -> None:
+            # On a thread of its own: an adapter that reads nothing fills the pipe, and the
+            # write then waits until the adapter is killed at the timeout.
+            try:
+                stdin.write(payload + b"\n")
+                stdin.flush()
+            except (OSError, ValueError):
+                pass  # it has exited, or was killed: the reader thread says so
+
+        self._writer = threading.Thread(target=send, name="reranker-contracts-send", daemon=True)
+        self._writer.start()
         try:
             return self._lines.get(timeout=timeout)
         except queue.Empty:
@@ -399,10 +408,13 @@ class _AdapterProcess:
     def kill(self) -> int:
         """End the adapter and everything in its process group now; its exit status."""
         if self.status is None:
-            if self.process.stdin is not None:
-                with suppress(OSError):
-                    self.process.stdin.close()
+            # Killed first: a write still blocked on its stdin then fails, and lets go of it.
             self.status = _finish(self.process)
+            if self._writer is not None:
+                self._writer.join(timeout=DRAIN_SECONDS)
+            if self.process.stdin is not None:
+                with suppress(OSError, ValueError):
+                    self.process.stdin.close()
             for reader in self._readers:  # the pipes close with the group: they end at once
                 reader.join(timeout=DRAIN_SECONDS)
         return self.status

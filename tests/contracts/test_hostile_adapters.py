@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -274,3 +275,21 @@ def test_a_persistent_adapter_s_endless_line_is_cut_off(tmp_path: Path) -> None:
         ["the adapter wrote a line longer than 1 MiB, or lines no case asked for; it was stopped"]
     ] * 2
     assert growth < 100, growth
+
+
+def test_a_persistent_adapter_that_reads_nothing_times_out(tmp_path: Path) -> None:
+    # A case longer than the pipe's buffer: writing it waits on the adapter, never the runner.
+    deaf = write(tmp_path, "deaf.py", "import time\ntime.sleep(300)\n")
+    outcomes: list[dict[str, object]] = []
+    with Persistent(deaf, 1.0) as persistent:
+        persistent._answered = True
+        runner = threading.Thread(
+            target=lambda: outcomes.append(
+                persistent.run("settings", {"class": {"description": "x" * 1_000_000}}, {})
+            ),
+            daemon=True,
+        )
+        runner.start()
+        runner.join(timeout=10)
+        assert not runner.is_alive(), "the runner waits on an adapter that reads nothing"
+    assert outcomes == [{"_runner_problem": "the implementation ran longer than 1 s"}]
