@@ -11,15 +11,21 @@ one top-level ``provenance`` mapping that says where its responses came from::
     interactions: [...]
 
 vcrpy ignores keys it does not know, so the file loads in vcrpy unchanged.
-No cassette holds an ``Authorization`` header or a key.
+No cassette holds an ``Authorization`` header or a key. Cassettes are read with the
+emulator's typed reader (``nim_emulator.load_cassette``), the one replay uses, so what
+``contracts check`` accepts is what a run can load; this module only adds the suite's own
+rules, and writes cassettes for ``record``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from nim_emulator import Cassette
 
 PROVENANCE_KINDS = (
     "capture",
@@ -36,24 +42,27 @@ class CassetteFileError(Exception):
     """A cassette file cannot be read, or breaks the rules above."""
 
 
-def read_cassette(path: Path) -> dict[str, Any]:
+def read_cassette(path: Path) -> Cassette:
+    """The cassette, read by the emulator's own typed reader (what replay will load).
+
+    Its other top-level keys, ``provenance`` among them, are in ``metadata``.
+    """
+    from nim_emulator import CassetteError, load_cassette  # noqa: PLC0415 - the contracts extra
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise CassetteFileError(f"{path}: {err}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
-        raise CassetteFileError(f"{path}: not a vcrpy cassette (no interactions list)")
-    return data
+        return load_cassette(path)
+    except CassetteError as err:
+        raise CassetteFileError(str(err)) from None
 
 
 def problems(path: Path) -> list[str]:
-    """What is wrong with a cassette file: format, provenance, secrets."""
+    """What is wrong with a cassette file: what the emulator refuses, provenance, secrets."""
     try:
-        data = read_cassette(path)
+        cassette = read_cassette(path)
     except CassetteFileError as err:
-        return [str(err)]
+        return [f"{path.name}: {err}"]
     found: list[str] = []
-    provenance = data.get("provenance")
+    provenance = cassette.metadata.get("provenance")
     if not isinstance(provenance, dict):
         found.append(f"{path.name}: no provenance mapping")
     else:
@@ -63,24 +72,13 @@ def problems(path: Path) -> list[str]:
             )
         if not isinstance(provenance.get("source"), str) or not provenance["source"].strip():
             found.append(f"{path.name}: provenance needs a source")
-    if data.get("version") != 1:
-        found.append(f"{path.name}: version must be 1")
-    for index, interaction in enumerate(data["interactions"]):
-        request = interaction.get("request", {}) if isinstance(interaction, dict) else {}
-        response = interaction.get("response", {}) if isinstance(interaction, dict) else {}
-        if not request.get("method") or not request.get("uri"):
-            found.append(f"{path.name}: interaction {index} lacks a request method or uri")
-        if not isinstance(response.get("status"), dict):
-            found.append(f"{path.name}: interaction {index} lacks a response status")
-        for name in request.get("headers") or {}:
+    for interaction in cassette.interactions:
+        for name, _ in interaction.request_headers:
             if name.lower() in SECRET_HEADERS:
-                found.append(f"{path.name}: interaction {index} keeps the secret header {name}")
+                found.append(
+                    f"{path.name}: interaction {interaction.index} keeps the secret header {name}"
+                )
     return found
-
-
-def load_interactions(path: Path) -> list[dict[str, Any]]:
-    """The interactions of a cassette, as plain data to hand to the emulator."""
-    return list(read_cassette(path)["interactions"])
 
 
 def write_cassette(

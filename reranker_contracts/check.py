@@ -7,8 +7,9 @@ rule); valid cases expect an outcome and invalid ones an error; inline
 replies paired one to one with expected requests; every referenced cassette
 present and sound (format, provenance, no secrets) and every cassette used;
 the tag ``extension`` on exactly the cases that use an extension setting, a
-passage object, ``warnings`` or ``min_request_gap``; every divergence named
-in docs/divergences.md (a suite installed without docs/ skips only this, and
+passage object, ``warnings`` or ``min_request_gap``; the tag ``off-machine-address``
+on exactly the cases that give an address that is not this machine's loopback;
+every divergence named in docs/divergences.md (a suite installed without docs/ skips only this, and
 says so); and, when the captures folder is beside the checkout, every capture
 accounted for in contracts/captures.json. Without jsonschema nothing is
 checked: :class:`CheckUnavailableError` says what to install.
@@ -26,9 +27,11 @@ from typing import Any, Protocol
 from reranker_contracts import cassettes
 from reranker_contracts.suite import (
     EXTENSION_TAG,
+    OFF_MACHINE_TAG,
     SuiteError,
     case_files,
     extension_uses,
+    off_machine_addresses,
     read_file,
 )
 
@@ -125,6 +128,19 @@ def _extension_problems(case: dict[str, Any]) -> list[str]:
     return found
 
 
+def _off_machine_problems(case: dict[str, Any]) -> list[str]:
+    """The tag ``off-machine-address`` on exactly the cases that give such an address."""
+    addresses = off_machine_addresses(case["kind"], case["input"])
+    tagged = OFF_MACHINE_TAG in case.get("tags", [])
+    if addresses and not tagged:
+        return [
+            f"{case['id']} gives the address {addresses[0]} but is not tagged {OFF_MACHINE_TAG}"
+        ]
+    if tagged and not addresses:
+        return [f"{case['id']} is tagged {OFF_MACHINE_TAG} but gives only loopback addresses"]
+    return []
+
+
 DIVERGENCES_SKIPPED = (
     "divergence ids not cross-checked: docs/divergences.md is not installed with the suite"
 )
@@ -183,6 +199,7 @@ def check_suite(
             if replies is not None and paired < len(replies):
                 found.append(f"{name}: {case_id}: each inline reply needs one expected request")
             found.extend(f"{name}: {problem}" for problem in _extension_problems(case))
+            found.extend(f"{name}: {problem}" for problem in _off_machine_problems(case))
             cassette = upstream.get("cassette")
             if cassette is not None:
                 used_cassettes.add(cassette)
@@ -205,3 +222,36 @@ def check_suite(
                 found.append(f"cassettes/{path.name} is used by no case")
     found.extend(captures_problems(suite, set(ids), captures_dir))
     return found
+
+
+def check_go_report(suite: Path, report_path: Path) -> tuple[list[str], int]:
+    """Every ``go_expect`` judged on its own against a run of Go recorded with ``--json``.
+
+    Returns the problems and the number of ``go_expect``s judged. The report is that of
+    ``run --go-expect --impl <a Go adapter> --json FILE``; a case it lacks is a problem.
+    """
+    from reranker_contracts.runner import judge_go_expect  # noqa: PLC0415
+    from reranker_contracts.suite import load_cases  # noqa: PLC0415
+
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        entries = {entry["id"]: entry for entry in report["cases"]}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SuiteError(f"{report_path}: not a report of 'contracts run --json': {err}") from None
+    found: list[str] = []
+    judged = 0
+    for case in load_cases(suite):
+        if case.go_expect is None:
+            continue
+        judged += 1
+        entry = entries.get(case.id)
+        problems = (
+            ["the report holds no outcome for it"]
+            if not isinstance(entry, dict)
+            else judge_go_expect(case, entry, suite.parent / "cassettes")
+        )
+        if problems:
+            first = problems[0].splitlines()
+            found.append(f"{case.id}: go_expect does not hold: {' '.join(first[:1])}")
+            found.extend(f"    {line}" for problem in problems for line in problem.splitlines()[1:])
+    return found, judged

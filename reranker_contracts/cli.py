@@ -67,6 +67,13 @@ def configure(parser: argparse.ArgumentParser) -> SubParsers[argparse.ArgumentPa
         metavar="DIR",
         help="captures to account for (default: the suite's own captures/ folder)",
     )
+    check.add_argument(
+        "--go-report",
+        type=Path,
+        metavar="FILE",
+        help="also judge every go_expect on its own against a run of the Go module recorded "
+        "with 'run --go-expect --json FILE'",
+    )
 
     run = sub.add_parser(
         "run",
@@ -142,6 +149,13 @@ def configure(parser: argparse.ArgumentParser) -> SubParsers[argparse.ArgumentPa
         action="store_true",
         help="accept Go's outcome and requests (go_expect) where the suite diverges from Go; "
         "cases with go_skip are skipped, each with a SKIP line",
+    )
+    run.add_argument(
+        "--go-expect",
+        action="store_true",
+        help="judge every case that has a go_expect by go_expect alone (outcome and requests), "
+        "as if it were the expect: run against Go, this checks each go_expect on its own; "
+        "cases with go_skip are skipped, as with --allow-go",
     )
 
     rec = sub.add_parser("record", help="re-record the recordable cassettes")
@@ -246,6 +260,15 @@ def _dispatch(args: argparse.Namespace, in_process: Implementation | None) -> in
             print(f"{len(problems)} problem(s) in {len(cases)} cases")
             return 1
         print(f"{len(cases)} cases, the schema, cassettes and captures index: all sound")
+        if args.go_report is not None:
+            from reranker_contracts.check import check_go_report  # noqa: PLC0415
+
+            go_problems, judged = check_go_report(suite, args.go_report)
+            for problem in go_problems:
+                print(problem)
+            failing = sum(not line.startswith(" ") for line in go_problems)
+            print(f"{judged - failing} of {judged} go_expect(s) hold for {args.go_report}")
+            return 1 if go_problems else 0
         return 0
     if command == "record":
         from reranker_contracts import record as recording  # noqa: PLC0415
@@ -326,11 +349,15 @@ def _run(args: argparse.Namespace, suite: Path, in_process: Implementation | Non
     # With the report on stdout, the readable report goes to stderr.
     out = sys.stderr if args.json == "-" else sys.stdout
 
+    isolation_skips: list[CaseResult] = []
+
     def show(result: CaseResult) -> None:
         if result.status == "failed":
             _print_failure(result, out)
-        elif result.status == "skipped" and result.problems == [result.case.go_skip]:
+        elif result.status == "skipped" and result.skipped_for == "go_skip":
             print(f"SKIP {result.case.id}: {_one_line(result.case.go_skip)}", file=out)
+        elif result.status == "skipped" and result.skipped_for == "isolation":
+            isolation_skips.append(result)
         out.flush()
 
     try:
@@ -345,6 +372,7 @@ def _run(args: argparse.Namespace, suite: Path, in_process: Implementation | Non
                 suite.parent / "cassettes",
                 jobs=args.jobs,
                 allow_go=args.allow_go,
+                go_expect_only=args.go_expect,
                 skip_tags=args.skip_tag,
                 on_result=show,
             )
@@ -362,6 +390,14 @@ def _run(args: argparse.Namespace, suite: Path, in_process: Implementation | Non
             except OSError as err:
                 print(f"error: cannot write {args.json}: {err.strerror or err}", file=sys.stderr)
                 return 1
+    if isolation_skips:
+        why = isolation_skips[0].problems[0].rsplit("made here: ", 1)[-1]
+        print(
+            f"note: {len(isolation_skips)} case(s) skipped: they give the implementation "
+            "addresses off this machine, and run only in a loopback-only network namespace, "
+            f"which cannot be made here ({why})",
+            file=out,
+        )
     print(f"{implementation.name}: {summary(results)}", file=out)
     return 1 if any(r.status == "failed" for r in results) else 0
 

@@ -33,7 +33,7 @@ def recordable(cassette_dir: Path, names: Sequence[str] = ()) -> list[Path]:
     for path in sorted(cassette_dir.glob("*.yaml")):
         if names and path.stem not in names:
             continue
-        provenance = read_cassette(path).get("provenance") or {}
+        provenance = read_cassette(path).metadata.get("provenance") or {}
         if provenance.get("recordable") is True:
             paths.append(path)
     return paths
@@ -57,20 +57,22 @@ def record_cassette(
     today: dt.date | None = None,
 ) -> Path:
     """Re-send a cassette's requests and write what came back to ``out_dir``."""
-    data = read_cassette(path)
+    cassette = read_cassette(path)
     day = (today or dt.datetime.now(dt.UTC).date()).isoformat()
     interactions: list[dict[str, Any]] = []
     targets: list[str] = []
     with httpx.Client(timeout=60.0, transport=transport, follow_redirects=False) as client:
-        for interaction in data["interactions"]:
-            request = interaction["request"]
-            target = _target(request["uri"], base_url)
+        for interaction in cassette.interactions:
+            target = _target(interaction.uri, base_url)
             targets.append(target)
-            body = request.get("body") or ""
+            try:
+                body: str | bytes = interaction.body.decode("utf-8")
+            except UnicodeDecodeError:
+                body = interaction.body  # written back as it was read, !!binary
             response = client.request(
-                request["method"],
+                interaction.method,
                 target,
-                content=body.encode("utf-8") if isinstance(body, str) else body,
+                content=interaction.body,
                 headers={
                     "Authorization": f"Bearer {api_key}",
                     "Accept": "application/json",
@@ -83,8 +85,8 @@ def record_cassette(
             interactions.append(
                 {
                     "request": {
-                        "method": request["method"],
-                        "uri": request["uri"],
+                        "method": interaction.method,
+                        "uri": interaction.uri,
                         "body": body,
                         "headers": {
                             "Accept": ["application/json"],
@@ -99,7 +101,7 @@ def record_cassette(
                 }
             )
     live = all(httpx.URL(t).host in NVIDIA_HOSTS for t in targets)
-    previous = (data.get("provenance") or {}).get("source", "")
+    previous = (cassette.metadata.get("provenance") or {}).get("source", "")
     provenance = {
         "kind": "recorded-live" if live else "emulator",
         "source": f"recorded live {day} from {targets[0]}"

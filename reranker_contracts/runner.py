@@ -26,11 +26,11 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from reranker_contracts.cassettes import load_interactions
+from reranker_contracts.cassettes import read_cassette
 from reranker_contracts.implementations import (
     MODULE_ENVIRONMENT,
     Implementation,
@@ -40,7 +40,17 @@ from reranker_contracts.implementations import (
     Subprocess,
     module_environment,
 )
-from reranker_contracts.suite import PLACEHOLDER_CLOSED_HOSTPORT, Case, substitute
+from reranker_contracts.isolation import IsolationError, enter_loopback_namespace
+from reranker_contracts.isolation import unavailable as isolation_unavailable
+from reranker_contracts.suite import (
+    PLACEHOLDER_CLOSED_HOSTPORT,
+    Case,
+    off_machine_addresses,
+    substitute,
+)
+
+if TYPE_CHECKING:
+    from nim_emulator import Cassette, Interaction
 
 __all__ = [
     "LIVE_BASE_URL",
@@ -57,7 +67,9 @@ __all__ = [
     "closed_hostport",
     "emulator_upstream",
     "interactions_for",
+    "judge_go_expect",
     "module_environment",
+    "needs_isolation",
     "report_json",
     "run_case",
     "run_cases",
@@ -76,6 +88,11 @@ SHOWN_HEADERS = ("Authorization", "Content-Type", "Accept")
 # busy machine can bring two stamps closer than the requests were sent.
 TIMING_SLACK_SHARE = 0.2
 TIMING_SLACK = 0.010
+# A diff of scores or results longer than this many lines is summarised in the readable report
+# (ranges out of place, the first differences); the --json report keeps it whole.
+DIFF_LINES_SHOWN = 40
+SUMMARY_RANGES = 5
+SUMMARY_DIFFERENCES = 5
 
 
 @dataclass
@@ -88,6 +105,15 @@ class CaseResult:
     outcome: Mapping[str, Any] | None = None
     matched: str = "expect"  # or "go_expect"
     seconds: float = 0.0
+    # Why a skipped case was skipped: "tag", "go_skip", "isolation" (no loopback-only network).
+    skipped_for: str = ""
+    # The requests that reached the emulator (its request log), for rank and rerank cases,
+    # the answers left unused, and what the placeholders stood for: enough to judge the
+    # recorded outcome again (``contracts check --go-report``).
+    received: list[dict[str, Any]] | None = None
+    unused: list[dict[str, Any]] | None = None
+    placeholders: dict[str, str] = field(default_factory=dict)
+    go_served: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,9 +121,13 @@ class CaseResult:
             "file": str(self.case.file),
             "status": self.status,
             "matched": self.matched if self.status == "passed" else None,
-            "problems": self.problems,
+            "problems": [getattr(problem, "full", problem) for problem in self.problems],
             "outcome": self.outcome,
             "seconds": round(self.seconds, 4),
+            "received": self.received,
+            "unused": self.unused,
+            "placeholders": self.placeholders,
+            "go_served": self.go_served,
         }
 
 
@@ -106,7 +136,9 @@ class Upstream(Protocol):
 
     base_url: str
 
-    def prepare(self, interactions: list[dict[str, Any]], faults: Sequence[str]) -> None: ...
+    def prepare(self, cassette: Cassette, faults: Sequence[str]) -> None:
+        """Reset, then replay ``cassette`` (the emulator's typed one) and arm ``faults``."""
+        ...
 
     def received(self) -> list[dict[str, Any]]: ...
 
@@ -164,8 +196,102 @@ def _value_problems(expect: Mapping[str, Any], outcome: Mapping[str, Any]) -> li
     if key not in outcome:
         return [f"expected {key}, got: {json.dumps(outcome)[:300]}"]
     if not _same(outcome[key], expect[key]):
-        return [f"{key} differ:\n{_diff(expect[key], outcome[key])}"]
+        full = f"{key} differ:\n{_diff(expect[key], outcome[key])}"
+        if full.count("\n") <= DIFF_LINES_SHOWN:
+            return [full]
+        if isinstance(expect[key], list) and isinstance(outcome[key], list):
+            summary = _list_summary(expect[key], outcome[key])
+        else:
+            summary = full.splitlines()[: DIFF_LINES_SHOWN + 1]
+        lines = full.count("\n") - 2  # the diff's lines, without its two file headers
+        summary.append(f"(the whole diff, {lines:,} lines, is in the --json report)")
+        return [Problem.summarised("\n".join([f"{key} differ:", *summary[1:]]), full)]
     return []
+
+
+class Problem(str):
+    """A problem's text; ``full`` is the whole of it where the text summarises a long diff.
+
+    The readable report prints the text; ``--json`` keeps ``full`` (CaseResult.to_json).
+    """
+
+    full: str
+
+    @classmethod
+    def summarised(cls, text: str, full: str) -> Problem:
+        problem = cls(text)
+        problem.full = full
+        return problem
+
+
+def _json_key(value: Any) -> str:
+    """A value as JSON equality sees it (a whole number equals its float)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return json.dumps(value, sort_keys=True)
+
+
+def _runs(
+    wanted: Sequence[Any], actual: Sequence[Any], differing: Sequence[int]
+) -> list[tuple[int, int | None, int, int]]:
+    """Out-of-place ranges: (first position, expected position of its first value, length, step).
+
+    A range of differing positions whose values are expected at consecutive positions
+    elsewhere (a chunk out of order: step 1; reversed: step -1) is one run; values expected
+    nowhere give ``None``.
+    """
+    where: dict[str, set[int]] = {}
+    for index, value in enumerate(wanted):
+        where.setdefault(_json_key(value), set()).add(index)
+    runs: list[tuple[int, int | None, int, int]] = []
+    for position in differing:
+        places = where.get(_json_key(actual[position]), set())
+        if runs:
+            first, source, length, step = runs[-1]
+            if first + length == position:
+                if source is None and not places:
+                    runs[-1] = (first, None, length + 1, step)
+                    continue
+                if source is not None:
+                    steps = (step, -step) if length == 1 else (step,)
+                    turned = next((s for s in steps if source + s * length in places), None)
+                    if turned is not None:
+                        runs[-1] = (first, source, length + 1, turned)
+                        continue
+        source = min((p for p in places if p != position), default=None)
+        runs.append((position, source, 1, 1))
+    return runs
+
+
+def _span(first: int, length: int, step: int = 1) -> str:
+    return f"{first}" if length == 1 else f"{first}–{first + step * (length - 1)}"
+
+
+def _list_summary(wanted: Sequence[Any], actual: Sequence[Any]) -> list[str]:
+    """A long list diff in a few lines: which ranges are out of place, the first differences."""
+    common = min(len(wanted), len(actual))
+    differing = [i for i in range(common) if not _same(actual[i], wanted[i])]
+    lines = [""]
+    if len(wanted) != len(actual):
+        lines.append(f"expected {len(wanted):,} values, got {len(actual):,}")
+    lines.append(f"{len(differing):,} of the first {common:,} positions differ")
+    runs = _runs(wanted, actual, differing)
+    for first, source, length, step in runs[:SUMMARY_RANGES]:
+        positions = f"position{'s' if length > 1 else ''} {_span(first, length)}"
+        if source is None:
+            lines.append(f"  {positions}: values expected nowhere")
+        else:
+            at = _span(source, length, step)
+            lines.append(f"  {positions}: the values expected at {at}")
+    if len(runs) > SUMMARY_RANGES:
+        lines.append(f"  … and {len(runs) - SUMMARY_RANGES:,} more ranges")
+    lines.append("first differences:")
+    for position in differing[:SUMMARY_DIFFERENCES]:
+        lines.append(
+            f"  [{position}] expected {json.dumps(wanted[position])[:100]}, "
+            f"got {json.dumps(actual[position])[:100]}"
+        )
+    return lines
 
 
 def _same(actual: Any, wanted: Any) -> bool:
@@ -406,12 +532,24 @@ class _Plan:
     interactions: list[dict[str, Any]]
     expect: set[int] | None = None
     go: set[int] | None = None
+    cassette: Cassette | None = None
+
+    def replayed(self, case_id: str) -> Cassette:
+        """The cassette to replay: the file's, or the inline replies as the emulator reads them."""
+        if self.cassette is not None:
+            return self.cassette
+        from nim_emulator import parse_cassette  # noqa: PLC0415 - the contracts extra
+
+        return parse_cassette(
+            {"version": 1, "interactions": self.interactions}, source=f"contract case {case_id}"
+        )
 
 
 def _plan(case: Case, cassettes: Path, base_url: str, *, allow_go: bool) -> _Plan:
     upstream = case.upstream
     if "cassette" in upstream:
-        return _Plan(load_interactions(cassettes / f"{upstream['cassette']}.yaml"))
+        # The emulator's own typed reader: what replay loads is what was read.
+        return _Plan([], cassette=read_cassette(cassettes / f"{upstream['cassette']}.yaml"))
     replies = upstream.get("replies", [])
     requests = substitute(case.expect.get("requests", []), base_url)
     interactions = [
@@ -440,12 +578,12 @@ def _plan(case: Case, cassettes: Path, base_url: str, *, allow_go: bool) -> _Pla
 
 def interactions_for(
     case: Case, cassettes: Path, base_url: str, *, allow_go: bool = False
-) -> list[dict[str, Any]]:
+) -> tuple[Interaction, ...]:
     """The upstream answers to replay: a cassette, or the replies paired with the requests.
 
     Under ``allow_go`` the replies are paired with ``go_expect.requests`` too, where they differ.
     """
-    return _plan(case, cassettes, base_url, allow_go=allow_go).interactions
+    return _plan(case, cassettes, base_url, allow_go=allow_go).replayed(case.id).interactions
 
 
 def closed_hostport() -> str:
@@ -491,10 +629,17 @@ def run_case(
     cassettes: Path,
     *,
     allow_go: bool = False,
+    go_expect_only: bool = False,
 ) -> CaseResult:
-    """Run one case and judge it (README, "The runner, step by step", steps 3 to 7)."""
-    if allow_go and case.go_skip:
-        return CaseResult(case, "skipped", [case.go_skip])
+    """Run one case and judge it (README, "The runner, step by step", steps 3 to 8).
+
+    ``go_expect_only`` (``--go-expect``) judges a case that has a ``go_expect`` by it
+    alone, outcome and requests, as if it were the ``expect``: run against Go, it checks
+    every ``go_expect`` on its own, even one whose outcome ``expect`` would accept too.
+    """
+    go = allow_go or go_expect_only
+    if go and case.go_skip:
+        return CaseResult(case, "skipped", [case.go_skip], skipped_for="go_skip")
     started = time.monotonic()
     base_url = upstream.base_url if upstream is not None else "http://127.0.0.1:9"
     text = json.dumps([case.input, case.expect, case.go_expect])
@@ -503,8 +648,8 @@ def run_case(
     plan = _Plan([])
     if uses_upstream:
         assert upstream is not None
-        plan = _plan(case, cassettes, base_url, allow_go=allow_go)
-        upstream.prepare(plan.interactions, case.upstream.get("faults", []))
+        plan = _plan(case, cassettes, base_url, allow_go=go)
+        upstream.prepare(plan.replayed(case.id), case.upstream.get("faults", []))
     input_ = substitute(dict(case.input), base_url, closed)
     env = input_.pop("env", {})
     outcome = implementation.run(case.kind, input_, env)
@@ -517,11 +662,22 @@ def run_case(
         unused = upstream.unused()
         mismatches = upstream.mismatches()
     expect = substitute(case.expect, base_url, closed)
-    problems = _evaluate(
-        expect, expect.get("requests"), outcome, received, _only(unused, plan.expect)
-    )
     matched = "expect"
-    if problems and allow_go and case.go_expect is not None:
+    if go_expect_only and case.go_expect is not None:
+        go_expect = substitute(case.go_expect, base_url, closed)
+        problems = _evaluate(
+            go_expect,
+            go_expect.get("requests", expect.get("requests")),
+            outcome,
+            received,
+            _only(unused, plan.go),
+        )
+        matched = "go_expect"
+    else:
+        problems = _evaluate(
+            expect, expect.get("requests"), outcome, received, _only(unused, plan.expect)
+        )
+    if problems and allow_go and not go_expect_only and case.go_expect is not None:
         go_expect = substitute(case.go_expect, base_url, closed)
         go_problems = _evaluate(
             go_expect,
@@ -543,6 +699,41 @@ def run_case(
         outcome=outcome,
         matched=matched,
         seconds=time.monotonic() - started,
+        received=received,
+        unused=unused if uses_upstream else None,
+        placeholders={"base": base_url, **({"closed_hostport": closed} if closed else {})},
+        go_served=go and uses_upstream,
+    )
+
+
+def judge_go_expect(case: Case, recorded: Mapping[str, Any], cassettes: Path) -> list[str]:
+    """Whether ``case.go_expect`` holds for an outcome recorded in a ``--json`` report.
+
+    ``recorded`` is the case's entry in the report of a run against Go under ``--go-expect``
+    (or ``--allow-go``): its outcome, the requests the emulator received and the answers left
+    unused are judged by ``go_expect`` alone, as ``--go-expect`` does (steps 6 to 8).
+    """
+    assert case.go_expect is not None
+    outcome = recorded.get("outcome")
+    if recorded.get("status") == "skipped" or not isinstance(outcome, dict):
+        return ["the report holds no outcome for it"]
+    placeholders = recorded.get("placeholders") or {}
+    base_url = str(placeholders.get("base", "http://127.0.0.1:9"))
+    closed = placeholders.get("closed_hostport")
+    received = recorded.get("received")
+    indices: set[int] | None = None
+    if case.kind in NEEDS_UPSTREAM and received is not None:
+        if not recorded.get("go_served"):
+            return ["the run did not serve Go's requests: record it with --go-expect"]
+        indices = _plan(case, cassettes, base_url, allow_go=True).go
+    expect = substitute(case.expect, base_url, closed)
+    go_expect = substitute(case.go_expect, base_url, closed)
+    return _evaluate(
+        go_expect,
+        go_expect.get("requests", expect.get("requests")),
+        outcome,
+        received,
+        _only(recorded.get("unused") or [], indices),
     )
 
 
@@ -553,12 +744,20 @@ def run_cases(
     cassettes: Path,
     *,
     allow_go: bool = False,
+    go_expect_only: bool = False,
     on_result: Callable[[CaseResult], None] | None = None,
 ) -> list[CaseResult]:
-    """Run cases one after the other against one upstream."""
+    """Run cases one after the other against one upstream (no isolation: see run_suite)."""
     results = []
     for case in cases:
-        result = run_case(case, implementation, upstream, cassettes, allow_go=allow_go)
+        result = run_case(
+            case,
+            implementation,
+            upstream,
+            cassettes,
+            allow_go=allow_go,
+            go_expect_only=go_expect_only,
+        )
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -572,6 +771,26 @@ def _default_jobs() -> int:
     return os.cpu_count() or 1
 
 
+def needs_isolation(case: Case, *, allow_go: bool = False) -> list[str]:
+    """The addresses off this machine that ``case`` gives, when it is going to run."""
+    if allow_go and case.go_skip:
+        return []  # skipped by go_skip: it never reaches the implementation
+    return off_machine_addresses(case.kind, case.input)
+
+
+def _isolation_skip(case: Case, addresses: Sequence[str], why: str) -> CaseResult:
+    shown = ", ".join(addresses)
+    return CaseResult(
+        case,
+        "skipped",
+        [
+            f"it gives the implementation an address off this machine ({shown}); such cases run "
+            f"only in a loopback-only network namespace, and none can be made here: {why}"
+        ],
+        skipped_for="isolation",
+    )
+
+
 def run_suite(
     cases: Sequence[Case],
     implementation: Implementation,
@@ -579,9 +798,11 @@ def run_suite(
     *,
     jobs: int | None = None,
     allow_go: bool = False,
+    go_expect_only: bool = False,
     skip_tags: Sequence[str] = (),
     on_result: Callable[[CaseResult], None] | None = None,
     upstream_factory: UpstreamFactory | None = None,
+    isolation: Callable[[], str | None] | None = None,
 ) -> list[CaseResult]:
     """Run cases on ``jobs`` parallel jobs (default: the CPU count), each with its own emulator.
 
@@ -589,6 +810,13 @@ def run_suite(
     The first case runs alone, so an implementation that cannot start stops
     the run once (:class:`ImplementationStartError`) instead of failing every
     case. An implementation whose ``parallel`` is False (in-process) uses one job.
+
+    A case that gives the implementation an address off this machine
+    (:func:`needs_isolation`) runs on a job of its own, whose thread, emulator
+    and adapter processes are in a loopback-only network namespace
+    (:mod:`reranker_contracts.isolation`); where none can be made
+    (``isolation()``, default :func:`~reranker_contracts.isolation.unavailable`,
+    gives the reason) it is skipped.
     """
     factory: UpstreamFactory = upstream_factory or emulator_upstream
     results: list[CaseResult | None] = [None] * len(cases)
@@ -606,30 +834,84 @@ def run_suite(
                     on_result(done)
 
     todo: list[int] = []
+    isolated: list[int] = []
     for index, case in enumerate(cases):
         tagged = [tag for tag in case.tags if tag in skip_tags]
         if tagged:
-            finish(index, CaseResult(case, "skipped", [f"tagged {', '.join(tagged)}"]))
+            finish(
+                index,
+                CaseResult(case, "skipped", [f"tagged {', '.join(tagged)}"], skipped_for="tag"),
+            )
+        elif needs_isolation(case, allow_go=allow_go or go_expect_only):
+            isolated.append(index)
         else:
             todo.append(index)
+    if isolated:
+        why = (isolation or isolation_unavailable)()
+        if why is not None:
+            for index in isolated:
+                case = cases[index]
+                finish(index, _isolation_skip(case, needs_isolation(case), why))
+            isolated = []
     wanted = jobs if jobs is not None else _default_jobs()
-    if not getattr(implementation, "parallel", True):
+    parallel = getattr(implementation, "parallel", True)
+    if not parallel:
         wanted = 1
     workers = max(1, min(wanted, len(todo)))
+    failures: list[BaseException] = []
 
     def run_one(index: int, upstream: Upstream) -> None:
         finish(
-            index, run_case(cases[index], implementation, upstream, cassettes, allow_go=allow_go)
+            index,
+            run_case(
+                cases[index],
+                implementation,
+                upstream,
+                cassettes,
+                allow_go=allow_go,
+                go_expect_only=go_expect_only,
+            ),
         )
 
+    def isolated_job() -> None:
+        """The off-machine cases, one after the other, in a loopback-only network namespace."""
+        try:
+            enter_loopback_namespace()
+        except IsolationError as err:
+            for index in isolated:
+                finish(
+                    index, _isolation_skip(cases[index], needs_isolation(cases[index]), str(err))
+                )
+            return
+        try:
+            with factory() as own:
+                for index in isolated:
+                    if failures:
+                        return
+                    run_one(index, own)
+        except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+            failures.append(err)
+
+    def start_isolated() -> threading.Thread | None:
+        if not isolated:
+            return None
+        # A thread of its own: the namespace it enters stays with it, and ends with it.
+        thread = threading.Thread(target=isolated_job, name="reranker-contracts-isolated")
+        thread.start()
+        return thread
+
+    if not todo:
+        thread = start_isolated()
+        if thread is not None:
+            thread.join()
+        if failures:
+            raise failures[0]
+        return [r for r in results if r is not None]
     with factory() as first:
-        if not todo:
-            return [r for r in results if r is not None]
         run_one(todo[0], first)  # alone: a start-up failure is raised once, here
         pending: queue.SimpleQueue[int] = queue.SimpleQueue()
         for index in todo[1:]:
             pending.put(index)
-        failures: list[BaseException] = []
 
         def work(upstream: Upstream) -> None:
             while not failures:
@@ -653,9 +935,15 @@ def run_suite(
         threads = [threading.Thread(target=job, daemon=True) for _ in range(workers - 1)]
         for thread in threads:
             thread.start()
+        # In-process cases share this process's environment: never two at a time.
+        side = start_isolated() if parallel else None
         work(first)
         for thread in threads:
             thread.join()
+        if not parallel and not failures:
+            side = start_isolated()
+        if side is not None:
+            side.join()
         if failures:
             raise failures[0]
     return [r for r in results if r is not None]
@@ -746,15 +1034,10 @@ class EmulatorUpstream:
         self._mismatches = mismatch_log if mismatch_log is not None else []
         self._lock = lock or threading.Lock()
 
-    def prepare(self, interactions: list[dict[str, Any]], faults: Sequence[str]) -> None:
-        from nim_emulator import parse_cassette  # noqa: PLC0415
-
+    def prepare(self, cassette: Cassette, faults: Sequence[str]) -> None:
         self._state.reset()
         with self._lock:
             self._mismatches.clear()
-        cassette = parse_cassette(
-            {"version": 1, "interactions": interactions}, source="contract case"
-        )
         self._state.use_cassette(cassette)
         for spec in faults:
             self._state.add_fault(spec)

@@ -8,11 +8,13 @@ defines every field.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 PLACEHOLDER_BASE = "{{base}}"
 PLACEHOLDER_HOSTPORT = "{{hostport}}"
@@ -33,6 +35,14 @@ EXTENSION_SETTINGS = (
 EXTENSION_TAG = "extension"
 # Members of ``expect`` that only the extensions' cases use.
 EXTENSION_EXPECT = ("warnings", "min_request_gap")
+# The tag of a case that gives the implementation an address that is not provably this
+# machine's loopback (contracts/README.md, "Tags"): the runner runs it only in a loopback-only
+# network namespace. The runner derives it from the input (``off_machine_addresses``), and
+# ``contracts check`` requires the tag on exactly those cases.
+OFF_MACHINE_TAG = "off-machine-address"
+# What an implementation dials when a case gives no base URL at all (Go's default).
+DEFAULT_BASE_URL = "https://ai.api.nvidia.com"
+DIALLING_KINDS = ("rank", "rerank")
 
 
 class SuiteError(Exception):
@@ -91,6 +101,67 @@ def extension_uses(raw: Mapping[str, Any]) -> list[str]:
     if any(isinstance(document, dict) for document in input_.get("documents") or []):
         found.append("a passage object")
     found.extend(f"expect.{key}" for key in EXTENSION_EXPECT if key in (raw.get("expect") or {}))
+    return found
+
+
+def dial_targets(kind: str, input_: Mapping[str, Any]) -> list[str]:
+    """The URLs a case gives an implementation to dial, as written (placeholders and all).
+
+    For ``rank`` and ``rerank``: every ``X-Nvidia-Baseurl`` header, every ``baseURL`` of the
+    class settings, Go's default when no setting names one, and the web address of an image
+    passage (an implementation might fetch it). The other kinds make no request.
+    """
+    if kind not in DIALLING_KINDS:
+        return []
+    urls = [
+        str(value)
+        for name, value in input_.get("headers") or []
+        if str(name).lower() == "x-nvidia-baseurl"
+    ]
+    configs: list[Any] = [input_.get("settings") or {}]
+    class_def = input_.get("class")
+    if isinstance(class_def, dict) and isinstance(class_def.get("moduleConfig"), dict):
+        configs.extend(class_def["moduleConfig"].values())
+    given = [c["baseURL"] for c in configs if isinstance(c, dict) and "baseURL" in c]
+    urls.extend(str(url) for url in given)
+    if not given:
+        urls.append(DEFAULT_BASE_URL)
+    for document in input_.get("documents") or []:
+        image = document.get("image") if isinstance(document, dict) else None
+        if isinstance(image, str) and not image.startswith("data:"):
+            urls.append(image)
+    return urls
+
+
+def _loopback_host(host: str) -> bool:
+    """An IP literal on this machine's loopback (a name is never: looking it up sends packets)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def off_machine_addresses(kind: str, input_: Mapping[str, Any]) -> list[str]:
+    """The hosts of :func:`dial_targets` that are not provably this machine's loopback.
+
+    ``{{base}}``, ``{{hostport}}`` and ``{{closed_hostport}}`` stand for 127.0.0.1. A URL
+    that names no host, or does not parse, counts as off the machine too: an implementation
+    may read it its own way (or fall back to NVIDIA's address).
+    """
+    found: list[str] = []
+    for url in dial_targets(kind, input_):
+        text = substitute(url, "http://127.0.0.1:1", "127.0.0.1:1")
+        try:
+            host = urlsplit(text).hostname
+        except ValueError:
+            host = None
+        if host is None or not _loopback_host(unquote(host)):
+            shown = host if host else f"{url!r} (no host)"
+            if shown not in found:
+                found.append(shown)
     return found
 
 

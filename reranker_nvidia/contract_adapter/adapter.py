@@ -6,7 +6,8 @@ input, with the case's ``env`` in the program's environment; the program
 writes the outcome as JSON on standard output and exits 0, or writes
 ``{"error": "<message>"}`` and exits 1. With ``--persistent`` the program
 stays up: one ``{"kind", "input", "env"}`` case per line in, one outcome per
-line out, each case run with exactly the module variables its ``env`` names.
+line out, each case run with exactly the module variables its ``env`` names, and each
+answer carrying the ``id`` of its case's line.
 
 ``reranker-nvidia contracts adapter`` is this module as such a program, so
 the protocol is exercised end to end by our own suite.
@@ -198,10 +199,14 @@ MODULE_ENVIRONMENT = ("NVIDIA_APIKEY", "MODULES_CLIENT_TIMEOUT", "MODULES_VALIDA
 
 
 def _serve(source: BinaryIO, out: TextIO) -> int:
-    """One case per line in, one outcome per line out; a line that is no case gets an error."""
+    """One case per line in, one outcome per line out; a line that is no case gets an error.
+
+    Each answer carries the ``id`` of the line it answers, so the runner ties it to its case.
+    """
     for line in source:
         if not line.strip():
             continue
+        request: Any = None
         try:
             request = json.loads(line)
             env = request.get("env") or {}
@@ -213,6 +218,8 @@ def _serve(source: BinaryIO, out: TextIO) -> int:
             outcome = execute(request["kind"], request["input"], os.environ)
         except (ValueError, KeyError, TypeError, AttributeError, AdapterError) as err:
             outcome = {"error": f"adapter: cannot run the case: {err}"}
+        if isinstance(request, dict) and "id" in request:
+            outcome = {"id": request["id"], **outcome}
         out.write(json.dumps(outcome, ensure_ascii=False) + "\n")
         out.flush()
     return 0

@@ -304,7 +304,11 @@ def test_check_requires_the_tag_and_two_requests_for_a_gap(tmp_path: Path) -> No
         "description": "the first case",
         "source": {"note": "test"},
         "kind": "rank",
-        "input": {"query": "q", "documents": ["d"], "settings": {"requestsPerMinute": 60}},
+        "input": {
+            "query": "q",
+            "documents": ["d"],
+            "settings": {"baseURL": "{{base}}", "requestsPerMinute": 60},
+        },
         "expect": {"requests": [request()], "min_request_gap": 1.0, "scores": [1.0]},
     }
     cases = [
@@ -315,7 +319,7 @@ def test_check_requires_the_tag_and_two_requests_for_a_gap(tmp_path: Path) -> No
             "id": "area/tagged-but-plain",
             "description": "the third case",
             "tags": ["extension"],
-            "input": {"query": "q", "documents": ["d"]},
+            "input": {"query": "q", "documents": ["d"], "settings": {"baseURL": "{{base}}"}},
             "expect": {"scores": [1.0]},
         },
     ]

@@ -37,15 +37,15 @@ def test_record_then_replay_through_the_emulator(tmp_path: Path) -> None:
         text = path.read_text()
         assert "recording-key" not in text
         assert "Authorization" not in text
-        provenance = read_cassette(path)["provenance"]
+        provenance = read_cassette(path).metadata["provenance"]
         # Never labelled as NVIDIA's: it came from the emulator.
         assert provenance["kind"] == "emulator"
         assert provenance["source"].endswith(f"from {base_url} (not NVIDIA's service)")
         assert provenance["recordable"] is True
 
-    hosted = read_cassette(tmp_path / "hosted-generic-rerank-qa-mistral-4b.yaml")["interactions"][0]
-    assert hosted["response"]["status"]["code"] == 200
-    recorded = json.loads(hosted["response"]["body"]["string"])["rankings"]
+    hosted = read_cassette(tmp_path / "hosted-generic-rerank-qa-mistral-4b.yaml").interactions[0]
+    assert hosted.status == 200
+    recorded = json.loads(hosted.response_body)["rankings"]
     expected = [next(r["logit"] for r in recorded if r["index"] == i) for i in range(2)]
 
     # Replay the recording: the client gets exactly what was recorded.
@@ -58,11 +58,9 @@ def test_record_then_replay_through_the_emulator(tmp_path: Path) -> None:
             )
     assert [s.score for s in result.document_scores] == expected
 
-    unknown = read_cassette(tmp_path / "error-404-unknown-model.yaml")["interactions"][0][
-        "response"
-    ]
-    assert unknown["status"]["code"] == 404
-    assert "Available models are:" in unknown["body"]["string"]
+    unknown = read_cassette(tmp_path / "error-404-unknown-model.yaml").interactions[0]
+    assert unknown.status == 404
+    assert "Available models are:" in unknown.response_body.decode()
 
 
 def test_recorded_cassettes_load_in_vcrpy(tmp_path: Path) -> None:
@@ -88,7 +86,7 @@ def test_record_live_from_nvidia(tmp_path: Path) -> None:
     (written,) = record(
         CASSETTES, tmp_path, names=["hosted-generic-rerank-qa-mistral-4b"], api_key=LIVE_API_KEY
     )
-    provenance = read_cassette(written)["provenance"]
+    provenance = read_cassette(written).metadata["provenance"]
     assert provenance["kind"] == "recorded-live"
     assert provenance["source"].startswith("recorded live ")
     assert LIVE_API_KEY not in written.read_text()

@@ -290,3 +290,130 @@ def _find_outside(tmp_path: Path) -> Path:
             suite.__file__ = original
     finally:
         os.chdir(here)
+
+
+def test_go_expect_mode_judges_each_go_expect_on_its_own(upstream: Any) -> None:
+    # expect states this error by its prefix, so under --allow-go any text with that start
+    # passes on expect and go_expect is never looked at; --go-expect judges by go_expect alone.
+    prefix = case("response-mapping/index-is-a-string")
+    assert prefix.go_expect is not None
+    go_text = prefix.go_expect["error"]["message"]
+    other = Fixed(
+        {"error": "failed to parse reranker response (status 200): another reason"},
+        InProcess(execute),
+    )
+    assert run_case(prefix, other, upstream, CASSETTES, allow_go=True).status == "passed"
+    failed = run_case(prefix, other, upstream, CASSETTES, go_expect_only=True)
+    assert failed.status == "failed"
+    assert failed.problems[0].startswith("error message differs")
+    go = run_case(
+        prefix, Fixed({"error": go_text}, InProcess(execute)), upstream, CASSETTES,
+        go_expect_only=True,
+    )  # fmt: skip
+    assert (go.status, go.matched) == ("passed", "go_expect")
+    # A case without a divergence is judged by expect, as always; one with go_skip is skipped.
+    plain = run_case(
+        case("settings/custom-model"), InProcess(execute), upstream, CASSETTES, go_expect_only=True
+    )
+    assert (plain.status, plain.matched) == ("passed", "expect")
+    skipped = run_case(
+        case("graphql-arguments/query-int-literal"), Fixed({}), upstream, CASSETTES,
+        go_expect_only=True,
+    )  # fmt: skip
+    assert (skipped.status, skipped.skipped_for) == ("skipped", "go_skip")
+
+
+class Reordering:
+    """The port, with its scores put out of order afterwards (a chunk-order bug)."""
+
+    name = "reordering"
+
+    def __init__(self, reorder: Any) -> None:
+        self.reorder = reorder
+
+    def run(self, kind: str, input_: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+        outcome = InProcess(execute).run(kind, input_, env)
+        return {"scores": self.reorder(outcome["scores"])}
+
+
+def test_a_long_score_diff_is_summarised_and_kept_whole_in_the_report(upstream: Any) -> None:
+    big = case("chunking/513-documents-two-requests")
+    swapped = Reordering(lambda s: [int(x) for x in s[512:] + s[:512]])
+    result = run_case(big, swapped, upstream, CASSETTES)
+    shown = result.problems[0].splitlines()
+    assert len(shown) <= 15, len(shown)
+    assert shown[:4] == [
+        "scores differ:",
+        "513 of the first 513 positions differ",
+        "  position 0: the values expected at 512",
+        "  positions 1–512: the values expected at 0–511",
+    ]
+    assert shown[5] == "  [0] expected 0.0, got -1"
+    assert shown[-1].startswith("(the whole diff, 1,0") and shown[-1].endswith("--json report)")
+    whole = report_json([result], swapped)["cases"][0]["problems"][0]
+    assert len(whole.splitlines()) > 1000
+    assert whole.startswith("scores differ:\n--- expected\n+++ actual")
+    reversed_ = run_case(big, Reordering(lambda s: s[::-1]), upstream, CASSETTES)
+    assert "  positions 0–255: the values expected at 512–257" in reversed_.problems[0]
+    # A short diff is shown whole, as before.
+    rotated = run_case(big, Reordering(lambda s: s[512:] + s[:512]), upstream, CASSETTES)
+    assert rotated.problems[0].startswith("scores differ:\n--- expected\n+++ actual")
+    assert "--json" not in rotated.problems[0]
+
+
+GO_TEXT_CASES = (
+    "response-mapping/index-is-a-string",
+    "response-mapping/logit-is-a-string",
+    "errors/403-detail-is-a-number",
+    "errors/403-detail-list",
+)
+
+
+def test_check_judges_every_go_expect_against_a_recorded_go_run(
+    upstream: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reranker_contracts import cli
+    from reranker_contracts.check import check_go_report
+    from reranker_contracts.runner import judge_go_expect
+
+    # A Go run, recorded: each case's requests made as the port makes them (Go's here), and
+    # Go's error text as its outcome.
+    results = []
+    for case_id in GO_TEXT_CASES:
+        diverging = case(case_id)
+        assert diverging.go_expect is not None
+        go = Fixed({"error": diverging.go_expect["error"]["message"]}, InProcess(execute))
+        results.append(run_case(diverging, go, upstream, CASSETTES, go_expect_only=True))
+    assert [r.status for r in results] == ["passed"] * len(GO_TEXT_CASES)
+    report = report_json(results, Fixed({}))
+    entries = {entry["id"]: entry for entry in json.loads(json.dumps(report))["cases"]}
+    for case_id in GO_TEXT_CASES:
+        assert judge_go_expect(case(case_id), entries[case_id], CASSETTES) == []
+    # A go_expect that the recorded outcome does not meet is found, though expect (a prefix)
+    # would have passed that outcome under --allow-go.
+    wrong = case("response-mapping/index-is-a-string")
+    altered = Case(
+        id=wrong.id, description=wrong.description, kind=wrong.kind, input=wrong.input,
+        expect=wrong.expect, source=wrong.source, file=wrong.file, validity=wrong.validity,
+        upstream=wrong.upstream, divergence=wrong.divergence,
+        go_expect={"error": {"message": "failed to parse reranker response (status 200): json: "
+                             "cannot unmarshal string into Go struct field "
+                             "rankResponse.rankings.0.index of type int"}},
+    )  # fmt: skip
+    problems = judge_go_expect(altered, entries[wrong.id], CASSETTES)
+    assert problems and problems[0].startswith("error message differs")
+    # A run that did not serve Go's requests cannot vouch for requests Go made.
+    assert judge_go_expect(wrong, {**entries[wrong.id], "go_served": False}, CASSETTES) == [
+        "the run did not serve Go's requests: record it with --go-expect"
+    ]
+    # The command: every go_expect of the suite is judged; the ones this report holds hold.
+    path = tmp_path / "go-run.json"
+    path.write_text(json.dumps(report))
+    found, judged = check_go_report(SUITE, path)
+    assert judged == sum(c.go_expect is not None for c in load_cases(SUITE))
+    missing = [line.split(":")[0] for line in found if not line.startswith(" ")]
+    assert len(missing) == judged - len(GO_TEXT_CASES)
+    assert not set(GO_TEXT_CASES) & set(missing)
+    assert cli.main(["check", "--go-report", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == f"{len(GO_TEXT_CASES)} of {judged} go_expect(s) hold for {path}"

@@ -164,7 +164,15 @@ def test_the_help_explains_every_flag(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         cli.main(["run", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for flag in ("--cases", "--skip GLOB", "--skip-tag", "--jobs", "--json", "--persistent"):
+    for flag in (
+        "--cases",
+        "--skip GLOB",
+        "--skip-tag",
+        "--jobs",
+        "--json",
+        "--persistent",
+        "--go-expect",
+    ):
         assert flag in text
     assert "the CPU count" in text
     assert "one case per line" in text

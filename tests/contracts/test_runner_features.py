@@ -280,7 +280,8 @@ def test_a_persistent_adapter_that_dies_later_fails_only_its_case(tmp_path: Path
         "    case = json.loads(line)\n"
         "    if case['input'].get('class', {}) is None:\n"
         "        sys.exit(5)\n"
-        "    print(json.dumps({'settings': {'model': 'm', 'baseURL': 'b'}}), flush=True)\n"
+        "    answer = {'id': case['id'], 'settings': {'model': 'm', 'baseURL': 'b'}}\n"
+        "    print(json.dumps(answer), flush=True)\n"
     )
     cases = [c for c in load_cases(SUITE) if c.kind == "settings"]
     with Persistent(f"{sys.executable} {script}", 10) as persistent:
@@ -293,3 +294,66 @@ def test_a_persistent_adapter_that_dies_later_fails_only_its_case(tmp_path: Path
     later = [r for r in results[first:] if r not in died]
     assert later
     assert all(r.outcome == {"settings": {"model": "m", "baseURL": "b"}} for r in later)
+
+
+class GoRank:
+    """Go's Rank at adcffc5 in outline (modules/reranker-nvidia/clients/ranker.go).
+
+    Chunks of ``max_documents`` (512), each POSTed to ``{baseURL}/v1/retrieval/nvidia/reranking``
+    with Go's body; a 200's ``rankings`` give the scores, placed by index in a slice as long as
+    the rankings; chunk scores are joined in chunk order. It reads only ``model`` and
+    ``baseURL``, as Go does: enough to judge the go_expect of the extensions' cases.
+    """
+
+    name = "go-rank"
+
+    def run(self, kind: str, input_: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+        settings = input_.get("settings", {})
+        model = settings.get("model", "nvidia/rerank-qa-mistral-4b")
+        documents = list(input_["documents"])
+        size = int(input_.get("max_documents", 512))
+        scores: list[float] = []
+        for start in range(0, len(documents), size):
+            chunk = documents[start : start + size]
+            response = httpx.post(
+                settings["baseURL"] + PATH,
+                json={
+                    "model": model,
+                    "query": {"text": input_["query"]},
+                    "passages": [{"text": d} for d in chunk],
+                },
+                headers={
+                    "Authorization": f"Bearer {env['NVIDIA_APIKEY']}",
+                    "Accept": "application/json",
+                    "Content-Type": "application/json",
+                },
+            )
+            if response.status_code != 200:
+                return {
+                    "error": f"connection to NVIDIA API failed with status: {response.status_code}"
+                }
+            rankings = response.json().get("rankings") or []
+            placed = [0.0] * len(rankings)
+            for ranking in rankings:
+                placed[ranking["index"]] = ranking["logit"]
+            scores.extend(placed)
+        return {"scores": scores}
+
+
+@pytest.mark.parametrize(
+    "case_id",
+    [
+        "endpoints/rerank-gateway-top-n-is-each-chunk-s-count",
+        "extension-settings/max-documents-as-a-class-setting",
+    ],
+)
+def test_go_s_outcome_of_an_extension_case_is_stated_and_served(
+    upstream: Any, case_id: str
+) -> None:
+    (case,) = [c for c in load_cases(SUITE) if c.id == case_id]
+    assert case.go_skip is None and case.go_expect is not None
+    assert run_case(case, GoRank(), upstream, CASSETTES).status == "failed"
+    judged = run_case(case, GoRank(), upstream, CASSETTES, go_expect_only=True)
+    assert (judged.status, judged.problems) == ("passed", [])
+    allowed = run_case(case, GoRank(), upstream, CASSETTES, allow_go=True)
+    assert (allowed.status, allowed.matched) == ("passed", "go_expect")
