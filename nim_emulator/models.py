@@ -617,7 +617,7 @@ MAX_IMAGE_CHARS: Final = 14_598_366
 """The longest image data URL taken, in characters: the one size NVIDIA publishes for a passage's
 string (the hosted API reference of llama-nemotron-rerank-vl-1b-v2: "length between 1 and
 14598366"); NIM's own pages state no image size, so the same bound applies on every route
-(*chosen*, docs/emulator.md). The client (reranker_nvidia.clients._passages) has the same figure."""
+(*chosen*, docs/emulator.md). The client (reranker_nvidia.extensions.images) has the same figure."""
 
 
 def image_problem(image: str) -> str | None:

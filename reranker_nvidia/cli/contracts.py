@@ -36,8 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     adapter.add_argument(
         "--persistent",
         action="store_true",
-        help="stay up: one case per line on stdin, one outcome per line on stdout, until stdin "
-        "ends (for 'contracts run --persistent')",
+        help="stay up: one case per line on stdin, one outcome per line on stdout echoing each "
+        "line's id, until stdin ends (for 'contracts run --persistent')",
     )
     sch = sub.add_parser("schemas", help="check or rewrite contracts/schemas")
     suite_cli.suite_option(sch)

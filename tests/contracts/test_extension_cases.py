@@ -47,6 +47,7 @@ EXTENSION_AREAS = {
     "retries",
     "rate-limit",
     "passages",
+    "passages-image-rules",
     "lifecycle",
     "extension-settings",
 }

@@ -220,7 +220,9 @@ def adapter_results() -> Iterator[list[CaseResult]]:
 
 
 def test_the_suite_passes_through_the_adapter_protocol(adapter_results: list[CaseResult]) -> None:
-    assert len(adapter_results) == len({case.file for case in load_cases(SUITE)}) == 32
+    files = {case.file for case in load_cases(SUITE)}
+    assert len(files) > 30  # every case file of the suite, found
+    assert len(adapter_results) == len(files)
     assert failures(adapter_results) == ""
 
 
