@@ -22,7 +22,8 @@ from typing import Generic, TypeVar, overload
 import pydantic_core
 from pydantic import BaseModel, ValidationError
 
-from ..errors import InvalidRankingsError
+from ..errors import InvalidRankingsError, ResponseParseError
+from ._error_dialects import rank_response_fault
 
 T = TypeVar("T")
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -129,10 +130,37 @@ def refuse_more_rankings_than(passages: int, body: bytes) -> None:
         return
     rankings = document.get("rankings") if isinstance(document, dict) else None
     if isinstance(rankings, list) and len(rankings) > passages:
-        raise InvalidRankingsError(
-            "failed to parse reranker response (status 200): "
+        raise invalid_rankings(
             f"{len(rankings)} rankings for {passages} passages, more than one per passage"
         )
+
+
+def parse_failure(
+    status: int,
+    fault: ValidationError | None,
+    body: bytes,
+    kind: type[ResponseParseError] = ResponseParseError,
+) -> ResponseParseError:
+    """Go's ``failed to parse reranker response (status N): …``, the one source of that text.
+
+    ``fault`` is what :func:`validated` found (D-PARSE-REASON words it), or a
+    reason of its own is given through :func:`invalid_rankings`.
+    """
+    reason = (
+        "json: a number has more digits than can be read"
+        if fault is None
+        else rank_response_fault(fault, body)
+    )
+    return ResponseParseError(_prefixed(status, reason), status=status)
+
+
+def invalid_rankings(reason: str, status: int = 200) -> InvalidRankingsError:
+    """The rankings of a 200 do not place each passage once (D-RANKINGS-INDEX, -BOUND)."""
+    return InvalidRankingsError(_prefixed(status, reason))
+
+
+def _prefixed(status: int, reason: str) -> str:
+    return f"failed to parse reranker response (status {status}): {reason}"
 
 
 def validated(body: bytes, shape: type[_Model]) -> _Model | ValidationError | None:

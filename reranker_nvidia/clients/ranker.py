@@ -39,11 +39,9 @@ from ..entities.moduletools.config import ClassConfig
 from ..errors import (
     ConfigError,
     ErrorResponseParseError,
-    InvalidRankingsError,
     MissingAPIKeyError,
     RequestBuildError,
     RerankerError,
-    ResponseParseError,
 )
 from ..extensions.images import Passage
 from ..extensions.lifecycle import DeprecationNotices
@@ -63,14 +61,20 @@ from ._error_dialects import (
     listed_detail,
     more_than_the_status,
     nim_message,
-    rank_response_fault,
     redirect_not_followed,
     string_detail,
 )
 from ._error_dialects import NimError as NimError  # noqa: PLC0414 - NVIDIA's error bodies
 from ._error_dialects import ProblemDetails as ProblemDetails  # noqa: PLC0414
 from ._error_types import refined_error
-from ._response_parse import PlainRankings, plain_rankings, refuse_more_rankings_than, validated
+from ._response_parse import (
+    PlainRankings,
+    invalid_rankings,
+    parse_failure,
+    plain_rankings,
+    refuse_more_rankings_than,
+    validated,
+)
 from ._secrets import check_api_key, scrubbed
 from ._sending import Answer, APIKey, Post, Progress, request_headers, send, send_async
 from .ranker_meta import meta_info
@@ -420,20 +424,16 @@ def to_document_scores(
     for index, logit in pairs:
         received += 1
         if not 0 <= index < count:
-            raise _invalid(f"ranking index {index} is out of range for {count} passages")
+            raise invalid_rankings(f"ranking index {index} is out of range for {count} passages")
         if scores[index] is not None:
-            raise _invalid(f"passage {index} is ranked more than once")
+            raise invalid_rankings(f"passage {index} is ranked more than once")
         scores[index] = logit
     if received != count:  # no index twice: fewer rankings leave a passage out
         missing = scores.index(None)
-        raise _invalid(
+        raise invalid_rankings(
             f"passage {missing} has no ranking ({received} rankings for {count} passages)"
         )
     return list(map(DocumentScore, documents, scores))  # type: ignore[arg-type]
-
-
-def _invalid(reason: str) -> InvalidRankingsError:
-    return InvalidRankingsError(f"failed to parse reranker response (status 200): {reason}")
 
 
 def chunk_documents(documents: Sequence[_D], chunk_size: int) -> list[list[_D]]:
@@ -602,14 +602,7 @@ def parse_rank_response(status: int, body: bytes, passages: int | None = None) -
     read = validated(body, RankResponse)
     if isinstance(read, RankResponse):
         return read.rankings or []
-    reason = (  # D-PARSE-REASON
-        "json: a number has more digits than can be read"
-        if read is None
-        else rank_response_fault(read, body)
-    )
-    raise ResponseParseError(
-        f"failed to parse reranker response (status {status}): {reason}", status=status
-    )
+    raise parse_failure(status, read, body)  # D-PARSE-REASON
 
 
 class GoRoute:

@@ -34,15 +34,12 @@ from typing import Annotated, Any, TypeVar
 import pydantic_core
 from pydantic import BaseModel, Field, StrictFloat, StrictInt
 
-from ..clients._error_dialects import rank_response_fault
-from ..clients._response_parse import validated
+from ..clients._response_parse import invalid_rankings, parse_failure, validated
 from ..errors import (
     EndpointMismatchError,
     InvalidPassageError,
-    InvalidRankingsError,
     RedirectError,
     RerankerError,
-    ResponseParseError,
     TokenLimitError,
     UpstreamError,
 )
@@ -158,19 +155,11 @@ def parse_rerank_response(status: int, body: bytes, passages: int) -> list[Reran
     """
     read = validated(body, RerankResponse)
     if not isinstance(read, RerankResponse):
-        reason = (
-            "json: a number has more digits than can be read"
-            if read is None
-            else rank_response_fault(read, body)
-        )
-        raise ResponseParseError(
-            f"failed to parse reranker response (status {status}): {reason}", status=status
-        )
+        raise parse_failure(status, read, body)
     results = read.results or []
     if len(results) > passages:
-        raise InvalidRankingsError(
-            f"failed to parse reranker response (status {status}): "
-            f"{len(results)} results for {passages} documents, more than one per document"
+        raise invalid_rankings(
+            f"{len(results)} results for {passages} documents, more than one per document", status
         )
     return results
 
