@@ -59,7 +59,7 @@ def test_the_counter_skips_what_is_not_code() -> None:
 
 if __name__ == "__main__":
     text = RANKER.read_text(encoding="utf-8")
-    print(
+    print(  # noqa: T201 - run as a script, it reports
         f"ranker.py: {len(text.splitlines())} lines, {code_lines(text)} code lines "
         f"(Go: {GO_CODE_LINES}); perform_rank: {function_lines(text, 'perform_rank')} lines "
         f"(Go: {GO_PERFORM_RANK_LINES})"
