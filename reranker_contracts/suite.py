@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from urllib.parse import unquote, urlsplit
 PLACEHOLDER_BASE = "{{base}}"
 PLACEHOLDER_HOSTPORT = "{{hostport}}"
 PLACEHOLDER_CLOSED_HOSTPORT = "{{closed_hostport}}"
+PLACEHOLDER_PADDING = re.compile(r"\{\{padding:(\d{1,9})\}\}")
+"""``{{padding:N}}``: N letters ``A`` (a base64 zero), for a string too long to write out."""
 
 
 # The class settings of the port's extensions (contracts/README.md, "Extensions"): the Go
@@ -255,12 +258,14 @@ def allowed_tags(suite: Path) -> list[str]:
 
 
 def substitute(value: Any, base_url: str, closed_hostport: str | None = None) -> Any:
-    """Replace ``{{base}}``, ``{{hostport}}`` (and ``{{closed_hostport}}``) in every string."""
+    """Replace ``{{base}}``, ``{{hostport}}``, ``{{closed_hostport}}`` and ``{{padding:N}}``."""
     if isinstance(value, str):
         hostport = base_url.split("://", 1)[-1]
         text = value.replace(PLACEHOLDER_BASE, base_url).replace(PLACEHOLDER_HOSTPORT, hostport)
         if closed_hostport is not None:
             text = text.replace(PLACEHOLDER_CLOSED_HOSTPORT, closed_hostport)
+        if "{{padding:" in text:
+            text = PLACEHOLDER_PADDING.sub(lambda found: "A" * int(found.group(1)), text)
         return text
     if isinstance(value, list):
         return [substitute(item, base_url, closed_hostport) for item in value]

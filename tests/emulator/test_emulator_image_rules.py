@@ -23,6 +23,7 @@ import pytest
 from nim_emulator import EmulatorConfig, create_app
 from nim_emulator._catalogue import model_path
 from nim_emulator.models import MAX_IMAGE_CHARS, image_problem
+from reranker_contracts.suite import substitute
 
 from ._support import AUTH
 
@@ -34,10 +35,11 @@ VL = "nvidia/llama-nemotron-rerank-vl-1b-v2"
 
 
 def load(validity: str) -> list[dict[str, Any]]:
+    """The cases, their placeholders expanded as the runner expands them (``{{padding:N}}``)."""
     cases: list[dict[str, Any]] = []
     for area in AREAS:
         cases += json.loads((CASES / validity / f"{area}.json").read_text())["cases"]
-    return cases
+    return [{**case, "input": substitute(case["input"], "{{base}}")} for case in cases]
 
 
 VALID = load("valid")
@@ -67,6 +69,7 @@ def test_the_cases_cover_each_image_rule() -> None:
         "passages-image-rules/a-png-labelled-jpeg-is-refused",
         "passages-image-rules/an-unknown-type-is-refused",
         "passages-image-rules/bad-base64-is-refused",
+        "passages-image-rules/an-image-over-the-size-limit-is-refused",
         "passages-image-rules/a-jpeg-labelled-jpeg-is-sent",
     ):
         assert rule in ids
@@ -98,10 +101,14 @@ async def test_the_emulator_refuses_the_passage_the_client_refuses(case: dict[st
     response = await post(path, model, payload)
     if path == "/v1/ranking":
         assert response.status_code == 400, response.text
-        assert response.json()["message"].startswith(f"passages[{index}]")
+        said = response.json()["message"]
+        assert said.startswith(f"passages[{index}]")
     else:
         assert response.status_code == 422, response.text
-        assert response.json()["detail"].startswith(f"body -> passages -> {index}")
+        said = response.json()["detail"]
+        assert said.startswith(f"body -> passages -> {index}")
+    if "size-limit" in case["id"]:  # refused for its size, not for a placeholder left in it
+        assert "characters long" in said, said
 
 
 def png_url(length: int) -> str:
