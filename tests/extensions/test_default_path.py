@@ -116,3 +116,20 @@ def test_a_class_setting_at_its_default_stays_on_gos_path(server: TestServer) ->
     with Client("k") as client:
         calls = calls_made(lambda: client.rank("q", ["a", "b"], cfg))
     assert in_extensions(calls) == []
+
+
+if __name__ == "__main__":  # python tests/extensions/test_default_path.py: the figures
+    from tests.support.httptest import start_server
+
+    package = Path(reranker_nvidia.__file__).parent
+    test_server = start_server(answer)
+    settings = ClassBasedModuleConfig.for_settings({"baseURL": test_server.url})
+    with Client("k") as sync_client:
+        sync_client.rank("q", ["warm", "up"], settings)
+        traced = calls_made(lambda: sync_client.rank("q", ["a", "b"], settings))
+    ours = {(f, n) for f, n in traced if Path(f).is_relative_to(package)}
+    files = {Path(f).relative_to(package) for f, _ in ours}
+    print(  # noqa: T201 - the script's report
+        f"a default Client.rank over two documents runs {len(ours)} functions of the package "
+        f"in {len(files)} files; in extensions/: {in_extensions(traced) or 'none'}"
+    )
