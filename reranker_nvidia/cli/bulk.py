@@ -239,6 +239,11 @@ class _Signals:
         self._raised = True
         raise KeyboardInterrupt
 
+    def finished(self) -> None:
+        """The run is over, its output complete: a signal from now on ends nothing."""
+        self._raised = True
+        self._pending = False
+
     @contextlib.contextmanager
     def guarded(self) -> Iterator[None]:
         """No interrupt inside: one that comes meanwhile is raised when the block ends."""
@@ -335,6 +340,7 @@ def _run(
                     written += 1
         with signals.guarded():
             writer.close()
+            signals.finished()  # a signal while it closed comes too late to stop anything
     except BaseException as error:
         with signals.guarded():
             kept, unsaved = _save(writer, target, written)
@@ -344,12 +350,11 @@ def _run(
         if isinstance(error, BulkOutputError) and unsaved is not None:
             raise unsaved from None  # it says what became of this run's queries
         raise
-    with signals.guarded():
-        for path in sources:
-            if path != target:
-                with contextlib.suppress(OSError):
-                    path.unlink()  # a source of this resume, now in the output
-        progress.clear()
+    for path in sources:
+        if path != target:
+            with contextlib.suppress(OSError):
+                path.unlink()  # a source of this resume, now in the output
+    progress.clear()
     out.write(f"bulk: {summary.line()} -> {target}\n")
     out.flush()
     if summary.failed_groups:
