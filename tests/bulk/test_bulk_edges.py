@@ -15,7 +15,13 @@ from typing import Any
 import anyio
 import pytest
 
-from reranker_nvidia.bulk import ClientConfig, arerank_table, read_rows, rerank_table
+from reranker_nvidia.bulk import (
+    BulkInputError,
+    ClientConfig,
+    arerank_table,
+    read_rows,
+    rerank_table,
+)
 from reranker_nvidia.cli.main import main
 from tests.bulk.conftest import Emulator, table
 
@@ -298,3 +304,73 @@ def test_stop_after_in_python_raises_a_typed_error(emulator: Emulator) -> None:
             seen.append(group.key)
     assert seen == ["q000", "q001", "q002"]
     assert run.summary.stopped
+
+
+def test_resume_scores_again_a_group_an_earlier_version_cut(
+    emulator: Emulator, tmp_path: Path, cli: Any
+) -> None:
+    # What an earlier version left after Ctrl-C or a full disk: a group cut short, and a row
+    # kept with no score (a torn row copied over by a resume).
+    rows = table(5, 4)
+    source = tmp_path / "pairs.jsonl"
+    _write_jsonl(source, rows)
+    target = tmp_path / "scored.csv"
+    assert cli("--input", str(source), "--output", str(target))[0] == 0
+    with target.open(newline="", encoding="utf-8") as stream:
+        reader = csv.DictReader(stream)
+        names, written = list(reader.fieldnames or []), list(reader)
+    written[5]["score"] = ""  # q001's second row: no score, no error
+    del written[-2:]  # q004 cut after two rows
+    with target.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=names)
+        writer.writeheader()
+        writer.writerows(written)
+    emulator.state.reset()
+    status, out, err = cli("--input", str(source), "--output", str(target), "--resume")
+    assert (status, err) == (0, "")
+    assert "; 3 groups (12 rows) already written" in out
+    assert _sent_queries(emulator) == sorted(
+        {r["query"] for r in rows if r["query_id"] in ("q001", "q004")}
+    )
+    with target.open(newline="", encoding="utf-8") as stream:
+        final = list(csv.DictReader(stream))
+    assert _order(final) == _order(rows)
+    assert all(r["score"] != "" for r in final)
+
+
+def test_the_async_run_refuses_what_the_sync_run_refuses_with_the_same_line() -> None:
+    rows = table(2, 600) + table(1, 3)  # q000 again after q001, past the async 1,024-row step
+    config = ClientConfig(api_key="k", base_url="http://127.0.0.1:9")
+    with pytest.raises(BulkInputError) as sync:
+        list(rerank_table(rows, config=config))
+
+    async def collect() -> None:
+        [r async for r in arerank_table(rows, config=config)]
+
+    with pytest.raises(BulkInputError) as asynchronous:
+        anyio.run(collect)
+    assert type(asynchronous.value) is type(sync.value)
+    assert (
+        str(asynchronous.value)
+        == str(sync.value)
+        == ("row 1201: the rows of query 'q000' are not together; sort the input by 'query_id'")
+    )
+
+
+def test_a_written_column_whose_type_changes_between_batches_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pyarrow")
+    from reranker_nvidia.bulk import _formats, open_writer
+
+    monkeypatch.setattr(_formats, "BATCH_ROWS", 4)
+    writer = open_writer(tmp_path / "scored.parquet")
+    base = {"query": "q", "passage_id": 1, "passage": "p", "score": 1.0, "rank": 1, "chunk": 0}
+    writer.write([{**base, "query_id": "q1", "year": 2024}] * 4)  # the schema: year is int64
+    with pytest.raises(BulkInputError) as refused:
+        writer.write([{**base, "query_id": "q2", "year": "2024"}] * 4)
+    assert str(refused.value).startswith(
+        "query 'q2': column 'year' holds '2024', which is not int64 (the column's type)"
+    )
+    assert "\n" not in str(refused.value)
+    writer.discard()
