@@ -102,7 +102,8 @@ class BulkSummary:
     """The failures by kind (``UpstreamError 404``, ``BulkInputError``, …)."""
     failures_in_a_row: int = 0
     """Groups failed in a row with the same kind of error, up to the last one."""
-    _last_kind: str | None = None
+    last_kind: str | None = None
+    """The kind of the last group's failure; ``None`` once a group was scored."""
 
     @property
     def rows_per_second(self) -> float:
@@ -140,7 +141,7 @@ class BulkSummary:
         self.groups += 1
         if group.error is None:
             self.failures_in_a_row = 0
-            self._last_kind = None
+            self.last_kind = None
             return
         self.failed_groups += 1
         self.failed_rows += len(group.rows)
@@ -150,11 +151,11 @@ class BulkSummary:
             self.errors[kind] = ErrorCount(kind, 1, group.error, group.hint)
         else:
             count.groups += 1
-        if kind == self._last_kind:
+        if kind == self.last_kind:
             self.failures_in_a_row += 1
         else:
             self.failures_in_a_row = 1
-            self._last_kind = kind
+            self.last_kind = kind
 
 
 def _stops_the_run(err: RerankerError) -> bool:
@@ -306,7 +307,7 @@ class _Settings:
         summary = self.summary
         if self.stop_after is None or summary.failures_in_a_row < self.stop_after:
             return
-        kind = summary._last_kind or "error"
+        kind = summary.last_kind or "error"
         last = summary.errors[kind]
         summary.stopped = True
         raise BulkStoppedError(
