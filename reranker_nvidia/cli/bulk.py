@@ -229,9 +229,10 @@ class _Signals:
     def _on_signal(self, number: int, frame: FrameType | None) -> None:
         self.received.append(signal.Signals(number).name)
         if len(self.received) >= 3:
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(OSError, ValueError):
-                    stream.flush()
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout.flush()
+            with contextlib.suppress(OSError):
+                os.write(2, b"\nerror: interrupted (the output was not saved)\n")
             os._exit(130)
         if self._raised or self._depth:
             self._pending = not self._raised

@@ -206,6 +206,37 @@ def test_a_slow_close_after_ctrl_c_still_saves_the_finished_groups(
     _resume_completes(emulator, source, target, rows)
 
 
+def test_a_third_signal_while_the_output_is_saved_ends_at_once(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    # The way out of a save that hangs (a dead network disk): the second signal is noted, the
+    # third ends the process at once, and what was written stays in NAME.partial.
+    rows = table(30, 5)
+    source = tmp_path / "pairs.jsonl"
+    _write_jsonl(source, rows)
+    target = tmp_path / "scored.jsonl"
+    emulator.fault("latency=200")
+    child = _start(_bulk_argv(emulator, source, target), BULK_SLOW_CLOSE="60")
+    try:
+        _wait_for_requests(emulator, 4)
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        assert child.poll() is None, "the second signal ended the save"
+        started = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        child.wait(timeout=20)
+        elapsed = time.monotonic() - started
+    finally:
+        out, err = _finish(child)
+    assert (child.returncode, out) == (130, "")
+    assert err.endswith("\nerror: interrupted (the output was not saved)\n")
+    assert elapsed < 10
+    assert not target.exists()
+    assert _whole_groups(_read(target.with_name("scored.jsonl.partial"), "jsonl"), 5)
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
 def test_sigterm_is_treated_as_ctrl_c(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
