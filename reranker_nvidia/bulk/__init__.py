@@ -10,12 +10,19 @@ on Ray Data. docs/bulk.md describes it all.
 """
 
 from reranker_nvidia.bulk._config import ClientConfig
-from reranker_nvidia.bulk._formats import format_of, open_writer, read_rows
-from reranker_nvidia.bulk._groups import OUTPUT_COLUMNS, BulkInputError, Columns, ScoredGroup
+from reranker_nvidia.bulk._formats import BulkOutputError, format_of, open_writer, read_rows
+from reranker_nvidia.bulk._groups import (
+    OUTPUT_COLUMNS,
+    BulkInputError,
+    BulkStoppedError,
+    Columns,
+    ScoredGroup,
+)
 from reranker_nvidia.bulk._run import (
     AsyncBulkRun,
     BulkRun,
     BulkSummary,
+    ErrorCount,
     arerank_table,
     rerank_table,
 )
@@ -24,10 +31,13 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "AsyncBulkRun",
     "BulkInputError",
+    "BulkOutputError",
     "BulkRun",
+    "BulkStoppedError",
     "BulkSummary",
     "ClientConfig",
     "Columns",
+    "ErrorCount",
     "ScoredGroup",
     "arerank_table",
     "format_of",

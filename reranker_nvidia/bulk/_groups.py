@@ -12,11 +12,11 @@ is the same whatever the run's concurrency, process count or resume.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, chunk_documents
-from reranker_nvidia.errors import ConfigError
+from reranker_nvidia.errors import ConfigError, RerankerError
 from reranker_nvidia.extensions.images import Passage
 
 SCORE, RANK, CHUNK, ERROR = "score", "rank", "chunk", "error"
@@ -28,7 +28,20 @@ Document = str | Passage
 
 
 class BulkInputError(ConfigError):
-    """A table the bulk path cannot read: a missing column, a query's rows not together, …"""
+    """A table the bulk path cannot read or write: a missing column, a query's rows not together,
+    a file that is not of its format, a disk that is full, …"""
+
+
+class BulkStoppedError(RerankerError):
+    """A run stopped early: ``stop_after`` queries in a row failed with the same kind of error.
+
+    The message names the kind and quotes the last such error; ``hint`` is that
+    error's hint, if it has one.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,42 +65,73 @@ def group_key(value: object) -> str:
 
 @dataclass(slots=True)
 class Group:
-    """One query's rows, in input order."""
+    """One query's rows, in input order; ``error`` is a bad cell's, which fails it unsent."""
 
     key: str
     query: str
     rows: list[Row] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
+    error: str | None = None
 
 
 @dataclass(slots=True)
 class ScoredGroup:
-    """A group's output rows; ``error`` is the group's failure (then no row has a score)."""
+    """A group's output rows; ``error`` is the group's failure (then no row has a score).
+
+    ``kind`` names the failure's kind (its error class, and the HTTP status when
+    there is one) and ``hint`` is the error's hint, if it has one. ``carried``
+    is true for a group an earlier output held (``rerank_table(carried=…)``):
+    nothing was sent for it.
+    """
 
     key: str
     rows: list[Row]
     error: str | None
     requests: int
+    kind: str | None = None
+    hint: str | None = None
+    carried: bool = False
 
 
-def _document(row: Mapping[str, object], columns: Columns, number: int) -> Document:
+Where = Callable[[int], str]
+"""The user's name for a row, from its number (1-based): ``row 5``, or ``line 7`` of a file."""
+
+
+def row_label(number: int) -> str:
+    return f"row {number}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Bad:
+    """What is wrong with a row's cells: the message, naming the row."""
+
+    message: str
+
+
+def _document(row: Mapping[str, object], columns: Columns, label: str) -> Document | _Bad:
+    """The row's document, or what is wrong with its cells."""
+    if columns.passage not in row:
+        return _Bad(f"{label}: no column {columns.passage!r}")
     text = row[columns.passage]
     image = row.get(columns.image)
     if text is not None and not isinstance(text, str):
-        raise BulkInputError(
-            f"row {number}: {columns.passage!r} must be text, not {type(text).__name__}"
-        )
+        return _Bad(f"{label}: {columns.passage!r} must be text, not {type(text).__name__}")
     if image is None or image == "":
         if text is None:
-            raise BulkInputError(
-                f"row {number}: {columns.passage!r} is empty and there is no image"
-            )
+            return _Bad(f"{label}: {columns.passage!r} is empty and there is no image")
         return text
     if not isinstance(image, str):
-        raise BulkInputError(
-            f"row {number}: {columns.image!r} must be a data: URL, not {type(image).__name__}"
-        )
+        return _Bad(f"{label}: {columns.image!r} must be a data: URL, not {type(image).__name__}")
     return Passage(text=text or None, image=image)
+
+
+def _bad_query(row: Mapping[str, object], columns: Columns, label: str) -> str | None:
+    if columns.query not in row:
+        return f"{label}: no column {columns.query!r}"
+    query = row[columns.query]
+    if not isinstance(query, str):
+        return f"{label}: {columns.query!r} must be text, not {type(query).__name__}"
+    return None
 
 
 def iter_groups(
@@ -96,39 +140,53 @@ def iter_groups(
     *,
     seen: set[str] | None = None,
     first_row: int = 1,
+    where: Where = row_label,
 ) -> Iterator[Group]:
     """The groups of ``rows``, one at a time, in input order.
 
     ``seen`` holds the query ids of the groups read so far (kept across calls
-    that read one table in parts); rows are numbered from ``first_row``.
+    that read one table in parts); rows are numbered from ``first_row``, and
+    ``where`` names a row in messages (its line in a file). A column missing
+    from the table (its first row), a row without a query id, or a query's rows
+    not together stop the reading: a ``BulkInputError``. A bad cell (a query or
+    passage that is not text, no passage and no image, two query texts for one
+    query id) fails only its query: the group comes with its ``error``, and is
+    not sent.
     """
     seen = set() if seen is None else seen
     current: Group | None = None
     for number, row in enumerate(rows, first_row):
-        missing = [name for name in columns.required() if name not in row]
-        if missing:
-            raise BulkInputError(f"row {number}: no column {', '.join(map(repr, missing))}")
+        if number == 1:
+            missing = [name for name in columns.required() if name not in row]
+            if missing:
+                names = ", ".join(map(repr, missing))
+                raise BulkInputError(f"{where(number)}: no column {names}")
+        if columns.query_id not in row:
+            raise BulkInputError(f"{where(number)}: no column {columns.query_id!r}")
         key = group_key(row[columns.query_id])
-        query = row[columns.query]
-        if not isinstance(query, str):
-            raise BulkInputError(
-                f"row {number}: {columns.query!r} must be text, not {type(query).__name__}"
-            )
+        query = row.get(columns.query)
         if current is None or key != current.key:
             if current is not None:
                 yield current
             if key in seen:
                 raise BulkInputError(
-                    f"row {number}: the rows of query {key!r} are not together; "
+                    f"{where(number)}: the rows of query {key!r} are not together; "
                     f"sort the input by {columns.query_id!r}"
                 )
             seen.add(key)
-            current = Group(key=key, query=query)
-        elif query != current.query:
-            raise BulkInputError(
-                f"row {number}: query {key!r} has two query texts; one query id, one query"
+            bad = _bad_query(row, columns, where(number))
+            current = Group(key=key, query=query if isinstance(query, str) else "", error=bad)
+        elif query != current.query and current.error is None:
+            bad = _bad_query(row, columns, where(number))
+            current.error = bad or (
+                f"{where(number)}: query {key!r} has two query texts; one query id, one query"
             )
-        current.documents.append(_document(row, columns, number))
+        document = _document(row, columns, where(number))
+        if isinstance(document, _Bad):
+            if current.error is None:
+                current.error = document.message
+            document = ""  # a place holder: the group is not sent
+        current.documents.append(document)
         current.rows.append(dict(row))
     if current is not None:
         yield current
@@ -161,11 +219,25 @@ def scored(group: Group, scores: Sequence[float], max_documents: int) -> ScoredG
     return ScoredGroup(group.key, rows, None, (chunks[-1] + 1) if chunks else 0)
 
 
-def failed(group: Group, error: str, max_documents: int) -> ScoredGroup:
+def failed(
+    group: Group,
+    error: str,
+    max_documents: int,
+    *,
+    kind: str = "error",
+    hint: str | None = None,
+) -> ScoredGroup:
     """The group's rows with its error and no score: a failure is never a score."""
     chunks = chunk_numbers(group.documents, max_documents)
     rows = [
         {**row, SCORE: None, RANK: None, CHUNK: chunk, ERROR: error}
         for row, chunk in zip(group.rows, chunks, strict=True)
     ]
-    return ScoredGroup(group.key, rows, error, 0)
+    return ScoredGroup(group.key, rows, error, 0, kind=kind, hint=hint)
+
+
+def error_kind(err: BaseException) -> str:
+    """A failure's kind: its class, and its HTTP status if it has one (``UpstreamError 404``)."""
+    status = getattr(err, "status", None)
+    name = type(err).__name__
+    return f"{name} {status}" if isinstance(status, int) else name

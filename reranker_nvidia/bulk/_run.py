@@ -4,7 +4,8 @@ The synchronous run keeps ``concurrency`` groups in flight on daemon threads
 and hands the scored groups back in input order, at most ``2 × concurrency``
 ahead of the caller; stopping it (Ctrl-C, ``close()``) sends nothing more, and
 the requests in flight are abandoned, never awaited. The asynchronous run does
-the same on anyio tasks, a window of groups at a time.
+the same on anyio tasks, a window of groups at a time. Both read the rows the
+same way (``_Settings.groups``), so they group, number and refuse rows alike.
 """
 
 from __future__ import annotations
@@ -18,24 +19,31 @@ from collections.abc import (
     AsyncIterator,
     Callable,
     Collection,
+    Generator,
     Iterable,
     Iterator,
     Mapping,
 )
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import httpx
 
 from reranker_nvidia.bulk._config import ClientConfig
 from reranker_nvidia.bulk._groups import (
+    BulkStoppedError,
     Columns,
     Group,
     Row,
     ScoredGroup,
+    Where,
+    error_kind,
     failed,
+    group_key,
     iter_groups,
+    row_label,
     scored,
 )
 from reranker_nvidia.clients.ranker import AsyncClient, Client
@@ -55,13 +63,29 @@ DEFAULT_COLUMNS = Columns()
 Source = Iterable[Any]
 """Rows (mappings), Arrow record batches or tables, or pandas data frames — or a mix."""
 
+_Outcome = list[float] | RerankerError | ScoredGroup
+"""What a group came to: its scores, its error, or its output rows (carried over, a bad cell)."""
+
+Carried = Callable[[str, list[Row]], list[Row] | None]
+"""``(query id, the query's input rows)`` → its output rows from an earlier run, or ``None``."""
+
+
+@dataclass(slots=True)
+class ErrorCount:
+    """One kind of failure in a run: how many groups had it, its first message and hint."""
+
+    kind: str
+    groups: int
+    message: str
+    hint: str | None
+
 
 @dataclass(slots=True)
 class BulkSummary:
     """What a run did; up to date after each group."""
 
     rows: int = 0
-    """Rows written: scored and failed."""
+    """Rows written: scored and failed (not those carried over from an earlier output)."""
     groups: int = 0
     failed_groups: int = 0
     failed_rows: int = 0
@@ -69,9 +93,17 @@ class BulkSummary:
     """Groups not sent because the output has them already (resume)."""
     skipped_rows: int = 0
     requests: int = 0
-    """Requests of the groups scored (one per chunk)."""
+    """Requests sent: every attempt, those that failed and retries included."""
     seconds: float = 0.0
     interrupted: bool = False
+    stopped: bool = False
+    """Stopped early: too many queries in a row failed with the same kind of error."""
+    errors: dict[str, ErrorCount] = field(default_factory=dict)
+    """The failures by kind (``UpstreamError 404``, ``BulkInputError``, …)."""
+    failures_in_a_row: int = 0
+    """Groups failed in a row with the same kind of error, up to the last one."""
+    last_kind: str | None = None
+    """The kind of the last group's failure; ``None`` once a group was scored."""
 
     @property
     def rows_per_second(self) -> float:
@@ -86,17 +118,44 @@ class BulkSummary:
         )
         if self.skipped_groups:
             text += f"; {self.skipped_groups} groups ({self.skipped_rows} rows) already written"
-        if self.interrupted:
+        if self.stopped:
+            text += "; stopped early"
+        elif self.interrupted:
             text += "; interrupted"
         return text
 
+    def common_error(self) -> ErrorCount | None:
+        """The kind of failure most groups had (the first seen, on a tie); ``None``: no failure."""
+        best: ErrorCount | None = None
+        for count in self.errors.values():
+            if best is None or count.groups > best.groups:
+                best = count
+        return best
+
     def add(self, group: ScoredGroup) -> None:
+        if group.carried:
+            self.skipped_groups += 1
+            self.skipped_rows += len(group.rows)
+            return
         self.rows += len(group.rows)
         self.groups += 1
-        self.requests += group.requests
-        if group.error is not None:
-            self.failed_groups += 1
-            self.failed_rows += len(group.rows)
+        if group.error is None:
+            self.failures_in_a_row = 0
+            self.last_kind = None
+            return
+        self.failed_groups += 1
+        self.failed_rows += len(group.rows)
+        kind = group.kind or "error"
+        count = self.errors.get(kind)
+        if count is None:
+            self.errors[kind] = ErrorCount(kind, 1, group.error, group.hint)
+        else:
+            count.groups += 1
+        if kind == self.last_kind:
+            self.failures_in_a_row += 1
+        else:
+            self.failures_in_a_row = 1
+            self.last_kind = kind
 
 
 def _stops_the_run(err: RerankerError) -> bool:
@@ -129,8 +188,33 @@ def source_rows(source: Source) -> Iterator[Mapping[str, object]]:
             )
 
 
+class _RequestCounter:
+    """Counts the requests a client sends (an httpx event hook), while a run lasts."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> None:
+        with self._lock:
+            self.count += 1
+
+    async def asynchronous(self, request: httpx.Request) -> None:
+        self(request)
+
+    def attach(self, http: httpx.Client | httpx.AsyncClient) -> None:
+        hook = self.asynchronous if isinstance(http, httpx.AsyncClient) else self
+        hooks = http.event_hooks
+        http.event_hooks = {**hooks, "request": [*hooks.get("request", []), hook]}
+
+    def detach(self, http: httpx.Client | httpx.AsyncClient) -> None:
+        hooks = http.event_hooks
+        kept = [h for h in hooks.get("request", []) if h not in (self, self.asynchronous)]
+        http.event_hooks = {**hooks, "request": kept}
+
+
 class _Settings:
-    """What every group of a run shares: where to send, how, and what to skip."""
+    """What every group of a run shares: where to send, how, what to skip or carry over."""
 
     def __init__(
         self,
@@ -138,15 +222,30 @@ class _Settings:
         columns: Columns,
         skip: Collection[str],
         on_group: Callable[[ScoredGroup, BulkSummary], None] | None,
+        *,
+        carried: Carried | None = None,
+        stop_after: int | None = None,
     ) -> None:
+        if stop_after is not None and stop_after < 0:
+            raise ConfigError(f"stop_after must be 0 (never) or more, not {stop_after}")
         self.config = config or ClientConfig()
         self.cfg: ClassConfig | None = self.config.class_config()
         self.columns = columns
         self.skip = skip
         self.on_group = on_group
+        self.carried = carried
+        self.stop_after = stop_after or None
         self.summary = BulkSummary()
+        self.requests = _RequestCounter()
+        self.where: Where = row_label
         self._seen: set[str] = set()
         self._rows_read = 0
+
+    def read_from(self, source: object) -> None:
+        """Name rows as ``source`` does (a file's lines), if it can."""
+        where = getattr(source, "where", None)
+        if callable(where):
+            self.where = where
 
     def chunk_size(self, client_max_documents: int) -> int:
         """The passages per request ``Client.rank`` uses: a class setting wins, as there."""
@@ -160,25 +259,62 @@ class _Settings:
                 yield row
 
         first = self._rows_read + 1
-        for group in iter_groups(counted(), self.columns, seen=self._seen, first_row=first):
+        groups = iter_groups(
+            counted(), self.columns, seen=self._seen, first_row=first, where=self.where
+        )
+        for group in groups:
             if group.key in self.skip:
                 self.summary.skipped_groups += 1
                 self.summary.skipped_rows += len(group.rows)
                 continue
             yield group
 
-    def outcome(self, group: Group, scores: list[float] | RerankerError, size: int) -> ScoredGroup:
+    def ready(self, group: Group, size: int) -> ScoredGroup | None:
+        """The group's outcome when nothing is to be sent: carried over, or a bad cell."""
+        if self.carried is not None:
+            rows = self.carried(group.key, group.rows)
+            if rows is not None:
+                return ScoredGroup(group.key, rows, None, 0, carried=True)
+        if group.error is not None:
+            return failed(group, one_line(group.error), size, kind="BulkInputError")
+        return None
+
+    def outcome(self, group: Group, scores: _Outcome, size: int) -> ScoredGroup:
+        if isinstance(scores, ScoredGroup):
+            return scores
         if isinstance(scores, RerankerError):
             if _stops_the_run(scores):
                 raise scores
-            return failed(group, one_line(str(scores)), size)
+            hint = getattr(scores, "hint", None)
+            return failed(
+                group,
+                one_line(str(scores)),
+                size,
+                kind=error_kind(scores),
+                hint=hint if isinstance(hint, str) and hint else None,
+            )
         return scored(group, scores, size)
 
     def done(self, group: ScoredGroup, started: float) -> None:
         self.summary.add(group)
+        self.summary.requests = self.requests.count
         self.summary.seconds = time.monotonic() - started
         if self.on_group is not None:
             self.on_group(group, self.summary)
+
+    def check_stop(self) -> None:
+        """Stop the run if ``stop_after`` groups in a row failed with the same kind of error."""
+        summary = self.summary
+        if self.stop_after is None or summary.failures_in_a_row < self.stop_after:
+            return
+        kind = summary.last_kind or "error"
+        last = summary.errors[kind]
+        summary.stopped = True
+        raise BulkStoppedError(
+            f"stopped after {summary.failures_in_a_row} queries in a row failed with the same "
+            f"error ({kind}): {last.message}",
+            hint=last.hint,
+        )
 
 
 class BulkRun:
@@ -203,6 +339,7 @@ class BulkRun:
         self._concurrency = concurrency or self._client.max_concurrency
         if self._concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {self._concurrency}")
+        settings.read_from(source)
 
     @property
     def summary(self) -> BulkSummary:
@@ -219,13 +356,12 @@ class BulkRun:
             return err
         return [entry.score for entry in result.document_scores]
 
-    def groups(self) -> Iterator[ScoredGroup]:
-        """The scored groups, in input order."""
+    def groups(self) -> Generator[ScoredGroup]:
+        """The scored groups, in input order; ``close()`` it to stop (nothing more is sent)."""
         settings = self._settings
         size = self._settings.chunk_size(self._client.max_documents)
         started = time.monotonic()
-        jobs: queue.SimpleQueue[tuple[Group, Future[list[float] | RerankerError]] | None]
-        jobs = queue.SimpleQueue()
+        jobs: queue.SimpleQueue[tuple[Group, Future[_Outcome]] | None] = queue.SimpleQueue()
         stop = threading.Event()
 
         def work() -> None:
@@ -246,25 +382,35 @@ class BulkRun:
         ]
         for thread in threads:
             thread.start()
-        window: collections.deque[tuple[Group, Future[list[float] | RerankerError]]]
-        window = collections.deque()
+        window: collections.deque[tuple[Group, Future[_Outcome]]] = collections.deque()
+        settings.requests.attach(self._client.http)
+
+        abandoned = False  # Ctrl-C: the process is ending; nothing is closed on the way out
+
+        def head() -> ScoredGroup:
+            group, done = window.popleft()
+            out = settings.outcome(group, done.result(), size)
+            settings.done(out, started)
+            return out
+
         try:
             for group in settings.groups(source_rows(self._source)):
-                future: Future[list[float] | RerankerError] = Future()
-                jobs.put((group, future))
+                future: Future[_Outcome] = Future()
+                ready = settings.ready(group, size)
+                if ready is None:
+                    jobs.put((group, future))
+                else:
+                    future.set_result(ready)
                 window.append((group, future))
                 while len(window) >= 2 * self._concurrency:
-                    head, done = window.popleft()
-                    out = settings.outcome(head, done.result(), size)
-                    settings.done(out, started)
-                    yield out
+                    yield head()
+                    settings.check_stop()
             while window:
-                head, done = window.popleft()
-                out = settings.outcome(head, done.result(), size)
-                settings.done(out, started)
-                yield out
-        except BaseException:
-            self.summary.interrupted = True
+                yield head()
+                settings.check_stop()
+        except BaseException as exc:
+            self.summary.interrupted = not isinstance(exc, RerankerError)  # errors say themselves
+            abandoned = isinstance(exc, KeyboardInterrupt)
             raise
         finally:
             stop.set()  # nothing more starts; what is in flight is abandoned, not awaited
@@ -272,8 +418,10 @@ class BulkRun:
                 pending.cancel()
             for _ in threads:
                 jobs.put(None)
+            settings.requests.detach(self._client.http)
+            self.summary.requests = settings.requests.count
             self.summary.seconds = time.monotonic() - started
-            if self._own and not self.summary.interrupted:
+            if self._own and not abandoned:
                 self._client.close()
 
 
@@ -294,6 +442,7 @@ class AsyncBulkRun:
         self._concurrency = concurrency or self._client.max_concurrency
         if self._concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {self._concurrency}")
+        settings.read_from(source)
 
     @property
     def summary(self) -> BulkSummary:
@@ -335,11 +484,19 @@ class AsyncBulkRun:
         groups: Callable[[Iterable[Mapping[str, object]]], Iterator[Group]],
         pending: list[Mapping[str, object]],
     ) -> list[Group]:
-        """The groups of ``pending`` but its last (maybe unfinished), which stays in it."""
-        key = self._settings.columns.query_id
-        last = pending[-1].get(key)
+        """The groups of ``pending`` but its last (maybe unfinished), which stays in it.
+
+        Query ids are compared as the groups compare them (as text), so a NaN id
+        groups here as it does in the synchronous run.
+        """
+        name = self._settings.columns.query_id
+
+        def key(row: Mapping[str, object]) -> str | None:
+            return group_key(row[name]) if name in row else None
+
+        last = key(pending[-1])
         cut = len(pending)
-        while cut > 0 and pending[cut - 1].get(key) == last:
+        while cut > 0 and key(pending[cut - 1]) == last:
             cut -= 1
         done = list(groups(pending[:cut]))
         del pending[:cut]
@@ -349,7 +506,7 @@ class AsyncBulkRun:
         self,
         limit: anyio.CapacityLimiter,
         group: Group,
-        results: list[list[float] | RerankerError],
+        results: list[_Outcome],
         i: int,
     ) -> None:
         async with limit:
@@ -366,21 +523,28 @@ class AsyncBulkRun:
         size = self._settings.chunk_size(self._client.max_documents)
         started = time.monotonic()
         limit = anyio.CapacityLimiter(self._concurrency)
+        settings.requests.attach(self._client.http)
         try:
             async for window in self._windows():
-                results: list[list[float] | RerankerError] = [[] for _ in window]
-
+                results: list[_Outcome] = [[] for _ in window]
                 async with anyio.create_task_group() as tasks:
                     for i, group in enumerate(window):
-                        tasks.start_soon(self._score, limit, group, results, i)
+                        ready = settings.ready(group, size)
+                        if ready is None:
+                            tasks.start_soon(self._score, limit, group, results, i)
+                        else:
+                            results[i] = ready
                 for group, outcome in zip(window, results, strict=True):
                     out = settings.outcome(group, outcome, size)
                     settings.done(out, started)
                     yield out
-        except BaseException:
-            self.summary.interrupted = True
+                    settings.check_stop()
+        except BaseException as exc:
+            self.summary.interrupted = not isinstance(exc, RerankerError)  # errors say themselves
             raise
         finally:
+            settings.requests.detach(self._client.http)
+            self.summary.requests = settings.requests.count
             self.summary.seconds = time.monotonic() - started
             if self._own:
                 with anyio.CancelScope(shield=True):
@@ -396,6 +560,8 @@ def rerank_table(
     concurrency: int | None = None,
     skip: Collection[str] = frozenset(),
     on_group: Callable[[ScoredGroup, BulkSummary], None] | None = None,
+    carried: Carried | None = None,
+    stop_after: int | None = None,
 ) -> BulkRun:
     """Score a long-form table: one row per (query, passage), the same rows back with scores.
 
@@ -403,14 +569,20 @@ def rerank_table(
     tables, or pandas data frames, read lazily. Each output row is its input
     row plus ``score``, ``rank`` (in its query, from 1), ``chunk`` (the request
     of ``Client.rank`` that scored it) and ``error`` (a failed group's error, on
-    each of its rows, whose ``score`` and ``rank`` are then ``None``).
+    each of its rows, whose ``score`` and ``rank`` are then ``None``). A row
+    with a bad cell (a passage that is not text, neither passage nor image)
+    fails its query, unsent, with an error naming the row.
     ``config`` builds the client and gives the class settings (``base_url``,
     ``model``); a ``client`` given is used, and not closed. ``concurrency``
     groups are in flight at once (the client's ``max_concurrency`` by default);
-    groups whose query id is in ``skip`` are not sent. ``on_group`` is called
-    after each group with the run's summary.
+    groups whose query id is in ``skip`` are not sent, nor given back.
+    ``carried(query_id, rows)`` may give a query's output rows from an earlier
+    run: they are given back in the query's place, and nothing is sent for it.
+    ``stop_after=N`` stops the run with :class:`BulkStoppedError` once N queries
+    in a row failed with the same kind of error. ``on_group`` is called after
+    each group with the run's summary.
     """
-    settings = _Settings(config, columns, skip, on_group)
+    settings = _Settings(config, columns, skip, on_group, carried=carried, stop_after=stop_after)
     return BulkRun(source, client, settings, concurrency)
 
 
@@ -423,7 +595,9 @@ def arerank_table(
     concurrency: int | None = None,
     skip: Collection[str] = frozenset(),
     on_group: Callable[[ScoredGroup, BulkSummary], None] | None = None,
+    carried: Carried | None = None,
+    stop_after: int | None = None,
 ) -> AsyncBulkRun:
     """:func:`rerank_table` on an :class:`AsyncClient`; ``source`` may be an async iterable."""
-    settings = _Settings(config, columns, skip, on_group)
+    settings = _Settings(config, columns, skip, on_group, carried=carried, stop_after=stop_after)
     return AsyncBulkRun(source, client, settings, concurrency)

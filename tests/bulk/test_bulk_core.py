@@ -209,7 +209,8 @@ def test_the_cli_refuses_to_overwrite_and_reports_failed_groups(
     assert "1 groups failed (2 rows)" in out
     assert err == (
         f"error: 1 groups failed; their rows in {target} carry the error "
-        "(--resume sends them again)\n"
+        "(--resume sends them again); the most common, in 1 groups: "
+        "connection to NVIDIA API failed with status: 500\n"
     )
     failed = [r for r in read_rows(target) if r["error"]]
     assert [r["query_id"] for r in failed] == ["q000", "q000"]

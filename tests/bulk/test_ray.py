@@ -7,14 +7,19 @@ call the callable class in this process, with no Ray cluster.
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reranker_nvidia.bulk import ClientConfig, rerank_table
 from tests.bulk.conftest import Emulator, table
+from tests.support.doc_blocks import ROOT, offline_environment
 
 pa = pytest.importorskip("pyarrow")
 pd = pytest.importorskip("pandas")
@@ -119,3 +124,36 @@ def test_with_retries_off_the_failed_groups_are_exactly_those_answered_503(
     assert failed == answered_503
     assert all(r["score"] is None and r["rank"] is None for r in out if r["error"] is not None)
     assert all(isinstance(r["score"], float) for r in out if r["error"] is None)
+
+
+_RAY_EXAMPLE = re.compile(r"^```python ray\n(.*?)^```", re.M | re.S)
+_SHOWN = re.compile(r"print\(.*\)  # → (.*)$", re.M)
+
+
+@pytest.mark.ray
+@ray_warnings
+def test_the_ray_example_of_docs_bulk_md_runs_the_reranking_once(
+    ray_cluster: Any, tmp_path: Path
+) -> None:
+    # The documentation test of docs/bulk.md's Ray example (its fence, "python ray", keeps it
+    # out of the generic block runner, which wants a silent stderr: Ray logs to it). Run as
+    # written, on the module's local Ray (RAY_ADDRESS: its ray.init() joins it).
+    (code,) = _RAY_EXAMPLE.findall((ROOT / "docs" / "bulk.md").read_text(encoding="utf-8"))
+    script = tmp_path / "example.py"
+    script.write_text(code, encoding="utf-8")
+    env = offline_environment()
+    env["RAY_ADDRESS"] = ray_cluster.get_runtime_context().gcs_address
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    # Every "# → " line, in order: 100 rows and no failure, and 20 requests for 20 queries
+    # (counting the lazy dataset after writing it would have sent 40).
+    assert done.stdout.splitlines() == _SHOWN.findall(code) == ["100 0", "20"]
