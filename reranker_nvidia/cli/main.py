@@ -16,6 +16,7 @@ from typing import TextIO
 
 from reranker_nvidia import __version__
 from reranker_nvidia.cli import models, rerank
+from reranker_nvidia.cli.output import printable
 from reranker_nvidia.errors import ModelDeprecationWarning, RerankerError
 
 DESCRIPTION = """\
@@ -46,8 +47,13 @@ _EXTRA_HINT = (
 
 
 def one_line(message: str) -> str:
-    """A message on one line: newlines and carriage returns written as \\n and \\r."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
+    """A message on one line, safe for a terminal: every control character escaped.
+
+    Line breaks are written ``\\n`` and ``\\r``, an ESC ``\\x1b``, a BEL ``\\x07``, a
+    bidirectional override ``\\u202e`` (:func:`~reranker_nvidia.cli.output.printable`): a
+    server's error text cannot move the cursor, retitle the window or clear the screen.
+    """
+    return printable(message)
 
 
 def _optional(

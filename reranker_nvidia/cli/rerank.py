@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from reranker_nvidia.cli.inputs import InputError, read_bytes, read_lines, read_numbered_objects
-from reranker_nvidia.cli.output import Progress, format_score, table
+from reranker_nvidia.cli.output import Progress, format_score, json_text, table
 from reranker_nvidia.clients.ranker import Client, HeaderSource
 from reranker_nvidia.config.class_settings import DEFAULT_BASE_URL, DEFAULT_NVIDIA_MODEL, NAME
 from reranker_nvidia.entities.moduletools.config import ClassConfig
@@ -290,8 +289,8 @@ class _ProgressClient:
 
 
 def _dump(value: Any) -> str:
-    """Strict JSON: the input refuses non-finite numbers, so none can reach here."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    """Strict JSON, safe for a terminal: the input refuses non-finite numbers."""
+    return json_text(value)
 
 
 def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
