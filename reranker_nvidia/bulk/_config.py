@@ -35,6 +35,8 @@ class ClientConfig:
         timeout: float | None = None,
         **settings: Any,
     ) -> None:
+        if api_key is not None and not isinstance(api_key, str):  # as Client(api_key=…) says
+            raise TypeError(f"api_key must be a str or None, not {type(api_key).__name__}")
         values: dict[str, Any] = {
             "api_key": api_key,
             "base_url": base_url,

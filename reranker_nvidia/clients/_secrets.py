@@ -42,8 +42,12 @@ def check_api_key(key: str, source: str) -> None:
     """Refuse ``key`` unless it is a valid header value: printable ASCII, no edge whitespace.
 
     ``source`` names where the key came from (``X-Nvidia-Api-Key header``,
-    ``NVIDIA_APIKEY``). The message never holds the key.
+    ``NVIDIA_APIKEY``). The message never holds the key. A key that is not a
+    ``str`` at all (a list, bytes) is a ``TypeError`` naming the argument.
     """
+    if not isinstance(key, str):
+        name = "api_key" if source == "the api_key argument" else source
+        raise TypeError(f"{name} must be a str or None, not {type(key).__name__}")
     fault = _header_value_fault(key)
     if fault is not None:
         raise InvalidAPIKeyError(
