@@ -7,7 +7,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from reranker_nvidia.errors import RerankerError
 
@@ -24,9 +24,24 @@ class Line:
     text: str
 
 
-def read_bytes(source: str, stdin: BinaryIO | None = None) -> bytes:
-    """All bytes of ``source``: a file path, or ``-`` for standard input."""
+READING_A_TERMINAL = (
+    "reading documents from standard input (end with Ctrl-D; --input FILE reads a file)\n"
+)
+"""What ``rerank`` says, on stderr, before it waits for a terminal's input."""
+
+
+def read_bytes(
+    source: str, stdin: BinaryIO | None = None, *, notice: TextIO | None = None
+) -> bytes:
+    """All bytes of ``source``: a file path, or ``-`` for standard input.
+
+    When standard input is a terminal, :data:`READING_A_TERMINAL` is written to
+    ``notice`` first, so that a command waiting for input does not look hung.
+    """
     if source == "-":
+        if stdin is None and notice is not None and _is_terminal(sys.stdin):
+            notice.write(READING_A_TERMINAL)
+            notice.flush()
         stream = stdin if stdin is not None else sys.stdin.buffer
         return stream.read()
     try:
@@ -34,6 +49,13 @@ def read_bytes(source: str, stdin: BinaryIO | None = None) -> bytes:
     except OSError as err:
         reason = err.strerror or str(err)
         raise InputError(f"cannot read input {source}: {reason}") from None
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no stdin, or a closed one
+        return False
 
 
 def decode(data: bytes) -> str:

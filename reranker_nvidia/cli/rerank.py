@@ -299,7 +299,7 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
         args.timeout if args.timeout is not None else module_http_client_timeout_from_environment()
     )
     cfg = _class_config(args)
-    data = read_bytes(args.input)
+    data = read_bytes(args.input, notice=stderr)
     headers: list[tuple[str, str]] = args.header
     progress = Progress(stderr)
     with Client(
