@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -14,6 +15,7 @@ from reranker_nvidia.clients.ranker import Client, HeaderSource
 from reranker_nvidia.config.class_settings import DEFAULT_BASE_URL, DEFAULT_NVIDIA_MODEL, NAME
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
+from reranker_nvidia.errors import RerankerError
 from reranker_nvidia.extensions.settings import SETTINGS, Setting, checked_class_settings
 from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
@@ -331,13 +333,41 @@ class _Job:
     progress: Progress
 
 
+_NAMED_DOCUMENTS = re.compile(r"\((documents?) (\d+(?:, \d+)*)((?:, … \(\d+ in all\))?)\)")
+
+
+@contextlib.contextmanager
+def _naming_input_lines(numbers: Sequence[int]) -> Iterator[None]:
+    """An error naming the caller's documents names their input lines too.
+
+    ``(document 600)`` becomes ``(document 600, input line 604)``; ``numbers[i]``
+    is the input line of document ``i``.
+    """
+
+    def with_lines(found: re.Match[str]) -> str:
+        indices = [int(index) for index in found.group(2).split(", ")]
+        if not all(0 <= index < len(numbers) for index in indices):
+            return found.group()
+        shown = ", ".join(str(numbers[index]) for index in indices)
+        which = "input line" if len(indices) == 1 else "input lines"
+        return f"({found.group(1)} {found.group(2)}, {which} {shown}{found.group(3)})"
+
+    try:
+        yield
+    except RerankerError as err:
+        if err.args and isinstance(err.args[0], str):
+            err.args = (_NAMED_DOCUMENTS.sub(with_lines, err.args[0]), *err.args[1:])
+        raise
+
+
 def _rerank_lines(job: _Job, data: bytes) -> str | None:
     args = job.args
     lines = read_lines(data)
     documents = [line.text for line in lines]
-    result = job.client.rank(
-        args.query, documents, job.cfg, headers=job.headers, on_progress=job.progress
-    )
+    with _naming_input_lines([line.number for line in lines]):
+        result = job.client.rank(
+            args.query, documents, job.cfg, headers=job.headers, on_progress=job.progress
+        )
     scores = [s.score for s in result.document_scores]
     order = sorted(range(len(documents)), key=scores.__getitem__, reverse=True)[: args.top]
     if args.output == "json":
@@ -364,9 +394,10 @@ def _rerank_objects(job: _Job, data: bytes) -> str | None:
     position = {id(result): i for i, result in enumerate(results)}
     provider = ReRankerProvider(_ProgressClient(job.client, job.progress))
     params = Params(property=args.property, query=args.query)
-    ranked = provider.additional_property_fn(
-        results, params, None, None, job.cfg, headers=job.headers
-    )
+    with _naming_input_lines([number for number, _ in numbered]):
+        ranked = provider.additional_property_fn(
+            results, params, None, None, job.cfg, headers=job.headers
+        )
     if not ranked:
         return "" if args.output == "json" and objects else None
     lines: list[str] = []
@@ -400,9 +431,10 @@ def _rerank_passages(job: _Job, data: bytes) -> str | None:
     image_name: str = args.image_property
     _check_images(objects, image_name)
     passages = [_passage(obj, args.property, image_name, Passage) for obj in objects]
-    result = job.client.rank(
-        args.query, passages, job.cfg, headers=job.headers, on_progress=job.progress
-    )
+    with _naming_input_lines([number for number, _ in numbered]):
+        result = job.client.rank(
+            args.query, passages, job.cfg, headers=job.headers, on_progress=job.progress
+        )
     lines: list[str] = []
     rows: list[list[str]] = []
     for rank, row in enumerate(ranked(result, args.top), 1):
