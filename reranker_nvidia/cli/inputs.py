@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -151,3 +152,28 @@ def read_numbered_objects(data: bytes) -> list[tuple[int, dict[str, Any]]]:
             raise InputError(f"input line {line.number}: _additional must be an object, not {kind}")
         objects.append((line.number, value))
     return objects
+
+
+_SHOWN_PROPERTIES = 12
+
+
+def property_fault(properties: Sequence[Mapping[str, Any]], name: str) -> str | None:
+    """Why ``name`` gives none of these results a document, or ``None`` when one has it as text.
+
+    Weaviate ranks a result without the property (or with a value that is not
+    text) as ``""``, which NVIDIA refuses; when no result has it, nothing is
+    worth sending. ``reranker-nvidia rerank --property`` and
+    ``reranker_nvidia.weaviate.rerank`` refuse with this text, before sending.
+    """
+    if not properties or any(isinstance(obj.get(name), str) for obj in properties):
+        return None
+    if not any(name in obj for obj in properties):
+        seen = sorted({key for obj in properties for key in obj if key != "_additional"})
+        shown = ", ".join(seen[:_SHOWN_PROPERTIES]) or "none"
+        if len(seen) > _SHOWN_PROPERTIES:
+            shown += f", … ({len(seen)} in all)"
+        return f"no search result has the property {name!r} (properties seen: {shown})"
+    return (
+        f"no search result has a string in property {name!r} "
+        '(Weaviate would send every document as "")'
+    )

@@ -9,7 +9,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from reranker_nvidia.cli.inputs import InputError, read_bytes, read_lines, read_numbered_objects
+from reranker_nvidia.cli.inputs import (
+    InputError,
+    property_fault,
+    read_bytes,
+    read_lines,
+    read_numbered_objects,
+)
 from reranker_nvidia.cli.output import Progress, format_score, json_text, table
 from reranker_nvidia.clients.ranker import Client, HeaderSource
 from reranker_nvidia.config.class_settings import DEFAULT_BASE_URL, DEFAULT_NVIDIA_MODEL, NAME
@@ -469,23 +475,11 @@ def _check_images(objects: Sequence[dict[str, Any]], name: str) -> None:
     raise InputError(f"no search result has a string (a data: URL) in property {name!r}")
 
 
-_SHOWN_PROPERTIES = 12
-
-
 def _check_property(objects: Sequence[dict[str, Any]], name: str) -> None:
     """Refuse, before anything is sent, a property that gives no result a document."""
-    if not objects or any(isinstance(obj.get(name), str) for obj in objects):
-        return
-    if not any(name in obj for obj in objects):
-        seen = sorted({key for obj in objects for key in obj if key != "_additional"})
-        shown = ", ".join(seen[:_SHOWN_PROPERTIES]) or "none"
-        if len(seen) > _SHOWN_PROPERTIES:
-            shown += f", … ({len(seen)} in all)"
-        raise InputError(f"no search result has the property {name!r} (properties seen: {shown})")
-    raise InputError(
-        f"no search result has a string in property {name!r} "
-        '(Weaviate would send every document as "")'
-    )
+    fault = property_fault(objects, name)
+    if fault is not None:
+        raise InputError(fault)
 
 
 def _shown(value: Any) -> str:
