@@ -33,7 +33,7 @@ commands:
 Run 'reranker-nvidia COMMAND --help' for a command's options.
 
 exit status: 0 success; 1 error, one line on stderr starting "error: " (and, when
-the error knows a setting that would fit, a second line starting "hint: "); 2 usage
+the error knows what would fit, a second line starting "hint: "); 2 usage
 error (a bare 'reranker-nvidia' too), the usage on stderr; 130 interrupted (Ctrl-C).
 A model's announced end of life is one line on stderr starting "warning: ".
 """
@@ -54,6 +54,25 @@ def one_line(message: str) -> str:
     server's error text cannot move the cursor, retitle the window or clear the screen.
     """
     return printable(message)
+
+
+def error_and_hint(error: RerankerError) -> tuple[str, str | None]:
+    """The ``error:`` line and the ``hint:`` line (or ``None``) of an error: one rule.
+
+    The hint is ``err.hint`` (the cause's, for ``client rank: …``) and always
+    has its own line: a message that ends with ``; <hint>`` (an ``endpoint`` or
+    ``truncate`` set, D-EXT-ENDPOINT) is printed without it. A hint the message
+    already says as its own words (a retired model's line) is not said twice.
+    """
+    message = str(error)
+    hint = getattr(error, "hint", None)
+    if hint is None:
+        hint = getattr(getattr(error, "cause", None), "hint", None)
+    if not isinstance(hint, str) or not hint:
+        return message, None
+    if message.endswith(f"; {hint}"):
+        return message.removesuffix(f"; {hint}"), hint
+    return message, None if hint in message else hint
 
 
 def _optional(
@@ -194,9 +213,9 @@ def main(
             status: int = args.command(args)
             return status
     except RerankerError as error:
-        err.write(f"error: {one_line(str(error))}\n")
-        hint = getattr(error, "hint", None)
-        if isinstance(hint, str) and hint and hint not in str(error):
+        message, hint = error_and_hint(error)
+        err.write(f"error: {one_line(message)}\n")
+        if hint is not None:
             err.write(f"hint: {one_line(hint)}\n")
         return 1
     except KeyboardInterrupt:

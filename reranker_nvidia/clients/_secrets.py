@@ -214,6 +214,8 @@ def _mask_own_texts(link: BaseException, secrets: Sequence[str]) -> None:
         link.body = redact_bytes(link.body, secrets)
         if link.detail is not None:
             link.detail = redact(link.detail, secrets)
+        if link.hint is not None:  # a hint may quote the base URL
+            link.hint = redact(link.hint, secrets)
         link.content_type = redact(link.content_type, secrets)
     if isinstance(link, RedirectError) and link.location is not None:
         link.location = redact(link.location, secrets)

@@ -386,7 +386,7 @@ def perform_rank(
         answer = yield post
         assert answer is not None
         if answer.status != 200:
-            raise r.response_error(answer, post.secrets, first_index, len(documents), settings)
+            raise r.response_error(answer, post, first_index, len(documents), settings)
         if answer.announces_end_of_life:  # D-EXT-LIFECYCLE
             c.notices.notice(settings.model(), answer.headers)
         return r.document_scores(answer, documents)
@@ -634,15 +634,14 @@ class GoRoute:
         return key
 
     def response_error(
-        self,
-        answer: Answer,
-        secrets: Sequence[str],
-        first_index: int,
-        passages: int,
-        settings: ClassSettings,
+        self, answer: Answer, post: Post, first_index: int, passages: int, settings: ClassSettings
     ) -> RerankerError:
         err = get_response_error(
-            answer.status, answer.body, answer.headers, secrets=secrets, first_index=first_index
+            answer.status,
+            answer.body,
+            answer.headers,
+            secrets=post.secrets,
+            first_index=first_index,
         )
         return refined_error(
             err,
@@ -651,6 +650,7 @@ class GoRoute:
             first_index=first_index,
             passages=passages,
             hinted=self.hinted,
+            url=post.url,
         )
 
     def document_scores(self, answer: Answer, documents: Sequence[Any]) -> list[DocumentScore]:
