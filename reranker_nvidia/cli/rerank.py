@@ -18,7 +18,7 @@ from reranker_nvidia.cli.inputs import (
 )
 from reranker_nvidia.cli.output import Progress, format_score, json_text, table
 from reranker_nvidia.clients.ranker import Client, HeaderSource
-from reranker_nvidia.config.class_settings import DEFAULT_BASE_URL, DEFAULT_NVIDIA_MODEL, NAME
+from reranker_nvidia.config.class_settings import NAME
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
 from reranker_nvidia.errors import RerankerError
@@ -178,14 +178,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="read JSON Lines search results and rank by this property (Weaviate's rerank)",
     )
     parser.add_argument(
-        "--model", metavar="M", help=f"class setting 'model' (default {DEFAULT_NVIDIA_MODEL})"
-    )
-    parser.add_argument(
-        "--base-url",
-        metavar="URL",
-        help=f"class setting 'baseURL' (default {DEFAULT_BASE_URL})",
-    )
-    parser.add_argument(
         "--header",
         action="append",
         default=[],
@@ -245,21 +237,30 @@ def flag_dest(row: Setting) -> str:
 def add_setting_flags(
     group: argparse._ActionsContainer, *, fields: argparse._ActionsContainer | None = None
 ) -> None:
-    """One flag per row of the settings table; the client's own fields go to ``fields``."""
+    """One flag per row of the settings table; the client's own fields, and Go's two class
+    settings (``--base-url``, ``--model``), go to ``fields``. A flag the command declares
+    itself is left to it."""
     for row in SETTINGS:
-        own = row.client_field
+        if row.flag in group._option_string_actions:
+            continue
+        own = row.client_field or row.go_key
+        help_text = f"class setting '{row.key}': {row.help}"
         (fields if own and fields is not None else group).add_argument(
             row.flag,
             type=PARSERS[row.cli_type],
-            default=row.default if own and row.default is not None else None,
+            default=row.default if row.client_field and row.default is not None else None,
             metavar=row.metavar,
-            help=row.help if own else f"class setting '{row.key}': {row.help}",
+            help=row.help if row.client_field else help_text,
         )
 
 
 def setting_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The table's settings given on the command line, by keyword name."""
-    values = {row.name: getattr(args, flag_dest(row), None) for row in SETTINGS}
+    """The table's settings beyond Go's given on the command line, by keyword name.
+
+    Go's own, ``--base-url`` and ``--model`` (``args.base_url``, ``args.model``),
+    are class settings each command passes itself.
+    """
+    values = {row.name: getattr(args, flag_dest(row), None) for row in SETTINGS if not row.go_key}
     return {name: value for name, value in values.items() if value is not None}
 
 
