@@ -8,17 +8,17 @@ from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, ClassConfig, Cl
 from reranker_nvidia.extensions.pickling import SealedKey
 from reranker_nvidia.extensions.settings import SETTINGS, checked_class_settings, setting
 
-_OWN = ("api_key", "base_url", "model", "timeout")
-"""What is not a row of the settings table: the key, the two Go class settings, the timeout."""
+_OWN = ("api_key", "timeout")
+"""What is not a row of the settings table: the key and the timeout."""
 
 
 class ClientConfig:
     """What a bulk run needs to build its client, in any process (D-EXT-PICKLE).
 
-    ``base_url`` and ``model`` are the class settings ``baseURL`` and ``model``
-    (``None``: the module's defaults); ``api_key`` and ``timeout`` are the
-    client's. Every other keyword is a setting of the table
-    (``reranker_nvidia.extensions.settings.SETTINGS``: ``max_documents``,
+    ``api_key`` and ``timeout`` are the client's. Every other keyword is a
+    setting of the table (``reranker_nvidia.extensions.settings.SETTINGS``:
+    ``base_url`` and ``model``, the class settings ``baseURL`` and ``model``
+    (``None``: the module's defaults, NVIDIA's public API), ``max_documents``,
     ``retries``, ``requests_per_minute``, …), read as an attribute.
     ``api_key=None`` reads ``NVIDIA_APIKEY`` where the client is built, so a
     pickled config carries no key; an explicit key travels masked, not
@@ -30,17 +30,13 @@ class ClientConfig:
     def __init__(
         self,
         api_key: str | None = None,
-        base_url: str | None = None,
-        model: str | None = None,
+        *,
         timeout: float | None = None,
         **settings: Any,
     ) -> None:
-        values: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "model": model,
-            "timeout": timeout,
-        }
+        if api_key is not None and not isinstance(api_key, str):  # as Client(api_key=…) says
+            raise TypeError(f"api_key must be a str or None, not {type(api_key).__name__}")
+        values: dict[str, Any] = {"api_key": api_key, "timeout": timeout}
         for row in SETTINGS:
             values[row.name] = settings.pop(row.name, row.default)
         if settings:
@@ -83,7 +79,7 @@ class ClientConfig:
         The table's settings travel as their class settings, which win over the
         client's own; only those not at their default (Go's behaviour) are set.
         """
-        settings: dict[str, object] = {"baseURL": self.base_url, "model": self.model}
+        settings: dict[str, object] = {}
         for row in SETTINGS:
             if not row.client_field:
                 value = self._values[row.name]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from reranker_nvidia.errors import RerankerError
 
@@ -24,9 +25,24 @@ class Line:
     text: str
 
 
-def read_bytes(source: str, stdin: BinaryIO | None = None) -> bytes:
-    """All bytes of ``source``: a file path, or ``-`` for standard input."""
+READING_A_TERMINAL = (
+    "reading documents from standard input (end with Ctrl-D; --input FILE reads a file)\n"
+)
+"""What ``rerank`` says, on stderr, before it waits for a terminal's input."""
+
+
+def read_bytes(
+    source: str, stdin: BinaryIO | None = None, *, notice: TextIO | None = None
+) -> bytes:
+    """All bytes of ``source``: a file path, or ``-`` for standard input.
+
+    When standard input is a terminal, :data:`READING_A_TERMINAL` is written to
+    ``notice`` first, so that a command waiting for input does not look hung.
+    """
     if source == "-":
+        if stdin is None and notice is not None and _is_terminal(sys.stdin):
+            notice.write(READING_A_TERMINAL)
+            notice.flush()
         stream = stdin if stdin is not None else sys.stdin.buffer
         return stream.read()
     try:
@@ -34,6 +50,13 @@ def read_bytes(source: str, stdin: BinaryIO | None = None) -> bytes:
     except OSError as err:
         reason = err.strerror or str(err)
         raise InputError(f"cannot read input {source}: {reason}") from None
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no stdin, or a closed one
+        return False
 
 
 def decode(data: bytes) -> str:
@@ -129,3 +152,28 @@ def read_numbered_objects(data: bytes) -> list[tuple[int, dict[str, Any]]]:
             raise InputError(f"input line {line.number}: _additional must be an object, not {kind}")
         objects.append((line.number, value))
     return objects
+
+
+_SHOWN_PROPERTIES = 12
+
+
+def property_fault(properties: Sequence[Mapping[str, Any]], name: str) -> str | None:
+    """Why ``name`` gives none of these results a document, or ``None`` when one has it as text.
+
+    Weaviate ranks a result without the property (or with a value that is not
+    text) as ``""``, which NVIDIA refuses; when no result has it, nothing is
+    worth sending. ``reranker-nvidia rerank --property`` and
+    ``reranker_nvidia.weaviate.rerank`` refuse with this text, before sending.
+    """
+    if not properties or any(isinstance(obj.get(name), str) for obj in properties):
+        return None
+    if not any(name in obj for obj in properties):
+        seen = sorted({key for obj in properties for key in obj if key != "_additional"})
+        shown = ", ".join(seen[:_SHOWN_PROPERTIES]) or "none"
+        if len(seen) > _SHOWN_PROPERTIES:
+            shown += f", … ({len(seen)} in all)"
+        return f"no search result has the property {name!r} (properties seen: {shown})"
+    return (
+        f"no search result has a string in property {name!r} "
+        '(Weaviate would send every document as "")'
+    )

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from reranker_nvidia import __version__
 from reranker_nvidia.cli import models, rerank
+from reranker_nvidia.cli.output import printable
 from reranker_nvidia.errors import ModelDeprecationWarning, RerankerError
 
 DESCRIPTION = """\
@@ -32,7 +33,7 @@ commands:
 Run 'reranker-nvidia COMMAND --help' for a command's options.
 
 exit status: 0 success; 1 error, one line on stderr starting "error: " (and, when
-the error knows a setting that would fit, a second line starting "hint: "); 2 usage
+the error knows what would fit, a second line starting "hint: "); 2 usage
 error (a bare 'reranker-nvidia' too), the usage on stderr; 130 interrupted (Ctrl-C).
 A model's announced end of life is one line on stderr starting "warning: ".
 """
@@ -46,8 +47,32 @@ _EXTRA_HINT = (
 
 
 def one_line(message: str) -> str:
-    """A message on one line: newlines and carriage returns written as \\n and \\r."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
+    """A message on one line, safe for a terminal: every control character escaped.
+
+    Line breaks are written ``\\n`` and ``\\r``, an ESC ``\\x1b``, a BEL ``\\x07``, a
+    bidirectional override ``\\u202e`` (:func:`~reranker_nvidia.cli.output.printable`): a
+    server's error text cannot move the cursor, retitle the window or clear the screen.
+    """
+    return printable(message)
+
+
+def error_and_hint(error: RerankerError) -> tuple[str, str | None]:
+    """The ``error:`` line and the ``hint:`` line (or ``None``) of an error: one rule.
+
+    The hint is ``err.hint`` (the cause's, for ``client rank: …``) and always
+    has its own line: a message that ends with ``; <hint>`` (an ``endpoint`` or
+    ``truncate`` set, D-EXT-ENDPOINT) is printed without it. A hint the message
+    already says as its own words (a retired model's line) is not said twice.
+    """
+    message = str(error)
+    hint = getattr(error, "hint", None)
+    if hint is None:
+        hint = getattr(getattr(error, "cause", None), "hint", None)
+    if not isinstance(hint, str) or not hint:
+        return message, None
+    if message.endswith(f"; {hint}"):
+        return message.removesuffix(f"; {hint}"), hint
+    return message, None if hint in message else hint
 
 
 def _optional(
@@ -188,9 +213,9 @@ def main(
             status: int = args.command(args)
             return status
     except RerankerError as error:
-        err.write(f"error: {one_line(str(error))}\n")
-        hint = getattr(error, "hint", None)
-        if isinstance(hint, str) and hint and hint not in str(error):
+        message, hint = error_and_hint(error)
+        err.write(f"error: {one_line(message)}\n")
+        if hint is not None:
             err.write(f"hint: {one_line(hint)}\n")
         return 1
     except KeyboardInterrupt:

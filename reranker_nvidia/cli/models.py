@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import TextIO
 
@@ -59,7 +58,7 @@ def _seconds(text: str) -> float:
 
 def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     """List the models; raises RerankerError for the caller to report."""
-    from reranker_nvidia.cli.output import table  # noqa: PLC0415 - start-up stays light
+    from reranker_nvidia.cli.output import json_text, table  # noqa: PLC0415 - start-up stays light
     from reranker_nvidia.errors import ConfigError  # noqa: PLC0415
     from reranker_nvidia.extensions.models import list_models  # noqa: PLC0415
 
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     models = list_models(args.base_url, api_key=api_key, timeout=args.timeout)
     if args.json:
         shown = [{"id": model.id, "root": model.root} for model in models]
-        stdout.write(json.dumps({"models": shown}, ensure_ascii=False) + "\n")
+        stdout.write(json_text({"models": shown}) + "\n")
         return 0
     if not models:
         stderr.write("no models listed\n")

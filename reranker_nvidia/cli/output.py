@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import sys
 import unicodedata
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 # Bidirectional overrides and isolates reorder what follows them on screen.
@@ -28,6 +30,22 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(_escaped(char) for char in text)
+
+
+# What JSON leaves as it is but a terminal obeys: DEL, the C1 controls, the bidi controls.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f" + "".join(sorted(_BIDI)) + "]")
+
+
+def json_text(value: Any) -> str:
+    """Strict JSON on one line, safe for a terminal, with the same value when read back.
+
+    JSON escapes the C0 controls itself; DEL, the C1 controls (``\\x9b`` starts an
+    escape sequence on some terminals) and the bidirectional controls are written
+    ``\\u007f``, ``\\u009b``, ``\\u202e``, which any JSON reader decodes as the
+    characters they stand for.
+    """
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return _JSON_UNSAFE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def format_score(score: float) -> str:

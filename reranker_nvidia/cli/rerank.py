@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from reranker_nvidia.cli.inputs import InputError, read_bytes, read_lines, read_numbered_objects
-from reranker_nvidia.cli.output import Progress, format_score, table
+from reranker_nvidia.cli.inputs import (
+    InputError,
+    property_fault,
+    read_bytes,
+    read_lines,
+    read_numbered_objects,
+)
+from reranker_nvidia.cli.output import Progress, format_score, json_text, table
 from reranker_nvidia.clients.ranker import Client, HeaderSource
-from reranker_nvidia.config.class_settings import DEFAULT_BASE_URL, DEFAULT_NVIDIA_MODEL, NAME
+from reranker_nvidia.config.class_settings import NAME
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
+from reranker_nvidia.errors import RerankerError
 from reranker_nvidia.extensions.settings import SETTINGS, Setting, checked_class_settings
 from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
@@ -171,14 +178,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="read JSON Lines search results and rank by this property (Weaviate's rerank)",
     )
     parser.add_argument(
-        "--model", metavar="M", help=f"class setting 'model' (default {DEFAULT_NVIDIA_MODEL})"
-    )
-    parser.add_argument(
-        "--base-url",
-        metavar="URL",
-        help=f"class setting 'baseURL' (default {DEFAULT_BASE_URL})",
-    )
-    parser.add_argument(
         "--header",
         action="append",
         default=[],
@@ -238,21 +237,30 @@ def flag_dest(row: Setting) -> str:
 def add_setting_flags(
     group: argparse._ActionsContainer, *, fields: argparse._ActionsContainer | None = None
 ) -> None:
-    """One flag per row of the settings table; the client's own fields go to ``fields``."""
+    """One flag per row of the settings table; the client's own fields, and Go's two class
+    settings (``--base-url``, ``--model``), go to ``fields``. A flag the command declares
+    itself is left to it."""
     for row in SETTINGS:
-        own = row.client_field
+        if row.flag in group._option_string_actions:
+            continue
+        own = row.client_field or row.go_key
+        help_text = f"class setting '{row.key}': {row.help}"
         (fields if own and fields is not None else group).add_argument(
             row.flag,
             type=PARSERS[row.cli_type],
-            default=row.default if own and row.default is not None else None,
+            default=row.default if row.client_field and row.default is not None else None,
             metavar=row.metavar,
-            help=row.help if own else f"class setting '{row.key}': {row.help}",
+            help=row.help if row.client_field else help_text,
         )
 
 
 def setting_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The table's settings given on the command line, by keyword name."""
-    values = {row.name: getattr(args, flag_dest(row), None) for row in SETTINGS}
+    """The table's settings beyond Go's given on the command line, by keyword name.
+
+    Go's own, ``--base-url`` and ``--model`` (``args.base_url``, ``args.model``),
+    are class settings each command passes itself.
+    """
+    values = {row.name: getattr(args, flag_dest(row), None) for row in SETTINGS if not row.go_key}
     return {name: value for name, value in values.items() if value is not None}
 
 
@@ -290,8 +298,8 @@ class _ProgressClient:
 
 
 def _dump(value: Any) -> str:
-    """Strict JSON: the input refuses non-finite numbers, so none can reach here."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    """Strict JSON, safe for a terminal: the input refuses non-finite numbers."""
+    return json_text(value)
 
 
 def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
@@ -300,7 +308,7 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
         args.timeout if args.timeout is not None else module_http_client_timeout_from_environment()
     )
     cfg = _class_config(args)
-    data = read_bytes(args.input)
+    data = read_bytes(args.input, notice=stderr)
     headers: list[tuple[str, str]] = args.header
     progress = Progress(stderr)
     with Client(
@@ -332,13 +340,41 @@ class _Job:
     progress: Progress
 
 
+_NAMED_DOCUMENTS = re.compile(r"\((documents?) (\d+(?:, \d+)*)((?:, … \(\d+ in all\))?)\)")
+
+
+@contextlib.contextmanager
+def _naming_input_lines(numbers: Sequence[int]) -> Iterator[None]:
+    """An error naming the caller's documents names their input lines too.
+
+    ``(document 600)`` becomes ``(document 600, input line 604)``; ``numbers[i]``
+    is the input line of document ``i``.
+    """
+
+    def with_lines(found: re.Match[str]) -> str:
+        indices = [int(index) for index in found.group(2).split(", ")]
+        if not all(0 <= index < len(numbers) for index in indices):
+            return found.group()
+        shown = ", ".join(str(numbers[index]) for index in indices)
+        which = "input line" if len(indices) == 1 else "input lines"
+        return f"({found.group(1)} {found.group(2)}, {which} {shown}{found.group(3)})"
+
+    try:
+        yield
+    except RerankerError as err:
+        if err.args and isinstance(err.args[0], str):
+            err.args = (_NAMED_DOCUMENTS.sub(with_lines, err.args[0]), *err.args[1:])
+        raise
+
+
 def _rerank_lines(job: _Job, data: bytes) -> str | None:
     args = job.args
     lines = read_lines(data)
     documents = [line.text for line in lines]
-    result = job.client.rank(
-        args.query, documents, job.cfg, headers=job.headers, on_progress=job.progress
-    )
+    with _naming_input_lines([line.number for line in lines]):
+        result = job.client.rank(
+            args.query, documents, job.cfg, headers=job.headers, on_progress=job.progress
+        )
     scores = [s.score for s in result.document_scores]
     order = sorted(range(len(documents)), key=scores.__getitem__, reverse=True)[: args.top]
     if args.output == "json":
@@ -365,9 +401,10 @@ def _rerank_objects(job: _Job, data: bytes) -> str | None:
     position = {id(result): i for i, result in enumerate(results)}
     provider = ReRankerProvider(_ProgressClient(job.client, job.progress))
     params = Params(property=args.property, query=args.query)
-    ranked = provider.additional_property_fn(
-        results, params, None, None, job.cfg, headers=job.headers
-    )
+    with _naming_input_lines([number for number, _ in numbered]):
+        ranked = provider.additional_property_fn(
+            results, params, None, None, job.cfg, headers=job.headers
+        )
     if not ranked:
         return "" if args.output == "json" and objects else None
     lines: list[str] = []
@@ -401,9 +438,10 @@ def _rerank_passages(job: _Job, data: bytes) -> str | None:
     image_name: str = args.image_property
     _check_images(objects, image_name)
     passages = [_passage(obj, args.property, image_name, Passage) for obj in objects]
-    result = job.client.rank(
-        args.query, passages, job.cfg, headers=job.headers, on_progress=job.progress
-    )
+    with _naming_input_lines([number for number, _ in numbered]):
+        result = job.client.rank(
+            args.query, passages, job.cfg, headers=job.headers, on_progress=job.progress
+        )
     lines: list[str] = []
     rows: list[list[str]] = []
     for rank, row in enumerate(ranked(result, args.top), 1):
@@ -438,23 +476,11 @@ def _check_images(objects: Sequence[dict[str, Any]], name: str) -> None:
     raise InputError(f"no search result has a string (a data: URL) in property {name!r}")
 
 
-_SHOWN_PROPERTIES = 12
-
-
 def _check_property(objects: Sequence[dict[str, Any]], name: str) -> None:
     """Refuse, before anything is sent, a property that gives no result a document."""
-    if not objects or any(isinstance(obj.get(name), str) for obj in objects):
-        return
-    if not any(name in obj for obj in objects):
-        seen = sorted({key for obj in objects for key in obj if key != "_additional"})
-        shown = ", ".join(seen[:_SHOWN_PROPERTIES]) or "none"
-        if len(seen) > _SHOWN_PROPERTIES:
-            shown += f", … ({len(seen)} in all)"
-        raise InputError(f"no search result has the property {name!r} (properties seen: {shown})")
-    raise InputError(
-        f"no search result has a string in property {name!r} "
-        '(Weaviate would send every document as "")'
-    )
+    fault = property_fault(objects, name)
+    if fault is not None:
+        raise InputError(fault)
 
 
 def _shown(value: Any) -> str:

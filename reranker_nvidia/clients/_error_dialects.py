@@ -102,7 +102,9 @@ class ErrorAnswer:
                 headers=self.headers,
             )
         detail = redact(detail, self.secrets)  # D-SECRET-REDACT: a JSON escape may spell a key
-        detail = _cut_characters(detail)  # D-DETAIL-CUT
+        detail = _cut_characters(detail) + _named_documents(
+            detail, self.first_index
+        )  # D-DETAIL-CUT
         return UpstreamError(
             f"{self.prefix} error: {detail}",
             status=self.status,
@@ -180,6 +182,30 @@ def _passage_index(location: Any) -> int | None:
     if body != "body" or passages != "passages" or isinstance(index, bool):
         return None
     return index if isinstance(index, int) and index >= 0 else None
+
+
+_STRING_LOCATION = re.compile(r"\bbody -> (?:passages|documents) -> (\d{1,9})\b")
+"""NVIDIA's string form of a FastAPI ``loc``: ``body -> passages -> 88 -> text``."""
+
+
+def _named_documents(detail: str, first_index: int) -> str:
+    """D-DETAIL-CUT: `` (document M)`` for each passage a string detail names, else ``""``.
+
+    NVIDIA's string detail names a passage by its index in the request; M is
+    that index plus the chunk's offset, the document's index in the caller's
+    input, as :func:`joined_msgs` names a list entry's.
+    """
+    found = _STRING_LOCATION.findall(detail)
+    indices = list(dict.fromkeys(first_index + int(index) for index in found))
+    if len(indices) <= 1:
+        return f" (document {indices[0]})" if indices else ""
+    shown = ", ".join(map(str, indices[:_NAMED_LIMIT]))
+    more = f", … ({len(indices)} in all)" if len(indices) > _NAMED_LIMIT else ""
+    return f" (documents {shown}{more})"
+
+
+_NAMED_LIMIT = 10
+"""Documents a string detail's suffix names before it counts the rest."""
 
 
 def _cut_entries(parts: Sequence[str]) -> str:

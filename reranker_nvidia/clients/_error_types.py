@@ -9,6 +9,10 @@ These run only for an error answer.
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
+from .._gostd import url as gourl
 from ..errors import RedirectError, RerankerError, UpstreamError
 from ..extensions.endpoint import hint_for
 from ..extensions.lifecycle import retired
@@ -23,13 +27,19 @@ def refined_error(
     first_index: int = 0,
     passages: int = 0,
     hinted: bool = False,
+    url: str = "",
 ) -> RerankerError:
     """An error answer as a typed error; its message stays Go's unless ``hinted``.
 
     A token overflow is a :class:`TokenLimitError` (D-EXT-TOKEN-LIMIT), a 410 a
     :class:`ModelRetiredError` (D-EXT-LIFECYCLE); a 404 from a route that does
-    not fit gets a ``hint`` naming the endpoint that would (D-EXT-ENDPOINT).
-    With ``hinted`` (an ``endpoint`` or ``truncate`` set) the hint ends the message.
+    not fit gets a ``hint`` naming the endpoint that would (D-EXT-ENDPOINT), or,
+    when the request ``url`` shows a base URL ending in ``/v1``, saying to drop it.
+
+    The one rule for a hint: it is always ``err.hint``; the message is Go's on
+    Go's route, and with ``hinted`` (an ``endpoint`` or ``truncate`` set, where
+    the message is the port's own) it ends with ``; <hint>``. The command line
+    prints the message without it and the hint on its own ``hint:`` line.
     """
     if not isinstance(err, UpstreamError) or isinstance(err, RedirectError):
         return err
@@ -39,7 +49,29 @@ def refined_error(
     if err.status in (400, 422):
         refined = token_limit(err, first_index, passages) or err
     elif err.status == 404:
-        refined.hint = hint_for(err, endpoint, model)
+        refined.hint = base_url_v1_hint(url) or hint_for(err, endpoint, model)
     if hinted and refined.hint:
         refined.args = (f"{refined.args[0]}; {refined.hint}", *refined.args[1:])
     return refined
+
+
+_ROUTE = re.compile(r"^(?P<base>.*?)(?P<route>/v1/(?:retrieval/.+/reranking|ranking|rerank))$")
+"""A request path: the base URL's path, then one of the routes (D-EXT-ENDPOINT)."""
+
+
+def base_url_v1_hint(url: str) -> str | None:
+    """For a base URL ending in ``/v1`` (LangChain's form), a hint to drop it, else ``None``.
+
+    Every route starts with ``/v1``, so such a base URL asks for ``/v1/v1/…``;
+    the other routes would 404 the same way, so no other endpoint is named.
+    """
+    parts = urlsplit(url)
+    found = _ROUTE.match(parts.path)
+    if found is None or not found.group("base").rstrip("/").lower().endswith("/v1"):
+        return None
+    base_path = found.group("base").rstrip("/")[: -len("/v1")]
+    base = gourl.strip_password(parts._replace(path=base_path, query="", fragment="").geturl())
+    return (
+        f"the base URL ends in /v1, which the route adds itself ({parts.path}): "
+        f"drop the /v1, base URL {base}"
+    )

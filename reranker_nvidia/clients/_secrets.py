@@ -6,8 +6,8 @@ encode). Three parts:
 - :func:`check_api_key` refuses, before any request, a key that is not a valid
   header value, saying what is wrong without showing it (D-KEY-HEADER);
 - :func:`redact` masks the key in a text, in the spellings a server may echo it
-  in (as sent, URL-encoded, JSON- or HTML-escaped), never inside a word of
-  the text (D-SECRET-REDACT, D-SECRET-EVERY-COPY);
+  in (as sent, URL-encoded, JSON- or HTML-escaped); a short key only where
+  it stands as a whole token (D-SECRET-REDACT, D-SECRET-EVERY-COPY);
 - :func:`scrubbed` makes an error that is about to leave the client safe: its
   own texts masked, and no link of its chain that could hold the key
   (D-SECRET-EVERY-COPY).
@@ -42,8 +42,12 @@ def check_api_key(key: str, source: str) -> None:
     """Refuse ``key`` unless it is a valid header value: printable ASCII, no edge whitespace.
 
     ``source`` names where the key came from (``X-Nvidia-Api-Key header``,
-    ``NVIDIA_APIKEY``). The message never holds the key.
+    ``NVIDIA_APIKEY``). The message never holds the key. A key that is not a
+    ``str`` at all (a list, bytes) is a ``TypeError`` naming the argument.
     """
+    if not isinstance(key, str):
+        name = "api_key" if source == "the api_key argument" else source
+        raise TypeError(f"{name} must be a str or None, not {type(key).__name__}")
     fault = _header_value_fault(key)
     if fault is not None:
         raise InvalidAPIKeyError(
@@ -93,11 +97,14 @@ def spellings(secret: str) -> list[str]:
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
-    """Every spelling of every secret in ``text`` replaced by ``[redacted]``, never inside a word.
+    """Every spelling of every secret in ``text`` replaced by ``[redacted]``.
 
-    A secret found inside a longer word is masked with the whole word when it
-    is long enough that it can only be the key; a short one there is another
-    word (key ``k`` in ``Unknown``) and is left as it is.
+    A secret of 8 characters or more can only be the key: found inside a
+    longer word, it is masked with the whole word. A shorter one is masked
+    only where it stands as a whole token (``for key test``, ``"test"``,
+    ``key=test``); inside a word or a name of parts (key ``k`` in
+    ``Unknown``, key ``test`` in ``my-test-model``) it is another word, left
+    as it is (D-SECRET-EVERY-COPY).
     """
     for secret in secrets:
         if not secret:
@@ -120,6 +127,27 @@ def _word(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
+_TOKEN_ENDS = frozenset("\"'`()[]{}<>=:,;&|")
+"""Characters that end a token (white space too); ``-``, ``.``, ``/`` join a name's parts."""
+
+
+def _ends_token(char: str) -> bool:
+    return char.isspace() or char in _TOKEN_ENDS
+
+
+def _standalone(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is a whole token: ``key test``, ``"test"``, ``key=test.``.
+
+    Not inside a word or a name of parts (``my-test-model``, ``/v1/test/``,
+    ``nvidia.test.v2``); a ``.``, ``!`` or ``?`` that ends a sentence ends it too.
+    """
+    before = start == 0 or _ends_token(text[start - 1]) or _ends_token(text[start])
+    if end == len(text) or _ends_token(text[end]) or _ends_token(text[end - 1]):
+        return before
+    sentence_end = text[end] in ".!?" and (end + 1 == len(text) or _ends_token(text[end + 1]))
+    return before and sentence_end
+
+
 def _mask(text: str, spelt: str, *, whole_words: bool) -> str:
     out: list[str] = []
     done = 0
@@ -127,13 +155,13 @@ def _mask(text: str, spelt: str, *, whole_words: bool) -> str:
     while start != -1:
         end = start + len(spelt)
         begin, stop = start, end
-        if _word(spelt[0]):
+        if whole_words and _word(spelt[0]):
             while begin > 0 and _word(text[begin - 1]):
                 begin -= 1
-        if _word(spelt[-1]):
+        if whole_words and _word(spelt[-1]):
             while stop < len(text) and _word(text[stop]):
                 stop += 1
-        if (begin, stop) == (start, end) or whole_words:
+        if whole_words or _standalone(text, start, end):
             begin = max(begin, done)  # a word already masked is not masked twice
             out.append(text[done:begin])
             out.append(REDACTED)
@@ -186,6 +214,8 @@ def _mask_own_texts(link: BaseException, secrets: Sequence[str]) -> None:
         link.body = redact_bytes(link.body, secrets)
         if link.detail is not None:
             link.detail = redact(link.detail, secrets)
+        if link.hint is not None:  # a hint may quote the base URL
+            link.hint = redact(link.hint, secrets)
         link.content_type = redact(link.content_type, secrets)
     if isinstance(link, RedirectError) and link.location is not None:
         link.location = redact(link.location, secrets)

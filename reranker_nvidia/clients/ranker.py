@@ -186,6 +186,7 @@ class _Client:
             plan = Plan(self, cfg, listed, all_text)
         size = self.max_documents if plan is None else plan.max_documents
         workers = self.max_concurrency if plan is None else plan.max_concurrency
+        cfg = cfg if plan is None else plan.cfg  # D-EXT-CLIENT-DEFAULTS: base_url, model
         return _Call(query, listed, cfg, headers, plan, size, workers)
 
     def _chunk_flow(self, call: _Call, index: int, chunk: list[Document]) -> RankFlow:
@@ -219,6 +220,13 @@ class Client(_Client):
     which the call fails with :class:`ResponseTooLargeError` (D-BODY-CAP). The
     extensions are the keywords of ``reranker_nvidia.extensions.settings``, each
     off by default.
+
+    Where a call goes: its class settings ``baseURL`` and ``model`` (``cfg``),
+    else the client's ``base_url=`` and ``model=`` (D-EXT-CLIENT-DEFAULTS),
+    else NVIDIA's public API, ``https://ai.api.nvidia.com``, with
+    ``nvidia/rerank-qa-mistral-4b``; an ``X-Nvidia-Baseurl`` header wins over
+    every base URL. For a self-hosted NIM give ``base_url="http://host:8000"``
+    (no ``/v1``) and ``endpoint="ranking"``.
     """
 
     http: httpx.Client
@@ -386,7 +394,7 @@ def perform_rank(
         answer = yield post
         assert answer is not None
         if answer.status != 200:
-            raise r.response_error(answer, post.secrets, first_index, len(documents), settings)
+            raise r.response_error(answer, post, first_index, len(documents), settings)
         if answer.announces_end_of_life:  # D-EXT-LIFECYCLE
             c.notices.notice(settings.model(), answer.headers)
         return r.document_scores(answer, documents)
@@ -634,15 +642,14 @@ class GoRoute:
         return key
 
     def response_error(
-        self,
-        answer: Answer,
-        secrets: Sequence[str],
-        first_index: int,
-        passages: int,
-        settings: ClassSettings,
+        self, answer: Answer, post: Post, first_index: int, passages: int, settings: ClassSettings
     ) -> RerankerError:
         err = get_response_error(
-            answer.status, answer.body, answer.headers, secrets=secrets, first_index=first_index
+            answer.status,
+            answer.body,
+            answer.headers,
+            secrets=post.secrets,
+            first_index=first_index,
         )
         return refined_error(
             err,
@@ -651,6 +658,7 @@ class GoRoute:
             first_index=first_index,
             passages=passages,
             hinted=self.hinted,
+            url=post.url,
         )
 
     def document_scores(self, answer: Answer, documents: Sequence[Any]) -> list[DocumentScore]:

@@ -16,7 +16,7 @@ chunk size and workers (D-EXT-LIMITS) and, for each chunk, a flow:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._gostd import json as gojson
@@ -35,20 +35,21 @@ from ..clients.ranker import (
     to_document_scores,
     without_trailing_slashes,
 )
-from ..config.class_settings import ClassSettings
+from ..config.class_settings import NAME, ClassSettings
 from ..entities.moduletools.config import ClassConfig
 from ..modulecomponents.ent.rank_result import DocumentScore
 from ..modulecomponents.header_values import get_value_from_context
+from ..modulecomponents.settings.class_settings_property_helper import PropertyValuesHelper
 from ..modulecomponents.validate_baseurl import validated_base_url_from_header
 from . import endpoint as routes
 from ._flows import Hook, Turns, before_posts
 from .images import has_images, passage_text, wire_passages
 from .rate_limit import RateLimiters
 from .retries import RetryPolicy
-from .settings import call_settings
+from .settings import SETTINGS, call_settings
 from .wait_ready import before_first_post
 
-__all__ = ["Plan", "Route", "checked_passages", "texts"]
+__all__ = ["Plan", "Route", "WithDefaults", "checked_passages", "texts"]
 
 
 class Plan:
@@ -64,6 +65,13 @@ class Plan:
         self.endpoint: str = self.settings["endpoint"]
         self.all_text = all_text
         self.client = client
+        defaults = {
+            row.key: self.settings[row.name]
+            for row in SETTINGS
+            if row.go_key and self.settings[row.name] is not None
+        }
+        self.cfg: ClassConfig | None = WithDefaults(cfg, defaults) if defaults else cfg
+        """The call's class settings, the client's ``base_url``/``model`` under them."""
         if not all_text:
             checked_passages(documents, self.endpoint)  # D-EXT-IMAGES: before anything is sent
 
@@ -162,6 +170,51 @@ class Route(GoRoute):
             Ranking.model_construct(index=r.index, logit=r.relevance_score) for r in results
         ]
         return to_document_scores(shown, rankings)
+
+
+class WithDefaults:
+    """A call's :class:`ClassConfig`, with the client's ``base_url``/``model`` where it sets none.
+
+    D-EXT-CLIENT-DEFAULTS: what Go's ``ClassSettings`` reads for this module is
+    the call's settings over the client's defaults (a JSON ``null`` is a setting
+    that is not there); the rest of the config is the call's.
+    """
+
+    __slots__ = ("_cfg", "_settings")
+
+    def __init__(self, cfg: ClassConfig | None, defaults: Mapping[str, str]) -> None:
+        read = _HELPER.get_settings(cfg) if cfg is not None else {}
+        given = (
+            {k: v for k, v in read.items() if v is not None} if isinstance(read, Mapping) else {}
+        )
+        self._cfg = cfg
+        self._settings: dict[str, Any] = {**defaults, **given}
+
+    def class_(self) -> Mapping[str, Any]:
+        return self._settings
+
+    def class_by_module_name(self, module_name: str) -> Mapping[str, Any]:
+        if module_name == NAME:
+            return self._settings
+        return {} if self._cfg is None else self._cfg.class_by_module_name(module_name)
+
+    def target_vector(self) -> str:
+        return "" if self._cfg is None else self._cfg.target_vector()
+
+    def tenant(self) -> str:
+        return "" if self._cfg is None else self._cfg.tenant()
+
+    def properties_data_types(self) -> Mapping[str, str]:
+        return {} if self._cfg is None else self._cfg.properties_data_types()
+
+    def config(self) -> Any:
+        return None if self._cfg is None else self._cfg.config()
+
+    def property(self, prop_name: str) -> Mapping[str, Any]:
+        return {} if self._cfg is None else self._cfg.property(prop_name)
+
+
+_HELPER = PropertyValuesHelper(NAME)
 
 
 def base_url_of(c: _Client, base_url: str, headers: HeaderSource) -> str:

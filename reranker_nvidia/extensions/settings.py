@@ -1,4 +1,4 @@
-"""The one table of settings beyond Go's: each row declares one setting, once.
+"""The one table of the client's settings: each row declares one setting, once.
 
 Python only (config/class_settings.py stays Go's twin). A row holds a
 setting's keyword argument (of ``Client``, ``AsyncClient`` and
@@ -11,11 +11,15 @@ compares it). Adding an extension is one module in this folder and one row here.
 
 Every default is Go's behaviour (docs/divergences.md, "Extensions, off by
 default"). A class setting given for a call wins over the client's keyword
-argument. Values are read with Go's type habits where they make sense: a JSON
-number arrives as ``int`` or ``float`` (``3.0`` is a whole number), a bool is
-not a number, and a number written as a string is refused. A JSON ``null`` is
-a setting that is not there. A bad value is one :class:`ConfigError` line
-naming the key, raised before any request.
+argument. The first two rows are Go's own class settings, ``baseURL`` and
+``model`` (``go_key``): Go reads them (config/class_settings.py), and the
+rows add what Go lacks, the client keywords ``base_url`` and ``model``, the
+defaults of calls whose class settings do not set them. Values are read with
+Go's type habits where they make sense: a JSON number arrives as ``int`` or
+``float`` (``3.0`` is a whole number), a bool is not a number, and a number
+written as a string is refused. A JSON ``null`` is a setting that is not
+there. A bad value is one :class:`ConfigError` line naming the key, raised
+before any request.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..config.class_settings import NAME
+from ..config.class_settings import DEFAULT_BASE_URL, DEFAULT_NVIDIA_MODEL, NAME
 from ..entities.moduletools.config import ClassConfig
 from ..errors import ConfigError
 from ..modulecomponents.settings.class_settings_property_helper import PropertyValuesHelper
@@ -83,6 +87,10 @@ class Setting:
     """Its entry in docs/divergences.md."""
     client_field: bool = False
     """A field of Go's client (``maxDocuments``, the CPU count): an argument of ``New``."""
+    go_key: bool = False
+    """Go's own class setting (``baseURL``, ``model``), read by config/class_settings.py with
+    Go's type habits; the row adds the client keyword, a default for calls whose class
+    settings do not set it (D-EXT-CLIENT-DEFAULTS)."""
 
 
 def _one_of(values: tuple[str, ...], error: str | None = None) -> Check:
@@ -117,6 +125,12 @@ def _whole(lowest: int, highest: int | None = None, *, optional: bool = False) -
     return check
 
 
+def _text(key: str, value: object, shown: str) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string, not {shown}")
+    return value
+
+
 def _positive(key: str, value: object, shown: str) -> Any:
     if value is None:
         return None
@@ -130,6 +144,20 @@ def _positive(key: str, value: object, shown: str) -> Any:
 
 
 SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "base_url", "baseURL", "--base-url", "URL", "text", None, _text,
+        f"URL (`{DEFAULT_BASE_URL}`, NVIDIA's public API)",
+        f"the base URL (default {DEFAULT_BASE_URL}, NVIDIA's public API)",
+        "D-EXT-CLIENT-DEFAULTS",
+        go_key=True,
+    ),
+    Setting(
+        "model", "model", "--model", "M", "text", None, _text,
+        f"model name (`{DEFAULT_NVIDIA_MODEL}`)",
+        f"the reranking model (default {DEFAULT_NVIDIA_MODEL})",
+        "D-EXT-CLIENT-DEFAULTS",
+        go_key=True,
+    ),
     Setting(
         "endpoint", "endpoint", "--endpoint", "E", "text", "retrieval", _one_of(ENDPOINTS),
         "`retrieval` (Go's), `model`, `ranking`, `rerank`, `auto`",
@@ -182,15 +210,15 @@ SETTINGS: tuple[Setting, ...] = (
         "D-EXT-WAIT-READY",
     ),
 )  # fmt: skip
-"""Every setting beyond Go's ``baseURL`` and ``model``, in the README's order."""
+"""Every setting, in the README's order: Go's two (as client keywords), then those beyond Go's."""
 
 _BY_NAME = {row.name: row for row in SETTINGS}
 
-CLASS_KEYS: tuple[str, ...] = tuple(row.key for row in SETTINGS)
-"""The class settings the table declares."""
+CLASS_KEYS: tuple[str, ...] = tuple(row.key for row in SETTINGS if not row.go_key)
+"""The class settings the table adds to Go's ``baseURL`` and ``model``: the extensions'."""
 
 # These keys are read, so ClassBasedModuleConfig.for_settings must not call them typos.
-register_module_settings(NAME, ("baseURL", "model", *CLASS_KEYS))
+register_module_settings(NAME, tuple(row.key for row in SETTINGS))
 
 _HELPER = PropertyValuesHelper(NAME)
 
@@ -226,7 +254,7 @@ def class_values(cfg: ClassConfig | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for row in SETTINGS:
         value = settings.get(row.key)
-        if value is not None:
+        if value is not None and not row.go_key:  # Go's own are read by Go's ClassSettings
             out[row.name] = row.check(row.key, value, _shown(value, as_json=True))
     return out
 

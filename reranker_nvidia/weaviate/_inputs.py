@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reranker_nvidia import SearchResult
+from reranker_nvidia import ParamsError, SearchResult
+from reranker_nvidia.cli.inputs import property_fault
 from reranker_nvidia.weaviate import _output
 from reranker_nvidia.weaviate._client_import import (
     GenerativeGroupByReturn,
@@ -40,10 +40,10 @@ _SHAPES = (
 
 
 class PropertyNotReturnedWarning(UserWarning):
-    """No result holds the ``rerank`` property: the query most likely did not return it.
+    """Kept for code that filters it; no longer given.
 
-    Weaviate fetches the property for its reranker; on the client only what the
-    query returned is there, and a missing property is ranked as ``""``.
+    A property no result holds (the query most likely did not return it) is
+    now refused before sending, a :class:`ParamsError` (:func:`refuse_if_not_returned`).
     """
 
 
@@ -85,18 +85,18 @@ def read(result: object) -> Reading:
     raise TypeError(f"cannot rerank a {type(result).__name__}: pass {_SHAPES}")
 
 
-def warn_if_not_returned(batch: Sequence[SearchResult], prop: str, stacklevel: int) -> None:
-    """:class:`PropertyNotReturnedWarning` when no result of ``batch`` has ``prop`` at all."""
+def refuse_if_not_returned(batch: Sequence[SearchResult], prop: str) -> None:
+    """:class:`ParamsError` when no result of ``batch`` has ``prop`` as text: nothing is sent.
+
+    Weaviate would rank each as ``""``, which NVIDIA refuses; the text is the
+    command line's (``reranker-nvidia rerank --property``).
+    """
     if not batch or not prop:
         return
-    if any(isinstance(item.schema, Mapping) and prop in item.schema for item in batch):
-        return
-    warnings.warn(
-        f"none of the {len(batch)} results has the property {prop!r}: "
-        "add it to the query's return_properties; each is ranked as an empty text",
-        PropertyNotReturnedWarning,
-        stacklevel=stacklevel + 1,
-    )
+    schemas = [item.schema if isinstance(item.schema, Mapping) else {} for item in batch]
+    fault = property_fault(schemas, prop)
+    if fault is not None:
+        raise ParamsError(fault)
 
 
 def _objects(items: Sequence[Any], where: str) -> list[SearchResult]:

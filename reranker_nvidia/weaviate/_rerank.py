@@ -64,7 +64,7 @@ def rerank(
     reading = _inputs.read(result)
     cfg = _settings.class_config(config, model=model, base_url=base_url, settings=settings)
     request_headers = _settings.request_headers(client, headers)
-    _warn(reading, params)
+    _refuse_unreturned(reading, params)
     with _sync_client(nvidia_client, api_key) as ranker:
         provider = ReRankerProvider(ranker)
         orders = [
@@ -100,7 +100,7 @@ async def arerank(
     reading = _inputs.read(result)
     cfg = _settings.class_config(config, model=model, base_url=base_url, settings=settings)
     request_headers = _settings.request_headers(client, headers)
-    _warn(reading, params)
+    _refuse_unreturned(reading, params)
     async with _async_client(nvidia_client, api_key) as ranker:
         provider = AsyncReRankerProvider(ranker)
         orders = [
@@ -134,10 +134,11 @@ def _params(rerank: object, prop: str | None, query: str | None) -> Params | Non
     raise TypeError(f"rerank must be weaviate-client's Rerank, not {type(rerank).__name__}")
 
 
-def _warn(reading: _inputs.Reading, params: Params | None) -> None:
+def _refuse_unreturned(reading: _inputs.Reading, params: Params | None) -> None:
+    """A property no result of a batch holds as text is refused before anything is sent."""
     prop = params.get_property() if params is not None else ""
     for batch in reading.batches:
-        _inputs.warn_if_not_returned(batch, prop, stacklevel=3)
+        _inputs.refuse_if_not_returned(batch, prop)
 
 
 def _order(batch: Sequence[SearchResult], ranked: Sequence[SearchResult]) -> _output.Order:

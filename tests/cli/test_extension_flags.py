@@ -197,14 +197,30 @@ def test_the_hint_of_an_upstream_error_is_a_second_line(monkeypatch: pytest.Monk
     )
 
 
-def test_a_hint_already_in_the_message_is_not_repeated(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hint_ending_the_message_is_said_once_on_its_own_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One rule (issue 20 §5): with a setting beyond Go's the message ends with the hint; the
+    # command line prints it where it prints every hint, once.
     def failing(args: argparse.Namespace, **streams: Any) -> int:
         raise UpstreamError(
             "status: 404; set endpoint ranking", status=404, hint="set endpoint ranking"
         )
 
     monkeypatch.setattr(rerank, "run", failing)
-    assert cli("rerank", "--query", "q")[2] == "error: status: 404; set endpoint ranking\n"
+    assert cli("rerank", "--query", "q")[2] == "error: status: 404\nhint: set endpoint ranking\n"
+
+
+def test_a_hint_the_message_says_as_its_own_words_is_not_repeated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    line = "model m was retired on 2026-05-18 and is no longer available"
+
+    def failing(args: argparse.Namespace, **streams: Any) -> int:
+        raise UpstreamError(f"status: 410 error: {line}", status=410, hint=line)
+
+    monkeypatch.setattr(rerank, "run", failing)
+    assert cli("rerank", "--query", "q")[2] == f"error: status: 410 error: {line}\n"
 
 
 def test_a_deprecation_warning_is_one_line_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.cli._support import cli, overlap_scorer, write
-from tests.support.httptest import StartServer, TestServer
+from tests.support.httptest import Request, StartServer, TestServer, Writer
 
 
 @pytest.fixture
@@ -175,8 +175,52 @@ def test_a_multi_line_server_message_stays_on_one_line(http_server: StartServer)
     assert (status, out) == (1, "")
     assert err == (
         "error: connection to NVIDIA API failed with status: 422 error: "
-        "body -> passages -> 0 -> text\\n  ensure this value has at least 1 characters\n"
+        "body -> passages -> 0 -> text\\n  ensure this value has at least 1 characters "
+        "(document 0, input line 1)\n"
     )
+
+
+def nvidia_refusing_a_blank_text(request: Request, w: Writer) -> None:
+    """NVIDIA's 422 for a passage of white space, naming it by its index in the request."""
+    passages = request.json()["passages"]
+    bad = [i for i, p in enumerate(passages) if p["text"].strip(" .") == ""]
+    if not bad:
+        w.respond(200, {"rankings": [{"index": i, "logit": 0.0} for i in range(len(passages))]})
+        return
+    detail = f"body -> passages -> {bad[0]} -> text\n  ensure this value has at least 1 characters"
+    w.respond(422, {"status": 422, "detail": detail})
+
+
+def test_a_passage_nvidia_refuses_is_named_by_document_and_input_line(
+    http_server: StartServer,
+) -> None:
+    """Issue 20 §5: NIM names passage 88 of the second chunk; the user has line 603 to fix."""
+    server = http_server(nvidia_refusing_a_blank_text)
+    lines = ["doc"] * 600 + ["."] + ["doc"] * 5
+    stdin = ("\n\n" + "\n".join(lines[:300]) + "\n\n" + "\n".join(lines[300:]) + "\n").encode()
+    status, out, err = cli(
+        "rerank", "--query", "q", "--base-url", server.url, "--header", "X-Nvidia-Api-Key: k",
+        "--max-concurrency", "1", stdin=stdin,
+    )  # fmt: skip
+    assert (status, out) == (1, "")
+    assert err == (
+        "error: connection to NVIDIA API failed with status: 422 error: "
+        "body -> passages -> 88 -> text\\n  ensure this value has at least 1 characters "
+        "(document 600, input line 604)\n"
+    )
+
+
+def test_a_search_result_nvidia_refuses_is_named_by_its_input_line(
+    http_server: StartServer,
+) -> None:
+    server = http_server(nvidia_refusing_a_blank_text)
+    stdin = b'{"t": "doc"}\n\n{"t": "."}\n'
+    status, _, err = cli(
+        "rerank", "--query", "q", "--property", "t", "--base-url", server.url,
+        "--header", "X-Nvidia-Api-Key: k", stdin=stdin,
+    )  # fmt: skip
+    assert status == 1
+    assert err.endswith("(document 1, input line 3)\n"), err
 
 
 @pytest.mark.usefixtures("keyed")

@@ -3,7 +3,9 @@ output reports, and numbers a 64-bit float cannot hold, each refused before anyt
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 
 import pytest
 
@@ -123,3 +125,36 @@ def test_non_finite_numbers_are_refused_at_input(nim: TestServer, number: str) -
     assert err.startswith("error: input line 2: the number ")
     assert err.endswith(" is out of range for a 64-bit float\n")
     assert nim.requests == []
+
+
+class _Terminal(io.TextIOWrapper):
+    """Standard input that says it is a terminal, holding what the user typed."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_reading_standard_input_on_a_terminal_says_so_on_stderr(
+    nim: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20 §5: with no --input on a terminal the command waited without a word."""
+    monkeypatch.setattr(sys, "stdin", _Terminal(io.BytesIO(b"cat\n")))
+    out, err = io.StringIO(), io.StringIO()
+    status = main(
+        ["rerank", "--query", "cat", "--base-url", nim.url, "--header", "X-Nvidia-Api-Key: k"],
+        stdout=out,
+        stderr=err,
+    )
+    assert status == 0
+    assert err.getvalue() == (
+        "reading documents from standard input (end with Ctrl-D; --input FILE reads a file)\n"
+    )
+    assert "cat" in out.getvalue()
+
+
+def test_standard_input_that_is_no_terminal_is_read_without_a_word(nim: TestServer) -> None:
+    status, _, err = cli(
+        "rerank", "--query", "cat", "--base-url", nim.url, "--header", "X-Nvidia-Api-Key: k",
+        stdin=b"cat\n",
+    )  # fmt: skip
+    assert (status, err) == (0, "")

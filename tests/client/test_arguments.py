@@ -54,3 +54,37 @@ def test_no_timeout_reads_modules_client_timeout(monkeypatch: pytest.MonkeyPatch
     assert Client("k", timeout=3).timeout == 3.0
     monkeypatch.delenv("MODULES_CLIENT_TIMEOUT")
     assert Client("k").timeout == 50.0
+
+
+def _client_config(api_key: object) -> object:
+    from reranker_nvidia.bulk import ClientConfig
+
+    return ClientConfig(api_key=api_key)  # type: ignore[arg-type]
+
+
+def _list_models(api_key: object) -> object:
+    from reranker_nvidia.extensions.models import list_models
+
+    return list_models("http://127.0.0.1:9", api_key=api_key)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        Client,
+        lambda key: Client(api_key=key),
+        lambda key: AsyncClient(api_key=key),
+        _client_config,
+        _list_models,
+    ],
+    ids=["Client", "Client-keyword", "AsyncClient", "ClientConfig", "list_models"],
+)
+@pytest.mark.parametrize("key", [["k"], b"k", 7], ids=["list", "bytes", "int"])
+def test_an_api_key_that_is_not_a_string_is_a_type_error_naming_it(
+    make: object, key: object
+) -> None:
+    """Issue 20 §4: ``api_key=["k"]`` raised ``AttributeError`` where the key was first used."""
+    with pytest.raises(
+        TypeError, match=rf"^api_key must be a str or None, not {type(key).__name__}$"
+    ):
+        make(key)  # type: ignore[operator]

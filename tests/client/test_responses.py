@@ -369,6 +369,47 @@ def test_a_long_detail_is_cut_and_names_the_callers_document() -> None:
     assert caught.value.detail is not None and caught.value.detail in message
 
 
+def nvidia_string_detail(status: int) -> httpx.MockTransport:
+    """NVIDIA's answer to an empty passage: a string ``detail`` naming it in the request."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        passages = json.loads(request.content)["passages"]
+        empty = [i for i, passage in enumerate(passages) if passage["text"] == ""]
+        if not empty:
+            rankings = [{"index": i, "logit": 1.0} for i in range(len(passages))]
+            return httpx.Response(200, json={"rankings": rankings})
+        detail = "\n".join(
+            f"body -> passages -> {i} -> text\n  ensure this value has at least 1 characters"
+            for i in empty
+        )
+        return httpx.Response(status, json={"status": status, "detail": detail})
+
+    return httpx.MockTransport(answer)
+
+
+@pytest.mark.parametrize("status", [422, 400, 403])
+def test_a_string_detail_naming_a_passage_names_the_callers_document(status: int) -> None:
+    """Issue 20 §5: document 600 is passage 88 of the second chunk; NIM names passage 88."""
+    documents = ["x"] * 600 + [""] + ["x"] * 10
+    client = Client("k", transport=nvidia_string_detail(status), max_concurrency=1)
+    with client, pytest.raises(UpstreamError) as caught:
+        client.rank("q", documents)
+    assert str(caught.value) == (
+        f"connection to NVIDIA API failed with status: {status} error: "
+        "body -> passages -> 88 -> text\n  ensure this value has at least 1 characters "
+        "(document 600)"
+    )
+    assert caught.value.detail is not None and caught.value.detail.endswith("(document 600)")
+
+
+def test_a_string_detail_naming_two_passages_names_both_documents() -> None:
+    documents = ["x"] * 515 + ["", "x", ""]
+    client = Client("k", transport=nvidia_string_detail(422), max_concurrency=1)
+    with client, pytest.raises(UpstreamError) as caught:
+        client.rank("q", documents)
+    assert str(caught.value).endswith("at least 1 characters (documents 515, 517)")
+
+
 @pytest.mark.parametrize("status", [200, 402, 403, 422, 500])
 def test_an_integer_of_5000_digits_is_a_typed_error(status: int) -> None:
     body = b'{"detail": ' + b"7" * 5000 + b', "rankings": [{"index": ' + b"1" * 5000 + b"}]}"
@@ -530,3 +571,11 @@ def test_a_failing_chunk_fails_the_concurrent_call_too(http_server: StartServer)
     cfg = ClassBasedModuleConfig.for_settings("reranker-nvidia", {"baseURL": server.url})
     with Client("k", max_documents=1, max_concurrency=4) as client, pytest.raises(UpstreamError):
         client.rank("q", ["a", "b", "c", "d", "e", "f"], cfg)
+
+
+def test_a_string_detail_naming_many_passages_names_ten_and_counts_them() -> None:
+    documents = [""] * 30
+    client = Client("k", transport=nvidia_string_detail(422), max_concurrency=1)
+    with client, pytest.raises(UpstreamError) as caught:
+        client.rank("q", documents)
+    assert str(caught.value).endswith("(documents 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, … (30 in all))")

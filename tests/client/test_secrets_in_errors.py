@@ -63,6 +63,27 @@ def test_a_short_key_is_not_masked_inside_words() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("detail", "shown"),
+    [
+        ("Unknown model my-test-model", "Unknown model my-test-model"),
+        ("no route /v1/test/reranking", "no route /v1/test/reranking"),
+        ("model nvidia.test.v2 is not served", "model nvidia.test.v2 is not served"),
+        ("Unknown model for key test", "Unknown model for key [redacted]"),
+        ("invalid key test.", "invalid key [redacted]."),
+        ('invalid key "test", retry', 'invalid key "[redacted]", retry'),
+        ("api_key=test; scope: test", "api_key=[redacted]; scope: [redacted]"),
+        ("see http://x/?key=test&y=1", "see http://x/?key=[redacted]&y=1"),
+    ],
+)
+def test_a_short_key_is_masked_only_where_it_stands_as_a_whole_token(
+    detail: str, shown: str
+) -> None:
+    """Issue 20 §5: the key ``test`` turned ``my-test-model`` into ``my-[redacted]-model``."""
+    error = failure(answering(403, {"detail": detail}), key="test")
+    assert str(error) == f"connection to NVIDIA API failed with status: 403 error: {shown}"
+
+
 KEY = "nvapi-Secret/Key+0123=="
 
 

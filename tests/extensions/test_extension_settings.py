@@ -40,6 +40,8 @@ def checked(**values: Any) -> dict[str, Any]:
 def test_the_defaults_are_gos() -> None:
     assert call_settings({}, None) == checked()
     assert call_settings({}, None) == dict(
+        base_url=None,
+        model=None,
         endpoint="retrieval",
         truncate=None,
         retries=0,
@@ -58,7 +60,8 @@ def test_every_class_setting_key_is_known_to_for_settings() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cfg({**settings, "model": "m", "baseURL": "http://x"})
-    assert tuple(row.key for row in SETTINGS) == CLASS_KEYS
+    assert tuple(row.key for row in SETTINGS if not row.go_key) == CLASS_KEYS
+    assert [row.key for row in SETTINGS if row.go_key] == ["baseURL", "model"]
     assert set(CLASS_KEYS) == {
         "endpoint",
         "truncate",
@@ -80,7 +83,7 @@ def test_good_keyword_arguments() -> None:
         max_concurrency=2,
         wait_ready=1.5,
     )
-    assert list(got.values()) == ["ranking", "END", 3, 40.0, 100, 2, 1.5]
+    assert list(got.values()) == [None, None, "ranking", "END", 3, 40.0, 100, 2, 1.5]
     assert isinstance(got["requests_per_minute"], float)
 
 

@@ -12,7 +12,7 @@ from weaviate.classes.query import Rerank
 from weaviate.connect import ConnectionParams
 
 from nim_emulator import EmulatorConfig, create_app
-from reranker_nvidia import AsyncClient, Client
+from reranker_nvidia import AsyncClient, Client, ParamsError
 from reranker_nvidia.weaviate import arerank, rerank
 
 from ._support import KEY, QUERY, Emulator, group_by_return, query_return
@@ -83,3 +83,11 @@ async def test_the_wrong_kind_of_client_is_named() -> None:
     async with client:
         with pytest.raises(TypeError, match="nvidia_client is async: use arerank"):
             rerank(query_return(), prop="text", nvidia_client=client)  # type: ignore[arg-type]
+
+
+async def test_arerank_refuses_a_property_no_result_has_before_sending() -> None:
+    client, nim = in_process()
+    async with client:
+        with pytest.raises(ParamsError, match=r"^no search result has the property 'title' "):
+            await arerank(query_return(), prop="title", query=QUERY, nvidia_client=client)
+    assert nim.bodies() == []

@@ -159,6 +159,32 @@ def upstream() -> Iterator[EmulatorUpstream]:
         yield running
 
 
+# D-CLIENT-SIDE: where no result holds the property as text, Weaviate sends every document as ""
+# and the helper, as the command line, refuses before sending. The module's own run of these
+# cases (the contract suite) is unchanged; here each must be that refusal.
+REFUSED_BY_THE_HELPER = {
+    "rerank-property/property-name-is-case-sensitive": (
+        "no search result has the property 'Description' (properties seen: description, title)"
+    ),
+}
+
+
+def _holds_no_property_as_text(case: Case) -> bool:
+    prop = (case.input.get("params") or {}).get("property")
+    results = list(case.input.get("results") or [])
+    return bool(prop) and bool(results) and not any(isinstance(r.get(prop), str) for r in results)
+
+
+def _refused(case: Case, through: Any, upstream: EmulatorUpstream) -> None:
+    """The helper refuses the case with the command line's text; nothing reaches the NIM."""
+    result = run_case(case, InProcess(through, "weaviate-refusal"), upstream, CASSETTES)
+    assert result.status == "failed"
+    assert result.problems == [
+        f"expected results, got the error: {REFUSED_BY_THE_HELPER[case.id]}",
+        f"expected {len(case.expect['requests'])} request(s), the emulator received 0: ",
+    ]
+
+
 def _skip_reason(case: Case) -> str | None:
     try:
         v4_objects(list(case.input["results"]))
@@ -172,12 +198,18 @@ def test_the_case_through_v4_objects(case: Case, upstream: EmulatorUpstream) -> 
     reason = _skip_reason(case)
     if reason is not None:
         pytest.skip(f"not expressible as v4 objects: {reason}")
+    if case.id in REFUSED_BY_THE_HELPER:
+        _refused(case, through_v4, upstream)
+        return
     result = run_case(case, InProcess(through_v4, "weaviate-v4"), upstream, CASSETTES)
     assert result.status == "passed", "\n".join(result.problems)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_the_case_through_a_graphql_response(case: Case, upstream: EmulatorUpstream) -> None:
+    if case.id in REFUSED_BY_THE_HELPER:
+        _refused(case, through_graphql, upstream)
+        return
     result = run_case(case, InProcess(through_graphql, "weaviate-graphql"), upstream, CASSETTES)
     assert result.status == "passed", "\n".join(result.problems)
 
@@ -186,3 +218,9 @@ def test_every_rerank_property_case_is_run_and_every_skip_has_its_reason() -> No
     assert len(CASES) >= 20
     skipped = {case.id: _skip_reason(case) for case in CASES if _skip_reason(case) is not None}
     assert skipped == {}, skipped  # today every case can be written as v4 objects
+
+
+def test_the_helper_refuses_exactly_the_cases_where_no_result_holds_the_property() -> None:
+    assert {case.id for case in CASES if _holds_no_property_as_text(case)} == set(
+        REFUSED_BY_THE_HELPER
+    )

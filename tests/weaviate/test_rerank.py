@@ -33,7 +33,8 @@ from reranker_nvidia import (
     SettingsWarning,
 )
 from reranker_nvidia.errors import ClientRankError
-from reranker_nvidia.weaviate import PropertyNotReturnedWarning, rerank
+from reranker_nvidia.weaviate import rerank
+from tests.cli._support import cli
 from tests.support.fakes import FakeRankClient, by_position
 
 from ._support import (
@@ -337,15 +338,37 @@ def test_a_shape_it_cannot_rerank_is_a_type_error() -> None:
         rerank({"data": {"Aggregate": {}}}, prop="text")
 
 
-def test_a_property_the_query_did_not_return_warns(emulator: Emulator) -> None:
-    # As Weaviate, each is ranked as "" (which NVIDIA refuses); the warning says why.
-    with (
-        pytest.warns(PropertyNotReturnedWarning, match="none of the 4 results has the property"),
-        pytest.raises(ClientRankError, match="failed with status: 422"),
-    ):
+def test_a_property_no_result_has_is_refused_before_sending_as_the_cli_refuses(
+    emulator: Emulator,
+) -> None:
+    """Issue 20 §5: every result went as "" and NVIDIA answered a 422 listing four errors."""
+    with pytest.raises(ParamsError) as caught:
         rerank(query_return(), prop="title", query=QUERY, base_url=emulator.base_url, api_key=KEY)
-    (body,) = emulator.bodies()
-    assert [p["text"] for p in body["passages"]] == ["", "", "", ""]
+    assert str(caught.value) == (
+        "no search result has the property 'title' (properties seen: n, text)"
+    )
+    assert emulator.bodies() == []
+    objects = "".join(f'{{"text": "{text}", "n": {i}}}\n' for i, text in enumerate(TEXTS))
+    cli_error = cli("rerank", "--query", QUERY, "--property", "title", stdin=objects.encode())[2]
+    assert cli_error == f"error: {caught.value}\n"
+
+
+def test_a_property_no_result_holds_as_text_is_refused_before_sending(
+    emulator: Emulator,
+) -> None:
+    response = query_return()
+    for obj in response.objects:
+        obj.properties["text"] = 7
+    with pytest.raises(ParamsError, match=r"^no search result has a string in property 'text' "):
+        rerank(response, prop="text", query=QUERY, base_url=emulator.base_url, api_key=KEY)
+    assert emulator.bodies() == []
+
+
+def test_a_graphql_class_whose_results_lack_the_property_is_refused(emulator: Emulator) -> None:
+    response = {"data": {"Get": {"A": [{"text": "x"}], "B": [{"other": "y"}]}}}
+    with pytest.raises(ParamsError, match="property 'text' \\(properties seen: other\\)"):
+        rerank(response, prop="text", query=QUERY, base_url=emulator.base_url, api_key=KEY)
+    assert emulator.bodies() == []
 
 
 def test_a_property_some_results_lack_does_not_warn(emulator: Emulator) -> None:
@@ -598,12 +621,9 @@ def test_a_generative_group_by_return_is_reranked_by_groups() -> None:
 
 
 def test_the_warnings_point_at_the_caller() -> None:
-    recorder = FakeRankClient(by_position)
-    with pytest.warns(PropertyNotReturnedWarning) as not_returned:
-        rerank(query_return(), prop="title", query="q", nvidia_client=recorder)
     with pytest.warns(SettingsWarning) as unread:
         rerank(query_return(()), prop="text", baseUrl="http://127.0.0.1:9")
-    assert [w.filename for w in [*not_returned, *unread]] == [__file__, __file__]
+    assert [w.filename for w in unread] == [__file__]
 
 
 def test_a_class_config_with_overrides_keeps_its_other_settings_and_tenant() -> None:
