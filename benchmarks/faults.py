@@ -27,7 +27,9 @@ import collections
 import concurrent.futures
 import contextlib
 import datetime
+import functools
 import gc
+import gzip
 import http.client
 import io
 import ipaddress
@@ -36,12 +38,14 @@ import logging
 import os
 import platform
 import re
+import select
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -227,6 +231,8 @@ class _MisbehavingHandler(BaseHTTPRequestHandler):
         elif self.server.mode == "stall":
             self.server.stop.wait(30)
             self.close_connection = True
+        elif self.server.mode in EDGE_MODES:  # the transport-edges block
+            EDGE_MODES[self.server.mode](self, body)
         elif self.server.mode == "redirect":
             self.send_response(307)
             self.send_header("location", f"{self.server.url}{self.path}")
@@ -628,6 +634,421 @@ def run_faults(args: argparse.Namespace, emulator: Emulator, scan: SecretScan) -
     finally:
         own.close()
     return tallies
+
+
+# =============================================================================================
+# BEGIN transport-edges block (issue 20 §2–§4: stray answers, stacked codings, two-member
+# gzip, an early 413, a reset mid-body). Its faults join FAULTS, served by the misbehaving
+# server through EDGE_MODES; the stray answers of §2 run apart (run_strays), since a stray
+# that lands after the next request was written is taken by any HTTP/1.1 client: those are
+# counted as the window, beside the ones that must be refused. main() adds run_strays' rows
+# as result["stray"] and counts its "wrong outside the window" in the exit status.
+
+EDGE_FAULTS: tuple[tuple[str, str, bool], ...] = (
+    ("Content-Encoding: gzip, gzip bomb (1 GiB)", "own:gzip-gzip-bomb", False),
+    ("Content-Encoding: deflate, deflate bomb (1 GiB)", "own:deflate-deflate-bomb", False),
+    ("two-member gzip body", "own:two-member-gzip", False),
+    ("413 with Connection: close, then RST", "own:early-413", False),
+    ("reset while the body is read", "own:reset-mid-body", False),
+)
+FAULTS += EDGE_FAULTS
+STRAY_DELAYS_MS = (1, 5, 20)
+AT_THE_WRITE = 0.001
+"""A request whose first byte came within this of a stray that had landed on its idle
+connection was written as the stray landed: the client's last look and its write are one
+step apart (tens of µs; more on a busy CPU). Later than this is a client that failed."""
+STRAY_BASE = 1000.0
+"""A stray answer carries ``STRAY_BASE + its number`` as every logit, so a result shows it."""
+
+
+def _bomb(wbits: int, gib: int) -> bytes:
+    """A compressed JSON body of ``gib`` GiB of spaces, made without compressing them all:
+    one fully flushed MiB of deflate blocks, repeated (its check value is not the real one:
+    the client must refuse it at the cap long before the end)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    head = packer.compress(b'{"rankings": [') + packer.flush(zlib.Z_FULL_FLUSH)
+    block = packer.compress(b" " * (1 << 20)) + packer.flush(zlib.Z_FULL_FLUSH)
+    tail = packer.compress(b"]}") + packer.flush()
+    return head + block * (gib << 10) + tail
+
+
+@functools.cache
+def _stacked_bomb(coding: str) -> bytes:
+    wbits = zlib.MAX_WBITS | 16 if coding == "gzip" else zlib.MAX_WBITS
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    return packer.compress(_bomb(wbits, 1)) + packer.flush()
+
+
+def _edge_upstream(handler: _MisbehavingHandler, body: bytes) -> tuple[int, bytes]:
+    """The emulator's answer to ``body``."""
+    upstream = http.client.HTTPConnection("127.0.0.1", handler.server.upstream.port, timeout=30)
+    try:
+        keep = ("authorization", "content-type", "accept")
+        headers = {k: v for k, v in handler.headers.items() if k.lower() in keep}
+        upstream.request("POST", handler.path, body=body, headers=headers)
+        answer = upstream.getresponse()
+        return answer.status, answer.read()
+    finally:
+        upstream.close()
+
+
+def _edge_send(
+    handler: _MisbehavingHandler, status: int, body: bytes, headers: dict[str, str]
+) -> None:
+    _edge_no_delay(handler)
+    handler.send_response(status)
+    for name, value in {"content-type": "application/json", **headers}.items():
+        handler.send_header(name, value)
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    with contextlib.suppress(OSError):
+        handler.wfile.write(body)
+
+
+def _edge_no_delay(handler: _MisbehavingHandler) -> None:
+    """Send each write at once: without it the body waits for the ACK of the head (Nagle's
+    rule against the client's delayed ACK) and an RST that follows discards it unsent."""
+    with contextlib.suppress(OSError):
+        handler.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _edge_reset(handler: _MisbehavingHandler) -> None:
+    """Close with a TCP RST, not a FIN."""
+    handler.close_connection = True
+    with contextlib.suppress(OSError):
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+        handler.connection.close()
+
+
+def _edge_bomb(coding: str) -> Callable[[_MisbehavingHandler, bytes], None]:
+    def serve(handler: _MisbehavingHandler, body: bytes) -> None:
+        del body
+        wire = _stacked_bomb(coding)
+        _edge_send(handler, 200, wire, {"content-encoding": f"{coding}, {coding}"})
+
+    return serve
+
+
+def _edge_two_members(handler: _MisbehavingHandler, body: bytes) -> None:
+    status, data = _edge_upstream(handler, body)
+    half = len(data) // 2
+    wire = gzip.compress(data[:half]) + gzip.compress(data[half:])
+    _edge_send(handler, status, wire, {"content-encoding": "gzip"})
+
+
+def _edge_early_413(handler: _MisbehavingHandler, body: bytes) -> None:
+    del body
+    answer = b'{"error": "Request Entity Too Large"}'
+    _edge_send(handler, 413, answer, {"connection": "close"})
+    time.sleep(0.02)
+    _edge_reset(handler)
+
+
+def _edge_reset_mid_body(handler: _MisbehavingHandler, body: bytes) -> None:
+    status, data = _edge_upstream(handler, body)
+    _edge_no_delay(handler)
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(data)))
+    handler.end_headers()
+    with contextlib.suppress(OSError):
+        handler.wfile.write(data[: len(data) // 2])
+    time.sleep(0.02)
+    _edge_reset(handler)
+
+
+EDGE_MODES: dict[str, Callable[[_MisbehavingHandler, bytes], None]] = {
+    "gzip-gzip-bomb": _edge_bomb("gzip"),
+    "deflate-deflate-bomb": _edge_bomb("deflate"),
+    "two-member-gzip": _edge_two_members,
+    "early-413": _edge_early_413,
+    "reset-mid-body": _edge_reset_mid_body,
+}
+
+
+class StrayServer:
+    """Proxies every request to the emulator on a keep-alive connection and, after one answer
+    in ``every``, sends a stray copy of it (its logits set to ``STRAY_BASE``) ``delay_ms``
+    later. One thread per connection reads and writes, so it knows, for every message it
+    sends, whether the request it will be taken for had begun to arrive (the window: any
+    HTTP/1.1 client takes it) or not (it lands on an idle connection, which a client must
+    not use again: a later request on that connection is a ``violation``)."""
+
+    def __init__(self, upstream: Emulator, delay_ms: int, every: int) -> None:
+        self.upstream = upstream
+        self.delay = delay_ms / 1000
+        self.every = every
+        self.answers = 0
+        self.strays = 0
+        self.window = 0  # misplaced messages sent once the request they will be taken for began
+        self.idle = 0  # misplaced messages sent while the connection was idle
+        self.violations = 0  # requests sent on a connection that an idle message had reached
+        self.gaps: list[float] = []  # seconds from such a message to the request after it
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=_StrayConnection(self, sock).serve, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+class _StrayConnection:
+    def __init__(self, server: StrayServer, sock: socket.socket) -> None:
+        self.server, self.sock = server, sock
+        self.buffer = b""
+        self.parsed = 0  # requests read whole
+        self.sent = 0  # messages sent; message j is taken as the answer to request j
+        self.idle_sent: dict[int, float] = {}  # message number -> when it was sent
+        self.closed = False
+
+    def pull(self, wait: float = 0.0) -> None:
+        """Read what has come, waiting up to ``wait`` for it; check the idle messages."""
+        while not self.closed and select.select([self.sock], [], [], wait)[0]:
+            chunk = self.sock.recv(65536)
+            self.closed = not chunk
+            self.buffer += chunk
+            wait = 0.0
+        began = self.parsed + (1 if self.buffer else 0)
+        for j in [j for j in self.idle_sent if j < began]:
+            sent = self.idle_sent.pop(j)
+            with self.server.lock:
+                self.server.violations += 1
+                self.server.gaps.append(time.monotonic() - sent)
+
+    def send(self, message: bytes, answers: int | None) -> None:
+        """Send message number ``self.sent``: the answer to request ``answers``, or a stray."""
+        self.pull()
+        began = self.parsed + (1 if self.buffer else 0)
+        self.sock.sendall(message)
+        sent = time.monotonic()
+        self.pull()  # a request that began meanwhile was written as the message landed
+        began = max(began, self.parsed + (1 if self.buffer else 0))
+        with self.server.lock:
+            if answers == self.sent:
+                pass  # in its place
+            elif began > self.sent:
+                self.server.window += 1
+            else:
+                self.server.idle += 1
+                self.idle_sent[self.sent] = sent
+        self.sent += 1
+
+    def serve(self) -> None:
+        upstream = http.client.HTTPConnection("127.0.0.1", self.server.upstream.port, timeout=30)
+        pending: tuple[float, bytes] | None = None  # a stray: when it is due, and its bytes
+        try:
+            while not self.server.stop.is_set() and not self.closed:
+                due = None if pending is None else max(pending[0] - time.monotonic(), 0.0)
+                self.pull(0.2 if due is None else due)
+                if pending is not None and time.monotonic() >= pending[0]:
+                    self.send(pending[1], None)
+                    pending = None
+                while (request := _take_request(self.buffer)) is not None:
+                    (path, headers, body), self.buffer = request
+                    self.parsed += 1
+                    upstream.request("POST", path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    data = answer.read()
+                    self.send(_stray_message(answer.status, data), self.parsed - 1)
+                    with self.server.lock:
+                        self.server.answers += 1
+                        armed = self.server.answers % self.server.every == 1 % self.server.every
+                        self.server.strays += armed
+                    if armed and pending is None:
+                        pending = (time.monotonic() + self.server.delay, _stray_of(data))
+                    if pending is not None and time.monotonic() >= pending[0]:
+                        self.send(pending[1], None)
+                        pending = None
+        except OSError:
+            return
+        finally:
+            upstream.close()
+            self.sock.close()
+
+
+def _stray_message(status: int, data: bytes) -> bytes:
+    head = f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {len(data)}"
+    return (head + "\r\n\r\n").encode() + data
+
+
+def _stray_of(answer: bytes) -> bytes:
+    try:
+        parsed = json.loads(answer)
+        for ranking in parsed.get("rankings", []):
+            ranking["logit"] = STRAY_BASE
+        answer = json.dumps(parsed).encode()
+    except (ValueError, AttributeError, TypeError):
+        pass
+    return _stray_message(200, answer)
+
+
+def _take_request(buffer: bytes) -> tuple[tuple[str, dict[str, str], bytes], bytes] | None:
+    """The first whole request in ``buffer`` (path, headers to forward, body), and the rest."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = buffer[:end].decode("latin-1").split("\r\n")
+    fields = [line.split(":", 1) for line in lines[1:] if ":" in line]
+    headers = {name.strip(): value.strip() for name, value in fields}
+    length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), 0))
+    if len(buffer) < end + 4 + length:
+        return None
+    keep = ("authorization", "content-type", "accept")
+    forwarded = {k: v for k, v in headers.items() if k.lower() in keep}
+    body = buffer[end + 4 : end + 4 + length]
+    return (lines[0].split(" ")[1], forwarded, body), buffer[end + 4 + length :]
+
+
+def run_strays(args: argparse.Namespace, emulator: Emulator, scan: SecretScan) -> dict[str, Any]:
+    """§2: back-to-back calls, a stray after every answer, for each delay and client."""
+    rows: list[dict[str, Any]] = []
+    if args.only and args.only.lower() not in "stray answers":
+        return {"rows": rows, "wrong_outside_window": 0}
+    own = Misbehaving(emulator)
+    run = FaultRun(emulator, own, args.timeout, args.calls, 1, 1, 0, scan)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)  # the server's threads share the GIL: let them look in time
+    try:
+        run.learn_expected()
+        _stray_runs(args, run, rows)
+    finally:
+        sys.setswitchinterval(switch)
+        own.close()
+    return {
+        "rows": rows,
+        "wrong_outside_window": sum(r["wrong_outside_window"] + r["untyped"] for r in rows),
+    }
+
+
+def _stray_runs(args: argparse.Namespace, run: FaultRun, rows: list[dict[str, Any]]) -> None:
+    for delay in STRAY_DELAYS_MS:
+        for client in ("sync", "async"):
+            server = StrayServer(run.emulator, delay, args.every)
+            try:
+                if client == "sync":
+                    outcomes = _stray_calls(run, server.url, args.calls)
+                else:
+                    outcomes = asyncio.run(_stray_calls_async(run, server.url, args.calls))
+                time.sleep(delay / 1000 + 0.05)  # the last stray goes out
+            finally:
+                server.close()
+            row = _stray_row(run, delay, client, outcomes, server)
+            rows.append(row)
+            print(
+                f"  stray {delay:2} ms {client:5} strays={row['strays_sent']} "
+                f"wrong={row['wrong']} (window messages {row['messages_in_the_window']}, "
+                f"idle {row['messages_on_an_idle_connection']}, used after one: "
+                f"{row['used_within_1ms']} within 1 ms, {row['wrong_outside_window']} later; "
+                f"{row['violation_gaps_us']} µs) "
+                f"typed={row['typed_error']} "
+                f"untyped={row['untyped']}",
+                flush=True,
+            )
+
+
+def _stray_calls(run: FaultRun, url: str, calls: int) -> list[object]:
+    outcomes: list[object] = []
+    with run.sync_client(0) as client:
+        for i in range(calls):
+            query, documents = INPUTS[i % len(INPUTS)]
+            try:
+                outcomes.append(client.rank(query, list(documents), run.cfg(url)))
+            except Exception as err:  # noqa: BLE001 - judged by _stray_row
+                outcomes.append(err)
+    return outcomes
+
+
+async def _stray_calls_async(run: FaultRun, url: str, calls: int) -> list[object]:
+    outcomes: list[object] = []
+    headers = {"X-Nvidia-Api-Key": CANARY}
+    async with run.async_client(0) as client:
+        for i in range(calls):
+            query, documents = INPUTS[i % len(INPUTS)]
+            try:
+                outcomes.append(
+                    await client.rank(query, list(documents), run.cfg(url), headers=headers)
+                )
+            except Exception as err:  # noqa: BLE001 - judged by _stray_row
+                outcomes.append(err)
+    return outcomes
+
+
+def _stray_row(
+    run: FaultRun, delay: int, client: str, outcomes: list[object], server: StrayServer
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "delay_ms": delay,
+        "client": client,
+        "calls": len(outcomes),
+        "correct": 0,
+        "typed_error": 0,
+        "untyped": 0,
+        "wrong": 0,
+        "strays_sent": server.strays,
+        "messages_in_the_window": server.window,
+        "messages_on_an_idle_connection": server.idle,
+        "used_within_1ms": sum(gap < AT_THE_WRITE for gap in server.gaps),
+        "wrong_outside_window": sum(gap >= AT_THE_WRITE for gap in server.gaps),
+        "violation_gaps_us": [round(gap * 1e6) for gap in server.gaps[:10]],
+        "examples": [],
+    }
+    for i, outcome in enumerate(outcomes):
+        if isinstance(outcome, BaseException):
+            run.scan.exception(outcome)
+            row["typed_error" if isinstance(outcome, RerankerError) else "untyped"] += 1
+        elif [s.score for s in outcome.document_scores] == run.expected[i % len(INPUTS)]:  # type: ignore[attr-defined]
+            row["correct"] += 1
+        else:
+            row["wrong"] += 1
+            row["examples"].append(f"call {i}: {[s.score for s in outcome.document_scores]!r}")  # type: ignore[attr-defined]
+    row["examples"] = row["examples"][:3]
+    return row
+
+
+def stray_markdown(result: dict[str, Any]) -> str:
+    stray = result.get("stray")
+    if not stray or not stray["rows"]:
+        return ""
+    out = [
+        "\nStray answers (issue 20 §2): after one answer in `--every`, a stray copy of it "
+        f"(logits {STRAY_BASE}) follows on the keep-alive connection after the given delay; "
+        "back-to-back calls, retries off. Each message the server sends lands either on an idle "
+        "connection, which a client must not use again (a request on it more than 1 ms "
+        "later counts as wrong; within 1 ms the stray landed as the request was written), or "
+        "after the request it is taken for was written: the window no HTTP/1.1 client can "
+        "close (docs/divergences.md, D-STRAY-ANSWER).\n\n"
+        "| delay | client | calls | strays | wrong | messages in the window | idle "
+        "| used within 1 ms | used later (wrong) | typed | untyped |\n"
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    ]
+    for r in stray["rows"]:
+        out.append(
+            f"| {r['delay_ms']} ms | {r['client']} | {r['calls']} | {r['strays_sent']} | "
+            f"{r['wrong']} | {r['messages_in_the_window']} | "
+            f"{r['messages_on_an_idle_connection']} | {r['used_within_1ms']} | "
+            f"{r['wrong_outside_window']} | "
+            f"{r['typed_error']} | {r['untyped']} |\n"
+        )
+    return "".join(out)
+
+
+# END transport-edges block
+# =============================================================================================
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1073,6 +1494,7 @@ def markdown(result: dict[str, Any]) -> str:
     for row in ssrf["rows"]:
         outcome = row["outcome"].replace("|", "\\|")
         out.append(f"| {row['case']} | `{row['url']}` | {outcome} |\n")
+    out.append(stray_markdown(result))  # the transport-edges block
     secrets = result["secrets"]
     scanned = ", ".join(f"{n} {what}" for what, n in sorted(secrets["scanned"].items()))
     out.append(
@@ -1156,6 +1578,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "faults" not in args.skip:
                 print("faults:", flush=True)
                 result["faults"] = [t.row() for t in run_faults(args, emulator, scan)]
+                print("stray answers:", flush=True)  # the transport-edges block
+                result["stray"] = run_strays(args, emulator, scan)
             if "ssrf" not in args.skip:
                 print("ssrf:", flush=True)
                 result["ssrf"] = run_ssrf(scan)
@@ -1198,6 +1622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{zero['ssrf_listener_connections']}, secret hits {result['secrets']['hits']}"
     )
     bad = sum(v for k, v in zero.items() if k != "calls") + result["secrets"]["hits"]
+    bad += result.get("stray", {}).get("wrong_outside_window", 0)  # the transport-edges block
     return 1 if bad else 0
 
 

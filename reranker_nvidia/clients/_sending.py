@@ -172,7 +172,7 @@ def transport_error(
     err: BaseException, url: str, *, reading: bool = False, method: str = "POST"
 ) -> TransportError:
     """Go's ``send POST request: Post "<url>": …`` or ``read response body: …``."""
-    reason = gonet.describe(err, url)
+    reason = gonet.describe(err, url, reading=reading)
     message = f"read response body: {reason}" if reading else f"{_sending(method, url)}: {reason}"
     if reason == "context deadline exceeded" or reason.endswith(": context deadline exceeded"):
         return DeadlineExceededError(message)

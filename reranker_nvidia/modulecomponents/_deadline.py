@@ -10,10 +10,14 @@ would mean non-blocking mode), and the response body is read under it
 through the deadline-bound streams below.
 
 The body is also read under a size cap: :class:`DeadlineBoundStream` counts
-the decoded bytes, inflating a gzip body itself, piece by piece, so neither a
-body that never ends nor a gzip bomb can grow memory past the cap (Go's
-transport, too, undoes only the gzip it asked for, and drops the
-``Content-Encoding`` and ``Content-Length`` headers when it does).
+the decoded bytes, undoing a gzip or deflate body itself, every layer of a
+``Content-Encoding`` list (``gzip, gzip`` too), piece by piece and each layer
+under the cap, so neither a body that never ends nor a gzip bomb, however
+nested, can grow memory past the cap. As Go's gzip reader, every member of a
+multi-member gzip body is read, and one cut short is ``unexpected EOF``. A body
+in any other coding is left as it came (Go undoes only the gzip it asked for;
+it drops the ``Content-Encoding`` and ``Content-Length`` headers when it does,
+and so does this).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextvars import ContextVar
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -116,28 +120,84 @@ def deadline_errors(*timeouts: type[BaseException]) -> Iterator[None]:
         raise DeadlineExceeded from err
 
 
-class _Inflater:
-    """Go's gzip reader for a ``Content-Encoding: gzip`` body, inflating at most a piece
-    at a time so a small input cannot become a large output in one step."""
+_GZIP = zlib.MAX_WBITS | 16
+_ZLIB = zlib.MAX_WBITS
+_RAW_DEFLATE = -zlib.MAX_WBITS
 
-    def __init__(self) -> None:
-        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+
+class _Layer:
+    """One coding of a ``Content-Encoding`` list, undone at most a piece at a time, so a
+    small input cannot become a large output in one step.
+
+    ``gzip`` reads every member of a multi-member body, as Go's gzip reader does (RFC 1952
+    allows several); ``deflate`` is the zlib format, or a raw deflate stream when its first
+    two bytes are no zlib header (as httpx reads it).
+    """
+
+    def __init__(self, coding: str) -> None:
+        self._gzip = coding == "gzip"
+        self._zlib: Any = zlib.decompressobj(_GZIP) if self._gzip else None
+        self._head = b""  # deflate: the first bytes, until the format is known
+        self._fed = False
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._zlib is None:
+            data = self._head = self._head + data
+            if len(data) < 2:
+                return
+            zlib_header = data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self._zlib = zlib.decompressobj(_ZLIB if zlib_header else _RAW_DEFLATE)
+        self._fed = self._fed or bool(data)
         try:
-            while data and not self._zlib.eof:
+            while data:
+                if self._zlib.eof:
+                    if not self._gzip:
+                        return  # what follows a deflate stream is not read (as httpx)
+                    self._zlib = zlib.decompressobj(_GZIP)  # the next gzip member
                 out = self._zlib.decompress(data, _PIECE)
-                data = self._zlib.unconsumed_tail
+                data = self._zlib.unused_data if self._zlib.eof else self._zlib.unconsumed_tail
                 if out:
                     yield out
         except zlib.error as err:
             raise httpx.DecodingError(str(err)) from None
 
-    def end(self) -> bytes:
+    def end(self) -> Iterator[bytes]:
+        if self._zlib is None:  # deflate with fewer than two bytes: not a stream
+            if self._head:
+                raise httpx.DecodingError("unexpected EOF")
+            return
         try:
-            return self._zlib.flush()
+            rest = self._zlib.flush()
         except zlib.error as err:  # pragma: no cover - flush after decompress does not fail
             raise httpx.DecodingError(str(err)) from None
+        if rest:
+            yield rest
+        if self._fed and not self._zlib.eof:
+            raise httpx.DecodingError("unexpected EOF")  # Go: io.ErrUnexpectedEOF
+
+
+class _Inflater:
+    """Undoes every coding of a ``Content-Encoding`` list, last applied first, each layer's
+    output capped like the body (``gzip, gzip`` cannot grow memory past the cap either)."""
+
+    def __init__(self, codings: list[str], limit: int | None = None) -> None:
+        self._layers = [_Layer(coding) for coding in reversed(codings)]
+        self._caps = [_Cap(limit) for _ in self._layers]
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        return self._through(0, data)
+
+    def _through(self, index: int, data: bytes) -> Iterator[bytes]:
+        if index == len(self._layers):
+            yield data
+            return
+        for piece in self._layers[index].feed(data):
+            yield from self._through(index + 1, self._caps[index].admit(piece))
+
+    def end(self) -> Iterator[bytes]:
+        for index, layer in enumerate(self._layers):
+            for piece in layer.end():
+                yield from self._through(index + 1, self._caps[index].admit(piece))
 
 
 class _Cap:
@@ -157,29 +217,46 @@ class _Cap:
         return data
 
 
-def take_gzip(response: httpx.Response) -> _Inflater | None:
-    """An inflater if ``response`` is gzip-encoded, its encoding headers then dropped (as Go)."""
-    if response.headers.get("Content-Encoding", "").strip().lower() != "gzip":
+_DECODED = frozenset({"gzip", "deflate"})
+
+
+def take_encoding(response: httpx.Response, limit: int | None = None) -> _Inflater | None:
+    """An inflater if ``response``'s codings are all gzip or deflate (identity aside), its
+    encoding headers then dropped (as Go does for the gzip it asked for); else ``None``.
+
+    A body in any other coding (``br``, ``zstd``, unknown) is left as it came: nothing
+    decodes it (:func:`read_capped` reads the raw bytes), as in Go.
+    """
+    codings = [
+        coding.strip().lower()
+        for coding in response.headers.get_list("Content-Encoding", split_commas=True)
+    ]
+    codings = [coding for coding in codings if coding and coding != "identity"]
+    if not codings or not _DECODED.issuperset(codings):
         return None
     del response.headers["Content-Encoding"]
     if "Content-Length" in response.headers:
         del response.headers["Content-Length"]
-    return _Inflater()
+    return _Inflater(codings, limit)
 
 
 def read_capped(response: httpx.Response, limit: int | None) -> bytes:
-    """``response.read()``, refused with :class:`ResponseTooLargeError` past ``limit`` bytes.
+    """The body as the transport gives it, refused with :class:`ResponseTooLargeError` past
+    ``limit`` bytes.
 
-    The transport caps what it decodes; this caps whatever httpx still decodes on top
-    (an encoding other than gzip)."""
+    The raw bytes: the retry transport has undone the codings it decodes, under its own
+    cap, and httpx decodes nothing more (its decoders take a whole chunk at a time). A
+    response a transport of the caller's own built from bytes was read when it was made."""
     cap = _Cap(limit)
-    return b"".join(cap.admit(chunk) for chunk in response.iter_bytes())
+    chunks = response.iter_bytes() if response.is_stream_consumed else response.iter_raw()
+    return b"".join(cap.admit(chunk) for chunk in chunks)
 
 
 async def aread_capped(response: httpx.Response, limit: int | None) -> bytes:
     """The async twin of :func:`read_capped`."""
     cap = _Cap(limit)
-    return b"".join([cap.admit(chunk) async for chunk in response.aiter_bytes()])
+    chunks = response.aiter_bytes() if response.is_stream_consumed else response.aiter_raw()
+    return b"".join([cap.admit(chunk) async for chunk in chunks])
 
 
 def _decoded(inflater: _Inflater | None, chunk: bytes) -> Iterable[bytes]:
@@ -209,9 +286,9 @@ class _Bounds(Generic[_Inner]):
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise DeadlineExceeded
 
-    def _rest(self) -> bytes:
+    def _rest(self) -> Iterable[bytes]:
         """What the inflater still holds once the body has ended (nothing without one)."""
-        return b"" if self._inflater is None else self._inflater.end()
+        return () if self._inflater is None else self._inflater.end()
 
 
 class DeadlineBoundStream(_Bounds[httpx.SyncByteStream], httpx.SyncByteStream):
@@ -236,8 +313,7 @@ class DeadlineBoundStream(_Bounds[httpx.SyncByteStream], httpx.SyncByteStream):
             for piece in _decoded(self._inflater, chunk):
                 yield cap.admit(piece)
                 self._check()
-        rest = self._rest()
-        if rest:
+        for rest in self._rest():
             yield cap.admit(rest)
 
     def close(self) -> None:
@@ -265,8 +341,7 @@ class AsyncDeadlineBoundStream(_Bounds[httpx.AsyncByteStream], httpx.AsyncByteSt
                 yield cap.admit(piece)
                 self._check()
                 await anyio.lowlevel.checkpoint()  # inflating is work: let the loop breathe
-        rest = self._rest()
-        if rest:
+        for rest in self._rest():
             yield cap.admit(rest)
 
     async def aclose(self) -> None:

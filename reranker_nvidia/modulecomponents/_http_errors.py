@@ -60,12 +60,25 @@ def _describe_connect(err: BaseException, address: str) -> str:
     return f"dial tcp {address}: {text}"
 
 
-def describe(err: BaseException, url: str) -> str:
-    """Go's text for ``err``, raised while requesting ``url``."""
+def _describe_broken(link: anyio.BrokenResourceError, reading: bool) -> str:
+    """anyio's word for a socket that failed, by the OS error behind it, as Go words it."""
+    cause = link.__cause__
+    if isinstance(cause, ConnectionResetError):
+        return "read: connection reset by peer"
+    if isinstance(cause, BrokenPipeError):
+        return "write: broken pipe"
+    side = "read" if reading else "write"
+    if isinstance(cause, OSError) and cause.strerror:
+        return f"{side}: {cause.strerror.lower()}"
+    return "read: connection reset by peer" if reading else "write: broken pipe"
+
+
+def describe(err: BaseException, url: str, *, reading: bool = False) -> str:
+    """Go's text for ``err``, raised while requesting ``url`` (``reading``: its body)."""
     attempts, cause = getattr(err, "attempts", None), getattr(err, "cause", None)
     if isinstance(attempts, int) and isinstance(cause, BaseException):
         # The retry transport's RetriesExhausted: Go's "after N attempts: <error>".
-        return f"after {attempts} attempts: {describe(cause, url)}"
+        return f"after {attempts} attempts: {describe(cause, url, reading=reading)}"
     if isinstance(err, httpx.TimeoutException | httpcore.TimeoutException | TimeoutError):
         return "context deadline exceeded"
     if isinstance(err, httpx.ConnectError | httpcore.ConnectError):
@@ -76,7 +89,7 @@ def describe(err: BaseException, url: str) -> str:
         if isinstance(link, BrokenPipeError):
             return "write: broken pipe"
         if isinstance(link, anyio.BrokenResourceError):
-            return "write: broken pipe"
+            return _describe_broken(link, reading)
         if isinstance(link, ssl.SSLEOFError | anyio.EndOfStream | EOFError):
             return "unexpected EOF"
         if isinstance(link, ssl.SSLError):

@@ -15,10 +15,15 @@ is a pooled httpcore transport over a network backend of our own, which
   each bounded by what is left, and an operation that would start with
   nothing left is not started;
 - never reuses a pooled connection that holds bytes nobody asked for: a
-  connection with data beyond the answer it just gave, or readable while
-  idle, is closed (Go: "Unsolicited response received on idle HTTP channel");
+  connection with data beyond the answer it just gave, or that received
+  anything while idle, up to the moment its next request's first byte is
+  written, is closed and another taken (Go: "Unsolicited response received on
+  idle HTTP channel"; what lands after that byte is D-STRAY-ANSWER);
 - on the async side, sends at most :data:`MAX_IN_FLIGHT` requests at once per
-  transport; more wait their turn, under their own deadline.
+  transport; more wait their turn, under their own deadline;
+- on the async side, reads what the server sends while a long request body goes
+  out, so an early answer (a 413 before the body is in) is read, as the
+  synchronous client and Go read it, rather than lost when the write breaks.
 
 Nothing here imports base_client.py: the guard comes in as a callable.
 
@@ -42,6 +47,7 @@ import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
@@ -75,6 +81,7 @@ times the connections it holds, so the async transport spreads its requests over
 ``MAX_IN_FLIGHT // POOL_SHARE`` pools rather than crowding one."""
 
 _WRITE_PIECE = 64 * 1024  # a request body goes out this much at a time, each under the deadline
+_LOOP_TURNS = 16  # turns of the event loop a long write gives an answer waiting in the socket
 
 DialGuard: TypeAlias = Callable[[str, str], None]
 """Go's dialer ``Control`` hook: ``(network, "host:port")``; raises :class:`DialGuardError`."""
@@ -152,6 +159,24 @@ def _dial_plan(host: str, port: int, resolver: Resolver, guard: DialGuard | None
     return allowed
 
 
+_UNWRITTEN: ContextVar[bool] = ContextVar("reranker_nvidia_unwritten", default=False)
+"""Set while a request goes out on a pooled connection, until its first byte is written."""
+
+
+class _Unsolicited(httpcore.ConnectionNotAvailable):
+    """A pooled connection had received bytes nobody asked for when a request was to be
+    written on it: the pool closes it and takes another (Go: "Unsolicited response received
+    on idle HTTP channel")."""
+
+
+def _check_unsolicited(readable: Callable[[], bool]) -> None:
+    """Refuse the connection if bytes came while it was idle, up to this first write."""
+    if _UNWRITTEN.get():
+        _UNWRITTEN.set(False)
+        if readable():
+            raise _Unsolicited
+
+
 class _DeadlineStream(httpcore.NetworkStream):
     """A socket stream whose every call is bounded by the deadline in force."""
 
@@ -162,6 +187,7 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, _bounded(timeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        _check_unsolicited(lambda: bool(self._inner.get_extra_info("is_readable")))
         # In pieces, each bounded afresh: a reader that takes every byte slowly but
         # steadily would otherwise keep one write going past the deadline.
         if len(buffer) <= _WRITE_PIECE:
@@ -235,18 +261,76 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
         self._socket: Any = _UNKNOWN
+        self._early: bytes | Exception | None = None  # what came while a request went out
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        early, self._early = self._early, None
+        if isinstance(early, Exception):
+            raise early
+        if early is not None:
+            if len(early) > max_bytes:
+                early, self._early = early[:max_bytes], early[max_bytes:]
+            return early
         return await self._inner.read(max_bytes, _bounded(timeout))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        _check_unsolicited(lambda: bool(self.get_extra_info("is_readable")))
         # In pieces, so the event loop's write buffer never holds more than one of them.
         if len(buffer) <= _WRITE_PIECE:
             await self._inner.write(buffer, _bounded(timeout))
             return
-        view = memoryview(buffer)
-        for start in range(0, len(view), _WRITE_PIECE):
-            await self._inner.write(bytes(view[start : start + _WRITE_PIECE]), _bounded(timeout))
+        # A long write is watched for an early answer (a 413 before the body is in): the
+        # server may close once it has answered, and a write that breaks then makes the
+        # event loop drop the socket and the answer waiting in it. Go reads it, as does the
+        # synchronous client (the kernel keeps it for a blocking socket).
+        failure: Exception | None = None
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._watch, group.cancel_scope)
+            view = memoryview(buffer)
+            try:
+                for start in range(0, len(view), _WRITE_PIECE):
+                    await self._let_the_answer_in()
+                    if self._early is not None:
+                        break
+                    piece = bytes(view[start : start + _WRITE_PIECE])
+                    await self._inner.write(piece, _bounded(timeout))
+            except Exception as err:  # noqa: BLE001 - raised below, outside the task group
+                failure = err
+                await self._let_the_answer_in(broken=True)
+            group.cancel_scope.cancel()
+        if self._early is not None:
+            # httpcore reads the answer after a write error (its rule for early answers).
+            raise httpcore.WriteError("the server answered before the request was sent")
+        if failure is not None:
+            raise failure
+
+    async def _let_the_answer_in(self, *, broken: bool = False) -> None:
+        """Give the event loop the bytes waiting in the socket before writing more.
+
+        A write that fails on the spot (the peer reset) closes the socket there and then,
+        before the loop has read what came first; so while the socket holds something, the
+        loop runs first (the watcher reads it: an answer, or a TLS record that is none).
+        Once a write has ``broken``, the watcher is given the same turns to finish.
+        """
+        if self._socket is _UNKNOWN:
+            self._socket = self._inner.get_extra_info("socket")
+        if self._socket is None:  # pragma: no cover - every stream of ours has a socket
+            return
+        for _ in range(_LOOP_TURNS):  # a few turns of the loop suffice; never spin for long
+            if self._early is not None or not (broken or _readable(self._socket)):
+                return
+            await anyio.sleep(0)
+
+    async def _watch(self, scope: anyio.CancelScope) -> None:
+        """Read what the server sends while a request goes out; end the write if anything came."""
+        try:
+            self._early = await self._inner.read(_WRITE_PIECE)
+        except httpcore.ReadError as err:
+            self._early = err
+        except Exception as err:  # noqa: BLE001 - read again, and raised, by httpcore's reader
+            self._early = httpcore.ReadError(str(err) or type(err).__name__)
+            self._early.__cause__ = err
+        scope.cancel()
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -366,10 +450,33 @@ class _Connection(httpcore.HTTPConnection):
     def has_expired(self) -> bool:
         return super().has_expired() or _holds_unsolicited_bytes(self)
 
+    def handle_request(self, request: httpcore.Request) -> httpcore.Response:
+        # The pool asked has_expired when it chose this connection. Asked again now, and the
+        # socket once more just before the request's first byte is written (_UNWRITTEN),
+        # nothing that came while the connection was idle is taken as the answer: the pool
+        # then takes another connection, or dials one. Not closed here: another request may
+        # have been handed it too and be using it; the pool closes it, idle and expired.
+        if self.has_expired():
+            raise _Unsolicited
+        token = _UNWRITTEN.set(h11_state_of(self) is not None)  # a pooled connection
+        try:
+            return super().handle_request(request)
+        finally:
+            _UNWRITTEN.reset(token)
+
 
 class _AsyncConnection(httpcore.AsyncHTTPConnection):
     def has_expired(self) -> bool:
         return super().has_expired() or _holds_unsolicited_bytes(self)
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        if self.has_expired():  # as _Connection.handle_request
+            raise _Unsolicited
+        token = _UNWRITTEN.set(h11_state_of(self) is not None)
+        try:
+            return await super().handle_async_request(request)
+        finally:
+            _UNWRITTEN.reset(token)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,7 +16,8 @@ Port of usecases/modulecomponents/retry_transport.go. As in Go:
 
 Python only: a timeout of NaN is refused and one of 31 years or more means
 none (the OS cannot wait that long); the body is read under a size cap and a
-gzip body inflated by the body stream itself (``_deadline.py``).
+gzip or deflate body, every layer of it, inflated by the body stream itself
+(``_deadline.py``).
 
 Go learns whether a connection came from the pool through ``httptrace``;
 here httpcore's ``trace`` request extension tells the same: an attempt that
@@ -50,7 +51,7 @@ from ._deadline import (
     current_deadline,
     deadline_errors,
     deadline_scope,
-    take_gzip,
+    take_encoding,
 )
 from ._http_errors import chain
 from ._retry_drivers import (
@@ -113,7 +114,7 @@ class RetryTransport(httpx.BaseTransport):
             response = self._round_trip_with_retries(request)
         assert isinstance(response.stream, httpx.SyncByteStream)
         response.stream = DeadlineBoundStream(  # Go: cancelOnClose
-            response.stream, deadline, inflater=take_gzip(response), limit=self._cap
+            response.stream, deadline, inflater=take_encoding(response, self._cap), limit=self._cap
         )
         return response
 
@@ -162,7 +163,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                     response = await self._round_trip_with_retries(request)
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = AsyncDeadlineBoundStream(  # Go: cancelOnClose
-            response.stream, deadline, inflater=take_gzip(response), limit=self._cap
+            response.stream, deadline, inflater=take_encoding(response, self._cap), limit=self._cap
         )
         return response
 
