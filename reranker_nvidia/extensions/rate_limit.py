@@ -35,9 +35,9 @@ from dataclasses import replace
 from typing import Any
 
 from ..clients._sending import Post
-from ..errors import ConfigError
 from ..modulecomponents._deadline import current_deadline
 from ..modulecomponents._retry_drivers import Pause
+from .settings import setting
 
 __all__ = ["RateLimiter", "RateLimiters"]
 
@@ -58,16 +58,11 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if (
-            isinstance(requests_per_minute, bool)
-            or not isinstance(requests_per_minute, int | float)
-            or not math.isfinite(requests_per_minute)
-            or requests_per_minute <= 0
-        ):
-            raise ConfigError(
-                f"requests_per_minute must be a number greater than 0, not {requests_per_minute!r}"
-            )
-        self.requests_per_minute = float(requests_per_minute)
+        # The row's own check (extensions/settings.py): a number, at least one a 1000 minutes.
+        rate = setting("requests_per_minute").check(
+            "requests_per_minute", requests_per_minute, repr(requests_per_minute)
+        )
+        self.requests_per_minute = float(rate)
         self.interval = 60.0 / self.requests_per_minute
         self._clock = clock
         self._lock = threading.Lock()

@@ -97,6 +97,33 @@ def test_real_threads_never_start_closer_than_the_interval() -> None:
     assert min(gaps) >= 0.010
 
 
+@pytest.mark.parametrize("tiny", [1e-300, 5e-324, 1e-9, 0.000999])
+def test_a_rate_too_small_to_wait_for_is_refused_before_any_request(tiny: float) -> None:
+    # Before: accepted, and the second request raised an untyped OverflowError (time.sleep).
+    shown = f"{tiny!r}"
+    with pytest.raises(ConfigError) as caught:
+        client(Recorder(), requests_per_minute=tiny)
+    assert str(caught.value) == (
+        f"requests_per_minute must be at least 0.001 (one request in 1000 minutes), not {shown}"
+    )
+    recorder = Recorder()
+    with client(recorder) as c, pytest.raises(ConfigError, match="requestsPerMinute must be at"):
+        c.rank("q", ["a", "b"], cfg(requestsPerMinute=tiny))
+    assert recorder.requests == []
+    with pytest.raises(ConfigError, match=r"at least 0\.001"):
+        RateLimiter(tiny)
+
+
+def test_the_smallest_rate_is_taken() -> None:
+    fake = FakeTime(now=50.0)
+    limit = limiter(0.001, fake)
+    assert limit.interval == pytest.approx(60_000.0)
+    limit.acquire()
+    limit.acquire()
+    assert fake.now == pytest.approx(60_050.0)
+    assert max(fake.sleeps) <= 60_000.0
+
+
 @pytest.mark.parametrize("bad", [0, -1, math.inf, math.nan, True, "10"])
 def test_a_bad_rate_is_a_config_error(bad: object) -> None:
     with pytest.raises(ConfigError, match="requests_per_minute must be a number greater than 0"):
