@@ -145,7 +145,7 @@ def test_a_request_that_reaches_the_wire_late_moves_the_next_turn() -> None:
     assert limit.acquire() == 50.0
     fake.now += 0.25  # the first connection took a while to dial
     limit.trace("connection.connect_tcp.started", {})
-    assert limit._next == 51.0  # only the headers going out count
+    assert limit.next_start == 51.0  # only the headers going out count
     limit.trace("http11.send_request_headers.started", {})
     assert limit.acquire() == pytest.approx(51.25)
 
@@ -157,7 +157,7 @@ def test_mark_sent_never_brings_the_next_turn_closer() -> None:
     limit.acquire()  # claims 51.0, the next at 52.0
     fake.now = 50.5
     limit.mark_sent()
-    assert limit._next == 52.0
+    assert limit.next_start == 52.0
 
 
 def test_the_async_trace_marks_too() -> None:
@@ -170,7 +170,7 @@ def test_the_async_trace_marks_too() -> None:
         await limit.atrace("http2.send_request_headers.started", {})
 
     anyio.run(main)
-    assert limit._next == pytest.approx(51.5)
+    assert limit.next_start == pytest.approx(51.5)
 
 
 def test_the_trace_on_a_real_request_marks_the_start(http_server: Any) -> None:
@@ -179,10 +179,10 @@ def test_the_trace_on_a_real_request_marks_the_start(http_server: Any) -> None:
     server = http_server(lambda request, w: w.respond(200, b"ok"))
     limit = DrivenLimiter(RateLimiter(60))
     limit.acquire()
-    before = limit._next
+    before = limit.next_start
     with httpx.Client() as http:
         http.get(server.url, extensions={"trace": limit.trace})
-    assert limit._next > before
+    assert limit.next_start > before
 
 
 # ---- through the clients ---------------------------------------------------------------------
