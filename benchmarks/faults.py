@@ -631,6 +631,7 @@ def run_faults(args: argparse.Namespace, emulator: Emulator, scan: SecretScan) -
                         f"({time.monotonic() - started:.1f} s)",
                         flush=True,
                     )
+        tallies += run_limiter_faults(run, args)  # the limiter-edges block
     finally:
         own.close()
     return tallies
@@ -1237,6 +1238,7 @@ def run_load(args: argparse.Namespace, log_dir: Path) -> list[dict[str, Any]]:
             lambda: load_threads(emulator.url, 16, args.duration, warmup),
             lambda: load_clients(emulator.url, args.clients, args.duration, call=False),
             lambda: load_clients(emulator.url, args.clients, args.duration, call=True),
+            lambda: load_limiter_fairness(emulator.url, 3 if args.quick else 10),  # limiter-edges
         )
         for run in runs:
             row = run()
@@ -1398,6 +1400,263 @@ def run_ssrf(scan: SecretScan) -> dict[str, Any]:
         "total": len(rows),
         "listener_connections": listener.connections,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# BEGIN limiter-edges block (issue 20 §3): Retry-After with no timeout, a tiny
+# requestsPerMinute, the limit on a transport of the user's own, waitReady's last answer. Each
+# fault runs as the others do (sync and async, retries off and on) with the client setting it
+# needs; a typed error without its expected text, or requests closer together than the limit
+# allows, counts as wrong. The limiter's fairness is a figure of the load run
+# (load_limiter_fairness). run_faults and run_load call this block, one line each.
+
+import itertools  # noqa: E402
+
+from nim_emulator import EmulatorConfig, create_app  # noqa: E402
+from nim_emulator.testing import AsyncEmulatorTransport, EmulatorTransport  # noqa: E402
+from reranker_nvidia.errors import DeadlineExceededError  # noqa: E402
+
+
+@dataclass(frozen=True)
+class EdgeFault:
+    name: str
+    spec: str = ""
+    """An emulator fault, armed before one call in ``--every`` (all calls if ``standing``)."""
+    timeout: float | None = None
+    """The client's timeout for this fault (``0``: none); ``None``: the run's."""
+    settings: tuple[tuple[str, object], ...] = ()
+    """Class settings given with every call."""
+    expect: str = ""
+    """Text every typed error must hold; one without it counts as wrong."""
+    standing: bool = False
+    where: str = "emulator"
+    """``emulator``, ``refused`` (a port nobody listens on) or ``in-process`` (the emulator's
+    own httpx transports, which report no send)."""
+    calls: int = 1_000_000
+    """At most this many calls per run (a slow fault)."""
+    spacing: float | None = None
+    """The limit's interval: the server must see no two requests closer than 90 % of this."""
+
+
+EDGE_FAULTS: tuple[EdgeFault, ...] = (
+    EdgeFault(
+        "503 with Retry-After: 1e9, no timeout",
+        "status=503,retry-after=1000000000",
+        timeout=0,
+        expect="connection to NVIDIA API failed with status: 503",
+    ),
+    EdgeFault(
+        "503 with Retry-After: 9.3e9, no timeout",
+        "status=503,retry-after=9300000000",
+        timeout=0,
+        expect="connection to NVIDIA API failed with status: 503",
+    ),
+    EdgeFault(
+        "requestsPerMinute 1e-300",
+        settings=(("requestsPerMinute", 1e-300),),
+        expect="requestsPerMinute must be at least 0.001",
+    ),
+    EdgeFault(
+        "requestsPerMinute 120 on an in-process transport",
+        timeout=0.2,
+        settings=(("requestsPerMinute", 120),),
+        where="in-process",
+        calls=5,
+        spacing=0.5,
+    ),
+    EdgeFault(
+        "waitReady 0.3 s, the NIM answers 503 throughout",
+        "status=503,path=/v1/health/ready",
+        settings=(("waitReady", 0.3),),
+        expect="last answered status 503",
+        standing=True,
+        calls=4,
+    ),
+    EdgeFault(
+        "waitReady 0.3 s, connection refused throughout",
+        settings=(("waitReady", 0.3),),
+        expect="connect: connection refused",
+        where="refused",
+        calls=4,
+    ),
+)
+
+
+@dataclass
+class EdgeRun(FaultRun):
+    """One :class:`EdgeFault` through one client kind, as :class:`FaultRun` runs a fault."""
+
+    fault: EdgeFault = EdgeFault("")
+    app: Any = None
+    """The in-process emulator's app (``where="in-process"``), a fresh one per run."""
+
+    def cfg(self, base_url: str) -> ClassBasedModuleConfig:
+        settings = {"model": MODEL, "baseURL": base_url, **dict(self.fault.settings)}
+        return ClassBasedModuleConfig.for_settings(settings)
+
+    def sync_client(self, retries: int) -> Client:
+        if self.app is None:
+            return Client(CANARY, timeout=self.timeout, retries=retries)
+        transport = EmulatorTransport(self.app)
+        return Client(CANARY, timeout=self.timeout, retries=retries, transport=transport)
+
+    def async_client(self, retries: int) -> AsyncClient:
+        if self.app is None:
+            return AsyncClient("", timeout=self.timeout, retries=retries)
+        transport = AsyncEmulatorTransport(self.app)
+        return AsyncClient("", timeout=self.timeout, retries=retries, transport=transport)
+
+    def _arm(self, spec: str, i: int, slow: bool) -> bool:
+        if not spec or self.fault.standing:
+            return False
+        return super()._arm(spec, i, slow)
+
+    def _seen(self, spec: str) -> int:
+        if self.app is not None:
+            return len(self.app.state.emulator.requests)
+        return 0 if self.fault.where == "refused" else self.emulator.seen()
+
+    def _judge(self, tally: Tally, i: int, started: float, outcome: object, requests: int) -> None:
+        if isinstance(outcome, RerankerError) and self.fault.expect not in str(outcome):
+            tally.wrong_result += 1
+            line = masked(f"{type(outcome).__name__}: {outcome}", [self.emulator.url])
+            tally.wrong_examples.append(f"call {i}: {line}"[:300])
+        super()._judge(tally, i, started, outcome, requests)
+
+    def run(self, name: str, spec: str, slow: bool, client: str, retries: int) -> Tally:
+        tally = Tally(name, spec or "(a client setting)", client, retries)
+        if self.fault.where == "in-process":
+            self.app = create_app(EmulatorConfig(api_key=CANARY))
+            base = "http://nim-emulator.test"
+        elif self.fault.where == "refused":
+            base = f"http://127.0.0.1:{free_port()}"
+        else:
+            base = self.emulator.url
+        if self.fault.standing:
+            self.emulator.arm(spec)
+        try:
+            if client == "sync":
+                self._run_sync(tally, spec, slow, base, retries)
+            else:
+                asyncio.run(self._run_async(tally, spec, slow, base, retries))
+        finally:
+            self.emulator.disarm()
+        if self.fault.spacing is not None and self.app is not None:
+            arrived = sorted(r.received_at for r in self.app.state.emulator.requests)
+            least = self.fault.spacing * 0.9  # the server reads its clock a little later
+            close = [b - a for a, b in itertools.pairwise(arrived) if b - a < least]
+            tally.wrong_result += len(close)
+            tally.wrong_examples += [f"two requests {gap * 1000:.1f} ms apart" for gap in close]
+        return tally
+
+
+def run_limiter_faults(run: FaultRun, args: argparse.Namespace) -> list[Tally]:
+    """Every :data:`EDGE_FAULTS` fault, sync and async, retries off and on."""
+    tallies: list[Tally] = []
+    for fault in EDGE_FAULTS:
+        if args.only and args.only.lower() not in fault.name.lower():
+            continue
+        for client in ("sync", "async"):
+            for retries in (0, args.retries):
+                edge = EdgeRun(
+                    run.emulator,
+                    run.own,
+                    timeout=run.timeout if fault.timeout is None else fault.timeout,
+                    calls=min(run.calls, fault.calls),
+                    every=run.every,
+                    every_slow=run.every_slow,
+                    slow_ms=run.slow_ms,
+                    scan=run.scan,
+                    expected=run.expected,
+                    fault=fault,
+                )
+                started = time.monotonic()
+                tally = edge.run(fault.name, fault.spec, False, client, retries)
+                tallies.append(tally)
+                print(
+                    f"  {fault.name:34} {client:5} retries={retries} "
+                    f"ok={tally.correct} retried={tally.correct_after_retry} "
+                    f"typed={tally.typed_error} wrong={tally.wrong_result} "
+                    f"hang={tally.hang} untyped={tally.untyped} "
+                    f"({time.monotonic() - started:.1f} s)",
+                    flush=True,
+                )
+    return tallies
+
+
+LIMITER_RPM = 600
+LIMITER_THREADS = 16
+LIMITER_TIMEOUT = 2.0
+
+
+def load_limiter_fairness(url: str, calls_each: int) -> dict[str, Any]:
+    """16 threads share one ``Client`` at 600 requests a minute, a 2 s timeout, retries on.
+
+    A first-come queue serves every call within 16 intervals (1.6 s), so none should time
+    out; a limiter that lets late arrivals overtake makes some wait past the timeout.
+    """
+    cfg = ClassBasedModuleConfig.for_settings(
+        {"model": MODEL, "baseURL": url, "requestsPerMinute": LIMITER_RPM}
+    )
+    query, documents = INPUTS[3]
+    lock = threading.Lock()
+    took: list[float] = []
+    notes: collections.Counter[str] = collections.Counter()
+    deadline = 0
+
+    def worker(client: Client) -> None:
+        nonlocal deadline
+        for _ in range(calls_each):
+            started = time.monotonic()
+            line = ""
+            try:
+                client.rank(query, list(documents), cfg)
+            except DeadlineExceededError as err:
+                line = f"{type(err).__name__}: {err}"[:200]
+                with lock:
+                    deadline += 1
+            except Exception as err:  # noqa: BLE001 - every failure is an error here
+                line = f"{type(err).__name__}: {err}"[:200]
+            with lock:
+                took.append(time.monotonic() - started)
+                if line:
+                    notes[masked(line, [url])] += 1
+
+    before = snapshot()
+    with Client(CANARY, timeout=LIMITER_TIMEOUT, retries=3) as client:
+        started = time.monotonic()
+        pool = [threading.Thread(target=worker, args=(client,)) for _ in range(LIMITER_THREADS)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        seconds = time.monotonic() - started
+    after = snapshot()
+    errors = sum(notes.values())
+    fifo = LIMITER_THREADS * 60 / LIMITER_RPM
+    name = (
+        f"limiter: {LIMITER_THREADS} threads at {LIMITER_RPM}/min, timeout {LIMITER_TIMEOUT:g} s"
+        f" (slowest call {max(took):.2f} s; a first-come queue: {fifo:.1f} s)"
+    )
+    row = load_row(
+        name,
+        calls=len(took) - errors,
+        errors=errors,
+        seconds=seconds,
+        before=before,
+        after=after,
+        note=notes,
+    )
+    row.update(
+        deadline_exceeded=deadline,
+        slowest_call_s=round(max(took), 3),
+        first_come_predicts_s=fifo,
+    )
+    return row
+
+
+# END limiter-edges block
+# ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------

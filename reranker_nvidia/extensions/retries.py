@@ -16,7 +16,9 @@ times:
   the same way again);
 - the pause before retry ``n`` (from 0) is AWS's "full jitter",
   ``random(0, min(max_delay, base_delay * 2**n))``, unless the answer carried
-  ``Retry-After`` (seconds, or an HTTP date), which is then waited exactly;
+  ``Retry-After`` (seconds, or an HTTP date), which is then waited exactly, up to
+  :data:`MAX_RETRY_AFTER_S` (five minutes): a longer ask is not waited at all, with or
+  without a timeout, and the error in hand is raised at once;
 - every attempt and every pause lies inside one deadline of ``timeout``
   seconds, put in force with ``deadline_scope`` (the transport keeps the
   earlier of its own and this one). A pause that would not end before the
@@ -59,12 +61,23 @@ from ..modulecomponents._http_errors import chain
 from ..modulecomponents._retry_drivers import Pause
 from ._flows import Flow
 
-__all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "is_retryable", "retry_after_seconds"]
+__all__ = [
+    "MAX_RETRY_AFTER_S",
+    "RETRYABLE_STATUSES",
+    "RetryPolicy",
+    "is_retryable",
+    "retry_after_seconds",
+]
 
 T = TypeVar("T")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 """The statuses that say "try again later"; every other one is final."""
+
+MAX_RETRY_AFTER_S = 300.0
+"""The longest ``Retry-After`` waited (D-EXT-RETRIES). A server asking for more (a quota
+that resets in hours, a far date, ``1e9``) gets its answer at once, as a pause past the
+deadline does: the call would look hung, and the OS cannot sleep past ~9.2e9 s at all."""
 
 _BROKEN_CONNECTION: tuple[type[BaseException], ...] = (
     httpx.ConnectError,
@@ -117,11 +130,11 @@ def retry_after_seconds(
         return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:  # "-0000": the RFC's way to say UTC
+            when = when.replace(tzinfo=UTC)
+        return max(when.timestamp() - now(), 0.0)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:  # "-0000": the RFC's way to say UTC
-        when = when.replace(tzinfo=UTC)
-    return max(when.timestamp() - now(), 0.0)
 
 
 class RetryPolicy:
@@ -196,6 +209,8 @@ class RetryPolicy:
         if asked is None:
             ceiling = min(self.max_delay, self.base_delay * 2.0 ** (made - 1))
             pause = float(self._rng()) * ceiling
+        elif asked > MAX_RETRY_AFTER_S:
+            return None  # not worth waiting (or not even possible): the error in hand
         else:
             pause = asked
         if deadline is not None and self._clock() + pause >= deadline:

@@ -40,6 +40,7 @@ __all__ = [
     "CLASS_KEYS",
     "ENDPOINTS",
     "MAX_DOCUMENTS_LIMIT",
+    "MIN_REQUESTS_PER_MINUTE",
     "SETTINGS",
     "TRUNCATE_TYPES",
     "Setting",
@@ -143,6 +144,21 @@ def _positive(key: str, value: object, shown: str) -> Any:
     return number
 
 
+MIN_REQUESTS_PER_MINUTE = 0.001
+"""The smallest ``requestsPerMinute``: one start in 1000 minutes (D-EXT-RPM). A smaller rate
+means waits the OS cannot sleep (``60/1e-300`` s) and no caller could mean."""
+
+
+def _rate(key: str, value: object, shown: str) -> Any:
+    rate = _positive(key, value, shown)
+    if rate is not None and rate < MIN_REQUESTS_PER_MINUTE:
+        raise ConfigError(
+            f"{key} must be at least {MIN_REQUESTS_PER_MINUTE:g} (one request in "
+            f"{1 / MIN_REQUESTS_PER_MINUTE:g} minutes), not {shown}"
+        )
+    return rate
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "base_url", "baseURL", "--base-url", "URL", "text", None, _text,
@@ -182,7 +198,7 @@ SETTINGS: tuple[Setting, ...] = (
         "D-EXT-RETRIES",
     ),
     Setting(
-        "requests_per_minute", "requestsPerMinute", "--rpm", "N", "positive", None, _positive,
+        "requests_per_minute", "requestsPerMinute", "--rpm", "N", "positive", None, _rate,
         "number > 0 (no limit)",
         "at most N request starts a minute (off by default)",
         "D-EXT-RPM",

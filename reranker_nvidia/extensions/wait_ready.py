@@ -6,7 +6,10 @@ rank. With ``wait_ready=SECONDS`` the client polls that route before its first
 request to a base URL, every 0.1 s at first and at most every second, until a
 2xx answer (as Weaviate's reranker-transformers reads its own readiness
 route) or until the time is up; then a :class:`TransportError` says, in one line,
-that the NIM was not ready and what it last answered. Each poll takes at most
+that the NIM was not ready and what it last answered: a status, or why it could
+not be reached (refused, no such host, no answer within a poll's 5 s). A poll
+the end of the wait cut short (the last one is made as the time runs out) is
+not an answer: it is named only when no poll got one. Each poll takes at most
 5 s and never more than the time left (``deadline_scope``), and no key is
 sent: the route is open on a stock NIM.
 """
@@ -20,7 +23,7 @@ import httpx
 
 from .._gostd import url as gourl
 from ..clients._sending import Post
-from ..errors import ConfigError, TransportError
+from ..errors import ConfigError, DeadlineExceededError, TransportError
 from ..modulecomponents import _http_errors as gonet
 from ..modulecomponents._deadline import deadline_scope
 from ..modulecomponents._retry_drivers import Pause
@@ -60,16 +63,20 @@ class _Poll:
         self.end = clock() + seconds
         self.pause = FIRST_POLL_S
         self.last = "no answer"
+        self.got_one = False  # whether a poll got an answer, or a reason it could not
+        self.cut_by_end = False  # whether the poll under way ends with the wait, not by itself
 
     def poll_deadline(self) -> float:
         """When this poll must end, on ``time.monotonic`` (the clock deadlines are kept on)."""
         left = max(self.end - self.clock(), 0.0)
+        self.cut_by_end = left < POLL_TIMEOUT_S
         return time.monotonic() + min(left, POLL_TIMEOUT_S)
 
     def answered(self, status: int) -> bool:
         if 200 <= status < 300:  # as Weaviate's own start-up check reads it
             return True
         self.last = f"status {status}"
+        self.got_one = True
         return False
 
     def failed(self, err: TransportError) -> None:
@@ -77,7 +84,10 @@ class _Poll:
         cause = err.__cause__
         if not isinstance(cause, httpx.HTTPError) or isinstance(cause, _NOT_SENDABLE):
             raise err
+        if isinstance(err, DeadlineExceededError) and self.cut_by_end and self.got_one:
+            return  # the wait ran out during this poll: what the one before got stands
         self.last = gonet.describe(cause, self.url)
+        self.got_one = True
 
     def next_pause(self) -> float | None:
         """How long to wait before the next poll; ``None`` when the time is up."""

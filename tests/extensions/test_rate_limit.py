@@ -97,6 +97,33 @@ def test_real_threads_never_start_closer_than_the_interval() -> None:
     assert min(gaps) >= 0.010
 
 
+@pytest.mark.parametrize("tiny", [1e-300, 5e-324, 1e-9, 0.000999])
+def test_a_rate_too_small_to_wait_for_is_refused_before_any_request(tiny: float) -> None:
+    # Before: accepted, and the second request raised an untyped OverflowError (time.sleep).
+    shown = f"{tiny!r}"
+    with pytest.raises(ConfigError) as caught:
+        client(Recorder(), requests_per_minute=tiny)
+    assert str(caught.value) == (
+        f"requests_per_minute must be at least 0.001 (one request in 1000 minutes), not {shown}"
+    )
+    recorder = Recorder()
+    with client(recorder) as c, pytest.raises(ConfigError, match="requestsPerMinute must be at"):
+        c.rank("q", ["a", "b"], cfg(requestsPerMinute=tiny))
+    assert recorder.requests == []
+    with pytest.raises(ConfigError, match=r"at least 0\.001"):
+        RateLimiter(tiny)
+
+
+def test_the_smallest_rate_is_taken() -> None:
+    fake = FakeTime(now=50.0)
+    limit = limiter(0.001, fake)
+    assert limit.interval == pytest.approx(60_000.0)
+    limit.acquire()
+    limit.acquire()
+    assert fake.now == pytest.approx(60_050.0)
+    assert max(fake.sleeps) <= 60_000.0
+
+
 @pytest.mark.parametrize("bad", [0, -1, math.inf, math.nan, True, "10"])
 def test_a_bad_rate_is_a_config_error(bad: object) -> None:
     with pytest.raises(ConfigError, match="requests_per_minute must be a number greater than 0"):
@@ -118,7 +145,7 @@ def test_a_request_that_reaches_the_wire_late_moves_the_next_turn() -> None:
     assert limit.acquire() == 50.0
     fake.now += 0.25  # the first connection took a while to dial
     limit.trace("connection.connect_tcp.started", {})
-    assert limit._next == 51.0  # only the headers going out count
+    assert limit.next_start == 51.0  # only the headers going out count
     limit.trace("http11.send_request_headers.started", {})
     assert limit.acquire() == pytest.approx(51.25)
 
@@ -130,7 +157,7 @@ def test_mark_sent_never_brings_the_next_turn_closer() -> None:
     limit.acquire()  # claims 51.0, the next at 52.0
     fake.now = 50.5
     limit.mark_sent()
-    assert limit._next == 52.0
+    assert limit.next_start == 52.0
 
 
 def test_the_async_trace_marks_too() -> None:
@@ -143,7 +170,7 @@ def test_the_async_trace_marks_too() -> None:
         await limit.atrace("http2.send_request_headers.started", {})
 
     anyio.run(main)
-    assert limit._next == pytest.approx(51.5)
+    assert limit.next_start == pytest.approx(51.5)
 
 
 def test_the_trace_on_a_real_request_marks_the_start(http_server: Any) -> None:
@@ -152,10 +179,10 @@ def test_the_trace_on_a_real_request_marks_the_start(http_server: Any) -> None:
     server = http_server(lambda request, w: w.respond(200, b"ok"))
     limit = DrivenLimiter(RateLimiter(60))
     limit.acquire()
-    before = limit._next
+    before = limit.next_start
     with httpx.Client() as http:
         http.get(server.url, extensions={"trace": limit.trace})
-    assert limit._next > before
+    assert limit.next_start > before
 
 
 # ---- through the clients ---------------------------------------------------------------------

@@ -21,6 +21,7 @@ from reranker_nvidia.errors import (
     UpstreamError,
 )
 from reranker_nvidia.extensions.retries import (
+    MAX_RETRY_AFTER_S,
     RETRYABLE_STATUSES,
     RetryPolicy,
     is_retryable,
@@ -431,3 +432,58 @@ def test_on_the_emulator_a_transient_fault_changes_only_the_number_of_requests()
         sent = [r for r in app.state.emulator.requests if r.path == "/v1/ranking"]
     assert [s.score for s in retried.document_scores] == [s.score for s in clean.document_scores]
     assert len(sent) == 3
+
+
+# ---- a Retry-After longer than any wait worth taking (issue 20 §3) ---------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1e9",  # 31 years
+        "9300000000",  # past what time.sleep takes: an OverflowError before the cap
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        f"{MAX_RETRY_AFTER_S + 1:g}",
+    ],
+)
+def test_a_retry_after_past_the_cap_is_not_waited_even_without_a_timeout(value: str) -> None:
+    fake = FakeTime(now=1000.0)
+    err = upstream(503, retry_after=value)
+    attempt, calls = script(err, "never")
+    with pytest.raises(UpstreamError) as caught:
+        policy(3, fake).run(attempt, timeout=0)
+    assert caught.value is err
+    assert (len(calls), fake.sleeps) == (1, [])
+    assert caught.value.attempts == 1  # type: ignore[attr-defined]
+
+
+def test_a_retry_after_at_the_cap_is_waited() -> None:
+    fake = FakeTime(now=1000.0)
+    attempt, _ = script(upstream(429, retry_after=f"{MAX_RETRY_AFTER_S:g}"), "ok")
+    assert policy(1, fake).run(attempt, timeout=None) == "ok"
+    assert fake.sleeps == [MAX_RETRY_AFTER_S]
+
+
+def test_a_huge_retry_after_through_the_sync_client_is_the_typed_503() -> None:
+    # Before the cap, time.sleep(9.3e9) raised an untyped OverflowError.
+    recorder = Recorder(httpx.Response(503, headers={"Retry-After": "9300000000"}))
+    with client(recorder, timeout=0, retries=2) as c, pytest.raises(UpstreamError) as caught:
+        c.rank("q", ["a"], cfg())
+    assert str(caught.value) == GO_503
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("value", ["1e9", "Fri, 31 Dec 9999 23:59:59 GMT"])
+async def test_a_huge_retry_after_through_the_async_client_returns_at_once(
+    anyio_backend: str, value: str
+) -> None:
+    # Before the cap, the call slept for 31 years (here: until the guard below fired).
+    recorder = Recorder(httpx.Response(503, headers={"Retry-After": value}))
+    transport = httpx.MockTransport(recorder)
+    async with AsyncClient("k", timeout=0, retries=2, transport=transport) as c:
+        with anyio.fail_after(5), pytest.raises(UpstreamError) as caught:
+            await c.rank("q", ["a"], cfg())
+    assert str(caught.value) == GO_503
+    assert len(recorder.requests) == 1

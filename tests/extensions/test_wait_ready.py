@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import httpx
@@ -217,3 +218,107 @@ async def test_async_wait_ready(anyio_backend: str) -> None:
         await c.rank("q", ["a", "b"], cfg())
     assert recorder.paths.count("/v1/health/ready") == 1
     assert recorder.paths[0] == "/v1/health/ready"
+
+
+# ---- what the last poll got, on a real connection (issue 20 §3) ------------------------------
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_a_nim_answering_503_until_the_end_is_reported_as_503(http_server: Any) -> None:
+    # Before: the last poll was made at the very end, with no time left, and the error said
+    # "last answered context deadline exceeded" although every poll was answered 503.
+    server = http_server(lambda request, w: w.respond(503, b'{"status":"loading"}'))
+    base = server.url.rstrip("/")
+    with Client("k") as c, pytest.raises(TransportError) as caught:
+        c.rank("q", ["a"], cfg(baseURL=base, waitReady=0.5))
+    assert str(caught.value) == (
+        f'NIM not ready after 0.5 s: Get "{base}/v1/health/ready" last answered status 503'
+    )
+
+
+def test_a_nim_refusing_until_the_end_is_reported_as_refused() -> None:
+    base = f"http://127.0.0.1:{closed_port()}"
+    with Client("k") as c, pytest.raises(TransportError) as caught:
+        c.rank("q", ["a"], cfg(baseURL=base, waitReady=0.5))
+    message = str(caught.value)
+    assert message.startswith(f'NIM not ready after 0.5 s: Get "{base}/v1/health/ready" ')
+    assert message.endswith(
+        "last answered dial tcp 127.0.0.1:"
+        + base.rsplit(":", 1)[1]
+        + ": connect: connection refused"
+    ), message
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_async_a_nim_answering_503_until_the_end_is_reported_as_503(
+    anyio_backend: str, http_server: Any
+) -> None:
+    server = http_server(lambda request, w: w.respond(503, b'{"status":"loading"}'))
+    base = server.url.rstrip("/")
+    async with AsyncClient("k") as c:
+        with pytest.raises(TransportError) as caught:
+            await c.rank("q", ["a"], cfg(baseURL=base, waitReady=0.5))
+    assert str(caught.value).endswith("last answered status 503")
+
+
+def test_a_poll_cut_by_the_end_still_reports_the_answer_before() -> None:
+    # A poll still waiting when the time is up is not an answer: the 503 before it is named.
+    fake = FakeTime()
+    slow_last: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        slow_last.append(1)
+        if fake.now >= 0.7:  # the NIM stops answering at the end
+            raise httpx.ReadTimeout("timed out")
+        return httpx.Response(503)
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler)) as http,
+        pytest.raises(TransportError) as caught,
+    ):
+        wait_until_ready(http, "http://nim", 1, sleep=fake.sleep, clock=fake.clock)
+    assert str(caught.value).endswith("last answered status 503")
+    assert fake.now == pytest.approx(1.0)
+
+
+def test_a_nim_that_never_answers_a_poll_is_reported_as_the_deadline() -> None:
+    fake = FakeTime()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out")
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler)) as http,
+        pytest.raises(TransportError) as caught,
+    ):
+        wait_until_ready(http, "http://nim", 1, sleep=fake.sleep, clock=fake.clock)
+    assert str(caught.value).endswith("last answered context deadline exceeded")
+
+
+def test_a_poll_that_timed_out_on_its_own_is_an_answer() -> None:
+    # Within a long wait, a poll that got nothing in its 5 s says so, after an earlier 503.
+    fake = FakeTime()
+    outcomes: list[str] = ["503", "hang"]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        outcome = outcomes.pop(0) if len(outcomes) > 1 else outcomes[0]
+        if outcome == "hang":
+            fake.now += 5.0
+            raise httpx.ReadTimeout("timed out")
+        return httpx.Response(503)
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler)) as http,
+        pytest.raises(TransportError) as caught,
+    ):
+        wait_until_ready(http, "http://nim", 60, sleep=fake.sleep, clock=fake.clock)
+    assert str(caught.value).endswith("last answered context deadline exceeded")

@@ -111,3 +111,55 @@ def test_a_client_on_the_emulator_spaces_its_chunks(served: tuple[str, Any]) -> 
     # gap some shrinking, but the requests as a whole must take the limiter's time.
     assert min(gaps) >= 0.6 * interval, gaps
     assert arrivals[-1] - arrivals[0] >= 0.95 * interval * (len(arrivals) - 1), gaps
+
+
+@settings(PROPERTY, max_examples=60)
+@given(
+    rpm=st.sampled_from([6.0, 60.0, 600.0, 6000.0]),
+    arrivals=st.lists(st.floats(min_value=0.0, max_value=5.0), min_size=2, max_size=12),
+    newest_first=st.booleans(),
+)
+def test_callers_start_in_arrival_order_one_interval_apart(
+    rpm: float, arrivals: list[float], newest_first: bool
+) -> None:
+    """On a fake clock, callers arriving at any times, woken in either order when due at
+    once, start in the order they arrived, never closer than the interval, and none waits
+    longer than the callers ahead of it need."""
+    from tests.support.fakes import FakeTime
+
+    fake = FakeTime(now=0.0)
+    limiter = RateLimiter(rpm, clock=fake.clock)
+    interval = 60.0 / rpm
+    order = sorted(range(len(arrivals)), key=lambda i: (arrivals[i], i))
+    flows: dict[int, Any] = {}
+    wake = {i: arrivals[i] for i in order}
+    arrived: set[int] = set()
+    starts: dict[int, float] = {}
+    while wake:
+        due = min(wake.values())
+        ready = [i for i in wake if wake[i] == due]
+        # Callers due at once arrive (take their tickets) in arrival order; others wake in
+        # either order.
+        fresh = [i for i in order if i in ready and i not in arrived]
+        woken = sorted((i for i in ready if i in arrived), reverse=newest_first)
+        i = (fresh or woken)[0]
+        fake.now = max(fake.now, wake.pop(i))
+        if i not in arrived:
+            arrived.add(i)
+            flows[i] = limiter.turn()
+        try:
+            pause = next(flows[i])
+        except StopIteration as done:
+            starts[i] = done.value
+        else:
+            wake[i] = fake.now + pause.seconds
+    by_start = sorted(starts, key=lambda i: starts[i])
+    assert by_start == order
+    times = [starts[i] for i in by_start]
+    assert all(b - a >= interval - 1e-9 for a, b in itertools.pairwise(times))
+    # A first-come queue's schedule: each starts at its arrival or one interval after the
+    # one before, whichever is later (a waiter re-checks at least every 50 ms or interval).
+    expected = -float("inf")
+    for i in by_start:
+        expected = max(arrivals[i], expected + interval)
+        assert starts[i] <= expected + max(interval, 0.05) + 1e-9
