@@ -469,6 +469,10 @@ def shared_vocabulary(draw: st.DrawFn) -> tuple[str, list[str]]:
 @given(query=texts, passages=st.lists(texts, min_size=1, max_size=30))
 @example(query="desert planet", passages=["the desert planet", "planet desert", ""])
 @example(query="Dunes", passages=["dune", "DUNES", "dunes_", "\u212aelvin"])
+@example(  # a word that stems to a phrase's word but is a stop word ("does", "this")
+    query="doe deer thi planet",
+    passages=["does deer", "doe does deer", "this planet", "thi the planet", "doe deer"],
+)
 def test_generated_input_scores_identically(query: str, passages: list[str]) -> None:
     assert_identical(query, passages)
 
@@ -504,3 +508,27 @@ def test_generated_mixed_input_scores_identically(query: str, passages: list[str
 @pytest.mark.parametrize("word", ["berries", "eies", "aies", "buses", "trees", "bus", "boss"])
 def test_stem_is_unchanged(word: str) -> None:
     assert _scoring.stem(word) == o_stem(word)
+
+
+# ---- the fast path's building blocks -----------------------------------------------------------
+
+ascii_words = st.text(alphabet="abeiorsuy_19", min_size=1, max_size=18)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ascii_words, min_size=1, max_size=8), st.lists(ascii_words, max_size=20))
+def test_the_word_alternation_matches_exactly_its_words(
+    words: list[str], others: list[str]
+) -> None:
+    pattern = re.compile(_scoring._alternation(words))
+    for word in [*words, *others]:
+        assert bool(pattern.fullmatch(word)) == (word in words), (words, word)
+
+
+@settings(max_examples=500, deadline=None)
+@given(ascii_words)
+def test_every_word_a_term_stems_from_is_one_of_its_surfaces(word: str) -> None:
+    term = o_stem(word)
+    surfaces = _scoring._surfaces(term)
+    assert all(o_stem(surface) == term for surface in surfaces)
+    assert (word in surfaces) == (len(word) <= 16), (word, term, surfaces)
