@@ -165,7 +165,7 @@ class _Query:
     one of the terms (None: no term can be in an ASCII passage);
     ``surface_term`` maps such a word to its term's index; ``phrase_rules`` are
     ``(index of a, index of b, matcher or None, weight)`` for each phrase ``a b``;
-    ``text`` is the query itself, a part of the keys of ``_MEMO``.
+    ``text`` is the query itself (its memo's key in ``_MEMOS``).
     """
 
     terms: tuple[tuple[str, float], ...]
@@ -366,14 +366,14 @@ def _ascii_logits(q: _Query, texts: Sequence[str]) -> list[float] | None:
     lengths = map(shape.count, itertools.repeat(b" w"), starts, stops)
     # The same words in another order make the same score: sorted, they make one key.
     collections.deque(map(list.sort, found_lists), maxlen=0)
-    keys = list(zip(itertools.repeat(q.text), lengths, map(tuple, found_lists)))
-    known = list(map(_MEMO.get, keys))
+    keys = list(zip(lengths, map(b" ".join, found_lists), strict=True))
+    memo = _memo(q.text)
+    known = list(map(memo.get, keys))
     for i in itertools.compress(range(len(known)), map(operator.not_, known)):
-        _, length, found = keys[i]
-        entry = _terms_score(q, found, length)
-        if len(_MEMO) >= _MEMO_SIZE:
-            _MEMO.clear()
-        _MEMO[keys[i]] = known[i] = entry
+        entry = _terms_score(q, found_lists[i], keys[i][0])
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[keys[i]] = known[i] = entry
     done = cast("list[_Known]", known)  # no None left
     logits: list[float] = list(map(operator.itemgetter(0), done))
     # Only a text holding both words of a phrase runs the phrase's regex.
@@ -387,9 +387,20 @@ def _ascii_logits(q: _Query, texts: Sequence[str]) -> list[float] | None:
     return logits
 
 
-# _terms_score by (query, word count, the query's words found in the text, sorted).
-_MEMO: dict[tuple[str, int, tuple[bytes, ...]], _Known] = {}
+# Per query, _terms_score by (word count, the query's words found in the text, sorted and
+# joined): at most _MEMO_QUERIES queries of at most _MEMO_SIZE entries each.
+_MEMOS: dict[str, dict[tuple[int, bytes], _Known]] = {}
+_MEMO_QUERIES: Final = 16
 _MEMO_SIZE: Final = 1 << 12
+
+
+def _memo(query: str) -> dict[tuple[int, bytes], _Known]:
+    memo = _MEMOS.get(query)
+    if memo is None:
+        if len(_MEMOS) >= _MEMO_QUERIES:
+            _MEMOS.clear()
+        memo = _MEMOS[query] = {}
+    return memo
 
 
 def _terms_score(q: _Query, found: Sequence[bytes], length: int) -> _Known:
@@ -397,7 +408,7 @@ def _terms_score(q: _Query, found: Sequence[bytes], length: int) -> _Known:
     terms' sum, norm, the phrase rules whose two terms are both in the text)``.
 
     Depends only on the query, ``length`` and ``found`` (the query's words in
-    the text, in any order), so :func:`_ascii_logits` remembers it (``_MEMO``).
+    the text, in any order), so :func:`_ascii_logits` remembers it (``_MEMOS``).
     """
     norm = K1 * (1.0 - B + B * length / AVERAGE_LENGTH)
     counts: dict[int, int] = {}

@@ -333,6 +333,16 @@ def test_long_and_repetitive_passages_score_identically() -> None:
         assert_identical(query, passages)
 
 
+def test_passages_whose_query_words_run_together_score_identically() -> None:
+    # "x y" and "xy zz" hold the same letters of query words in as many words: whatever
+    # remembers a passage's words must tell them apart.
+    for query in ("x y xy", "gpu s gpus", "ab c a bc"):
+        words = query.split()
+        passages = [" ".join(words[:2]), f"{''.join(words[:2])} zz", "zz " + " ".join(words)]
+        assert_identical(query, passages)
+        assert_identical(query, passages[::-1])
+
+
 def test_images_and_hash_scoring_score_identically() -> None:
     rng = random.Random(8)
     query = "which way should i go"
