@@ -83,7 +83,7 @@ from nim_emulator._catalogue import (
     self_hosted_info,
 )
 from nim_emulator._config import EmulatorConfig
-from nim_emulator._json import JsonTooDeepError, loads
+from nim_emulator._json import JsonTooDeepError, check_depth, loads, parse
 from nim_emulator._scoring import rank_mixed, rank_passages, relevance_score
 from nim_emulator._tokens import cut_tokens, fit_pair
 from nim_emulator._wire import Incoming, Reply
@@ -811,10 +811,11 @@ def _parse_body(
     The common, valid body is checked by hand (no model object per passage);
     anything else goes through pydantic, whose messages are the answer's.
     """
-    data = _body_json(body, invalid)
+    data = _body_json(body, invalid, check=False)
     fast = _fast_parse(data, multimodal=multimodal)
     if fast is not None:
-        return fast
+        return fast  # nested 3 levels deep at most: no depth to check
+    _check_depth(body, data, invalid)
     schema = MultimodalRerankRequest if multimodal else RerankRequest
     try:
         # from_attributes=True: validate as FastAPI does, so the messages are FastAPI's.
@@ -839,18 +840,39 @@ def _parse_body(
     return Parsed(checked.model, checked.query.text, texts, None, checked.truncate)
 
 
-def _body_json(body: bytes, invalid: Callable[[list[Issue]], NimError]) -> Any:
-    """The body as JSON; raises ``invalid`` for an empty, malformed or too deeply nested one."""
+def _body_json(
+    body: bytes, invalid: Callable[[list[Issue]], NimError], *, check: bool = True
+) -> Any:
+    """The body as JSON; raises ``invalid`` for an empty, malformed or too deeply nested one.
+
+    ``check=False`` leaves the depth to the caller (:func:`_check_depth`) but
+    for what ``json.loads`` itself cannot read.
+    """
     if not body.strip():
         raise invalid([Issue((), "Field required", "missing")])
     try:
-        return loads(body)
+        data = parse(body)
     except JsonTooDeepError as exc:
-        # Inferred: NIM 2.x parses with serde_json, whose recursion limit is 128 levels.
-        raise invalid([Issue((), str(exc), "json_invalid")]) from None
+        raise _too_deep(exc, invalid) from None
     except ValueError as exc:
         position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
         raise invalid([Issue((position,), "JSON decode error", "json_invalid")]) from None
+    if check:
+        _check_depth(body, data, invalid)
+    return data
+
+
+def _check_depth(body: bytes, data: object, invalid: Callable[[list[Issue]], NimError]) -> None:
+    """Raises ``invalid`` for a body nested deeper than ``_json.MAX_DEPTH``."""
+    try:
+        check_depth(body, data)
+    except JsonTooDeepError as exc:
+        raise _too_deep(exc, invalid) from None
+
+
+def _too_deep(exc: JsonTooDeepError, invalid: Callable[[list[Issue]], NimError]) -> NimError:
+    # Inferred: NIM 2.x parses with serde_json, whose recursion limit is 128 levels.
+    return invalid([Issue((), str(exc), "json_invalid")])
 
 
 _BODY_KEYS: Final = frozenset({"model", "query", "passages", "truncate"})
