@@ -638,7 +638,7 @@ def run_faults(args: argparse.Namespace, emulator: Emulator, scan: SecretScan) -
 
 
 # =============================================================================================
-# BEGIN transport-edges block (issue 20 §2–§4: stray answers, stacked codings, two-member
+# BEGIN transport-edges block (stray answers, stacked codings, two-member
 # gzip, an early 413, a reset mid-body). Its faults join FAULTS, served by the misbehaving
 # server through EDGE_MODES; the stray answers of §2 run apart (run_strays), since a stray
 # that lands after the next request was written is taken by any HTTP/1.1 client: those are
@@ -1026,7 +1026,7 @@ def stray_markdown(result: dict[str, Any]) -> str:
     if not stray or not stray["rows"]:
         return ""
     out = [
-        "\nStray answers (issue 20 §2): after one answer in `--every`, a stray copy of it "
+        "\nStray answers: after one answer in `--every`, a stray copy of it "
         f"(logits {STRAY_BASE}) follows on the keep-alive connection after the given delay; "
         "back-to-back calls, retries off. Each message the server sends lands either on an idle "
         "connection, which a client must not use again (a request on it more than 1 ms "
@@ -1403,7 +1403,7 @@ def run_ssrf(scan: SecretScan) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# BEGIN limiter-edges block (issue 20 §3): Retry-After with no timeout, a tiny
+# BEGIN limiter-edges block: Retry-After with no timeout, a tiny
 # requestsPerMinute, the limit on a transport of the user's own, waitReady's last answer. Each
 # fault runs as the others do (sync and async, retries off and on) with the client setting it
 # needs; a typed error without its expected text, or requests closer together than the limit

@@ -1,6 +1,6 @@
 """What the bulk path must not lose: resumes checked row by row, bad cells, late columns, order.
 
-Each test here was written against a reproduction of issue 20, §1, and failed before its fix.
+Each test here was written against a reproduction of a bulk run that lost rows, and failed before its fix.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``reranker-nvidia bulk`` refuses what would lose the table, and says what is wrong in one line.
 
 An output that is the input, a file that is not of its format, an Excel CSV: each is one
-``error:`` line naming the file and the user's line, before anything is sent (issue 20, §1).
+``error:`` line naming the file and the user's line, before anything is sent.
 """
 
 from __future__ import annotations

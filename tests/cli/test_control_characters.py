@@ -2,7 +2,7 @@
 
 A hostile or broken server's error text (an ESC sequence that retitles the window or clears
 the screen, a BEL, a NUL) reaches ``error:``, ``hint:`` and ``warning:`` lines escaped, as
-the table output escapes a document (issue 20, §4).
+the table output escapes a document.
 """
 
 from __future__ import annotations

@@ -200,7 +200,7 @@ def test_the_hint_of_an_upstream_error_is_a_second_line(monkeypatch: pytest.Monk
 def test_a_hint_ending_the_message_is_said_once_on_its_own_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # One rule (issue 20 §5): with a setting beyond Go's the message ends with the hint; the
+    # One rule: with a setting beyond Go's the message ends with the hint; the
     # command line prints it where it prints every hint, once.
     def failing(args: argparse.Namespace, **streams: Any) -> int:
         raise UpstreamError(

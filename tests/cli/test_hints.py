@@ -1,5 +1,5 @@
 """The command line's one rule for a hint: its own ``hint:`` line, never the end of the
-``error:`` line, whatever the settings (issue 20, §5; D-EXT-ENDPOINT)."""
+``error:`` line, whatever the settings (D-EXT-ENDPOINT)."""
 
 from __future__ import annotations
 

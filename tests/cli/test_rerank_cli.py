@@ -194,7 +194,7 @@ def nvidia_refusing_a_blank_text(request: Request, w: Writer) -> None:
 def test_a_passage_nvidia_refuses_is_named_by_document_and_input_line(
     http_server: StartServer,
 ) -> None:
-    """Issue 20 §5: NIM names passage 88 of the second chunk; the user has line 603 to fix."""
+    """NIM names passage 88 of the second chunk; the user has line 603 to fix."""
     server = http_server(nvidia_refusing_a_blank_text)
     lines = ["doc"] * 600 + ["."] + ["doc"] * 5
     stdin = ("\n\n" + "\n".join(lines[:300]) + "\n\n" + "\n".join(lines[300:]) + "\n").encode()

@@ -137,7 +137,7 @@ class _Terminal(io.TextIOWrapper):
 def test_reading_standard_input_on_a_terminal_says_so_on_stderr(
     nim: TestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 20 §5: with no --input on a terminal the command waited without a word."""
+    """Before, with no --input on a terminal, the command waited without a word."""
     monkeypatch.setattr(sys, "stdin", _Terminal(io.BytesIO(b"cat\n")))
     out, err = io.StringIO(), io.StringIO()
     status = main(

@@ -83,7 +83,7 @@ def _list_models(api_key: object) -> object:
 def test_an_api_key_that_is_not_a_string_is_a_type_error_naming_it(
     make: object, key: object
 ) -> None:
-    """Issue 20 §4: ``api_key=["k"]`` raised ``AttributeError`` where the key was first used."""
+    """Before, ``api_key=["k"]`` raised ``AttributeError`` where the key was first used."""
     with pytest.raises(
         TypeError, match=rf"^api_key must be a str or None, not {type(key).__name__}$"
     ):

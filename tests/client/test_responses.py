@@ -389,7 +389,7 @@ def nvidia_string_detail(status: int) -> httpx.MockTransport:
 
 @pytest.mark.parametrize("status", [422, 400, 403])
 def test_a_string_detail_naming_a_passage_names_the_callers_document(status: int) -> None:
-    """Issue 20 §5: document 600 is passage 88 of the second chunk; NIM names passage 88."""
+    """Document 600 is passage 88 of the second chunk; NIM names passage 88."""
     documents = ["x"] * 600 + [""] + ["x"] * 10
     client = Client("k", transport=nvidia_string_detail(status), max_concurrency=1)
     with client, pytest.raises(UpstreamError) as caught:

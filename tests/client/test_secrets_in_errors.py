@@ -79,7 +79,7 @@ def test_a_short_key_is_not_masked_inside_words() -> None:
 def test_a_short_key_is_masked_only_where_it_stands_as_a_whole_token(
     detail: str, shown: str
 ) -> None:
-    """Issue 20 §5: the key ``test`` turned ``my-test-model`` into ``my-[redacted]-model``."""
+    """Before, the key ``test`` turned ``my-test-model`` into ``my-[redacted]-model``."""
     error = failure(answering(403, {"detail": detail}), key="test")
     assert str(error) == f"connection to NVIDIA API failed with status: 403 error: {shown}"
 

@@ -1,6 +1,6 @@
 """``Client(base_url=…, model=…)``: defaults for calls whose class settings do not set them.
 
-Issue 20, §5: ``bulk.ClientConfig`` and ``weaviate.rerank`` took ``base_url=`` and ``model=``,
+``bulk.ClientConfig`` and ``weaviate.rerank`` took ``base_url=`` and ``model=``,
 ``Client`` did not. Two rows of extensions/settings.py declare them; Go's class settings
 ``baseURL`` and ``model`` still win for the call that passes them, and the
 ``X-Nvidia-Baseurl`` header over both, as in Weaviate. Without either, a call goes to

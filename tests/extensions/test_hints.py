@@ -1,4 +1,4 @@
-"""Where a hint goes, and the hint for a base URL that ends in ``/v1`` (issue 20, §5).
+"""Where a hint goes, and the hint for a base URL that ends in ``/v1``.
 
 The rule (D-EXT-ENDPOINT): every hint is ``err.hint``; the message is Go's on Go's route, and
 ends with ``; <hint>`` only when an ``endpoint`` or ``truncate`` is set. A base URL in the form

@@ -1,6 +1,6 @@
 """The limiter as a queue: starts in arrival order, spacing on the wire, the user's transport.
 
-Issue 20 §3: late arrivals overtook early ones (so some waited past their timeout while a
+Before, late arrivals overtook early ones (so some waited past their timeout while a
 first-come queue would have served everyone in time); a request that took long to reach the
 wire went out next to the one after it; and with a transport of the user's own, a call whose
 turn came after its deadline was sent anyway.

@@ -434,7 +434,7 @@ def test_on_the_emulator_a_transient_fault_changes_only_the_number_of_requests()
     assert len(sent) == 3
 
 
-# ---- a Retry-After longer than any wait worth taking (issue 20 §3) ---------------------------
+# ---- a Retry-After longer than any wait worth taking ---------------------------
 
 
 @pytest.mark.parametrize(

@@ -220,7 +220,7 @@ async def test_async_wait_ready(anyio_backend: str) -> None:
     assert recorder.paths[0] == "/v1/health/ready"
 
 
-# ---- what the last poll got, on a real connection (issue 20 §3) ------------------------------
+# ---- what the last poll got, on a real connection ------------------------------
 
 
 def closed_port() -> int:

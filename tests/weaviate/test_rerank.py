@@ -341,7 +341,7 @@ def test_a_shape_it_cannot_rerank_is_a_type_error() -> None:
 def test_a_property_no_result_has_is_refused_before_sending_as_the_cli_refuses(
     emulator: Emulator,
 ) -> None:
-    """Issue 20 §5: every result went as "" and NVIDIA answered a 422 listing four errors."""
+    """Before, every result went as "" and NVIDIA answered a 422 listing four errors."""
     with pytest.raises(ParamsError) as caught:
         rerank(query_return(), prop="title", query=QUERY, base_url=emulator.base_url, api_key=KEY)
     assert str(caught.value) == (
