@@ -621,7 +621,8 @@ def run_faults(args: argparse.Namespace, emulator: Emulator, scan: SecretScan) -
             for client in ("sync", "async"):
                 for retries in (0, args.retries):
                     started = time.monotonic()
-                    tally = run.run(name, spec, slow, client, retries)
+                    runner = edge_run(run, spec) or run  # the limiter-edges block
+                    tally = runner.run(name, spec, slow, client, retries)
                     tallies.append(tally)
                     print(
                         f"  {name:34} {client:5} retries={retries} "
@@ -631,7 +632,6 @@ def run_faults(args: argparse.Namespace, emulator: Emulator, scan: SecretScan) -
                         f"({time.monotonic() - started:.1f} s)",
                         flush=True,
                     )
-        tallies += run_limiter_faults(run, args)  # the limiter-edges block
     finally:
         own.close()
     return tallies
@@ -1238,7 +1238,6 @@ def run_load(args: argparse.Namespace, log_dir: Path) -> list[dict[str, Any]]:
             lambda: load_threads(emulator.url, 16, args.duration, warmup),
             lambda: load_clients(emulator.url, args.clients, args.duration, call=False),
             lambda: load_clients(emulator.url, args.clients, args.duration, call=True),
-            lambda: load_limiter_fairness(emulator.url, 3 if args.quick else 10),  # limiter-edges
         )
         for run in runs:
             row = run()
@@ -1404,17 +1403,16 @@ def run_ssrf(scan: SecretScan) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # BEGIN limiter-edges block: Retry-After with no timeout, a tiny
-# requestsPerMinute, the limit on a transport of the user's own, waitReady's last answer. Each
-# fault runs as the others do (sync and async, retries off and on) with the client setting it
-# needs; a typed error without its expected text, or requests closer together than the limit
-# allows, counts as wrong. The limiter's fairness is a figure of the load run
-# (load_limiter_fairness). run_faults and run_load call this block, one line each.
+# requestsPerMinute, the limit on a transport of the user's own, waitReady's last answer, and
+# the limiter's fairness (16 callers at 600 a minute, a 2 s timeout). Each is a row of FAULTS
+# (spec ``edge:…``) run as the others are (sync and async, retries off and on), with the client
+# setting it needs; a typed error without its expected text, or two requests closer together
+# than the limit allows, counts as wrong. run_faults hands an ``edge:`` row to edge_run.
 
 import itertools  # noqa: E402
 
 from nim_emulator import EmulatorConfig, create_app  # noqa: E402
 from nim_emulator.testing import AsyncEmulatorTransport, EmulatorTransport  # noqa: E402
-from reranker_nvidia.errors import DeadlineExceededError  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -1433,9 +1431,11 @@ class EdgeFault:
     """``emulator``, ``refused`` (a port nobody listens on) or ``in-process`` (the emulator's
     own httpx transports, which report no send)."""
     calls: int = 1_000_000
-    """At most this many calls per run (a slow fault)."""
+    """At most this many calls per run in a full run (a slow fault); ``--quick`` runs them all."""
     spacing: float | None = None
     """The limit's interval: the server must see no two requests closer than 90 % of this."""
+    callers: int = 1
+    """Callers at once (threads of one ``Client``, tasks of one ``AsyncClient``)."""
 
 
 EDGE_FAULTS: tuple[EdgeFault, ...] = (
@@ -1457,29 +1457,56 @@ EDGE_FAULTS: tuple[EdgeFault, ...] = (
         expect="requestsPerMinute must be at least 0.001",
     ),
     EdgeFault(
-        "requestsPerMinute 120 on an in-process transport",
-        timeout=0.2,
-        settings=(("requestsPerMinute", 120),),
+        "requestsPerMinute 300 on an in-process transport",
+        timeout=0.1,
+        settings=(("requestsPerMinute", 300),),
         where="in-process",
-        calls=5,
-        spacing=0.5,
+        calls=40,
+        spacing=0.2,
     ),
     EdgeFault(
-        "waitReady 0.3 s, the NIM answers 503 throughout",
+        "requestsPerMinute 600, 16 callers, timeout 2 s",
+        timeout=2.0,
+        settings=(("requestsPerMinute", 600),),
+        callers=16,
+    ),
+    EdgeFault(
+        "waitReady 0.1 s, the NIM answers 503 throughout",
         "status=503,path=/v1/health/ready",
-        settings=(("waitReady", 0.3),),
+        settings=(("waitReady", 0.1),),
         expect="last answered status 503",
         standing=True,
-        calls=4,
+        calls=40,
     ),
     EdgeFault(
-        "waitReady 0.3 s, connection refused throughout",
-        settings=(("waitReady", 0.3),),
+        "waitReady 0.1 s, connection refused throughout",
+        settings=(("waitReady", 0.1),),
         expect="connect: connection refused",
         where="refused",
-        calls=4,
+        calls=40,
     ),
 )
+_EDGE = {f"edge:{fault.name}": fault for fault in EDGE_FAULTS}
+FAULTS = (*FAULTS, *((fault.name, spec, False) for spec, fault in _EDGE.items()))
+
+
+def edge_run(run: FaultRun, spec: str) -> EdgeRun | None:
+    """The runner of an ``edge:`` row of FAULTS, sharing ``run``'s servers; ``None`` for others."""
+    fault = _EDGE.get(spec)
+    if fault is None:
+        return None
+    return EdgeRun(
+        run.emulator,
+        run.own,
+        timeout=run.timeout if fault.timeout is None else fault.timeout,
+        calls=run.calls if run.calls <= 12 else min(run.calls, fault.calls),
+        every=run.every,
+        every_slow=run.every_slow,
+        slow_ms=run.slow_ms,
+        scan=run.scan,
+        expected=run.expected,
+        fault=fault,
+    )
 
 
 @dataclass
@@ -1495,15 +1522,11 @@ class EdgeRun(FaultRun):
         return ClassBasedModuleConfig.for_settings(settings)
 
     def sync_client(self, retries: int) -> Client:
-        if self.app is None:
-            return Client(CANARY, timeout=self.timeout, retries=retries)
-        transport = EmulatorTransport(self.app)
+        transport = None if self.app is None else EmulatorTransport(self.app)
         return Client(CANARY, timeout=self.timeout, retries=retries, transport=transport)
 
     def async_client(self, retries: int) -> AsyncClient:
-        if self.app is None:
-            return AsyncClient("", timeout=self.timeout, retries=retries)
-        transport = AsyncEmulatorTransport(self.app)
+        transport = None if self.app is None else AsyncEmulatorTransport(self.app)
         return AsyncClient("", timeout=self.timeout, retries=retries, transport=transport)
 
     def _arm(self, spec: str, i: int, slow: bool) -> bool:
@@ -1517,142 +1540,105 @@ class EdgeRun(FaultRun):
         return 0 if self.fault.where == "refused" else self.emulator.seen()
 
     def _judge(self, tally: Tally, i: int, started: float, outcome: object, requests: int) -> None:
+        super()._judge(tally, i, started, outcome, requests)
         if isinstance(outcome, RerankerError) and self.fault.expect not in str(outcome):
+            tally.typed_error -= 1  # typed, but not what it should say: wrong
             tally.wrong_result += 1
             line = masked(f"{type(outcome).__name__}: {outcome}", [self.emulator.url])
             tally.wrong_examples.append(f"call {i}: {line}"[:300])
-        super()._judge(tally, i, started, outcome, requests)
 
     def run(self, name: str, spec: str, slow: bool, client: str, retries: int) -> Tally:
-        tally = Tally(name, spec or "(a client setting)", client, retries)
-        if self.fault.where == "in-process":
+        fault = self.fault
+        tally = Tally(name, spec, client, retries)
+        if fault.where == "in-process":
             self.app = create_app(EmulatorConfig(api_key=CANARY))
             base = "http://nim-emulator.test"
-        elif self.fault.where == "refused":
+        elif fault.where == "refused":
             base = f"http://127.0.0.1:{free_port()}"
         else:
             base = self.emulator.url
-        if self.fault.standing:
-            self.emulator.arm(spec)
+        if fault.standing:
+            self.emulator.arm(fault.spec)
         try:
-            if client == "sync":
-                self._run_sync(tally, spec, slow, base, retries)
+            if fault.callers > 1:
+                self._run_callers(tally, base, retries, asynchronous=client == "async")
+            elif client == "sync":
+                self._run_sync(tally, fault.spec, slow, base, retries)
             else:
-                asyncio.run(self._run_async(tally, spec, slow, base, retries))
+                asyncio.run(self._run_async(tally, fault.spec, slow, base, retries))
         finally:
             self.emulator.disarm()
-        if self.fault.spacing is not None and self.app is not None:
+        if fault.spacing is not None and self.app is not None:
             arrived = sorted(r.received_at for r in self.app.state.emulator.requests)
-            least = self.fault.spacing * 0.9  # the server reads its clock a little later
+            least = fault.spacing * 0.9  # the server reads its clock a little later
             close = [b - a for a, b in itertools.pairwise(arrived) if b - a < least]
             tally.wrong_result += len(close)
             tally.wrong_examples += [f"two requests {gap * 1000:.1f} ms apart" for gap in close]
         return tally
 
+    def _run_callers(self, tally: Tally, base: str, retries: int, *, asynchronous: bool) -> None:
+        """``calls`` calls from ``callers`` threads (or tasks) at once, taking the next in turn."""
+        calls = iter(range(self.calls))
+        lock = threading.Lock()
+        guard = self.calls * 2 + self.timeout + SLACK + 10
 
-def run_limiter_faults(run: FaultRun, args: argparse.Namespace) -> list[Tally]:
-    """Every :data:`EDGE_FAULTS` fault, sync and async, retries off and on."""
-    tallies: list[Tally] = []
-    for fault in EDGE_FAULTS:
-        if args.only and args.only.lower() not in fault.name.lower():
-            continue
-        for client in ("sync", "async"):
-            for retries in (0, args.retries):
-                edge = EdgeRun(
-                    run.emulator,
-                    run.own,
-                    timeout=run.timeout if fault.timeout is None else fault.timeout,
-                    calls=min(run.calls, fault.calls),
-                    every=run.every,
-                    every_slow=run.every_slow,
-                    slow_ms=run.slow_ms,
-                    scan=run.scan,
-                    expected=run.expected,
-                    fault=fault,
-                )
-                started = time.monotonic()
-                tally = edge.run(fault.name, fault.spec, False, client, retries)
-                tallies.append(tally)
-                print(
-                    f"  {fault.name:34} {client:5} retries={retries} "
-                    f"ok={tally.correct} retried={tally.correct_after_retry} "
-                    f"typed={tally.typed_error} wrong={tally.wrong_result} "
-                    f"hang={tally.hang} untyped={tally.untyped} "
-                    f"({time.monotonic() - started:.1f} s)",
-                    flush=True,
-                )
-    return tallies
-
-
-LIMITER_RPM = 600
-LIMITER_THREADS = 16
-LIMITER_TIMEOUT = 2.0
-
-
-def load_limiter_fairness(url: str, calls_each: int) -> dict[str, Any]:
-    """16 threads share one ``Client`` at 600 requests a minute, a 2 s timeout, retries on.
-
-    A first-come queue serves every call within 16 intervals (1.6 s), so none should time
-    out; a limiter that lets late arrivals overtake makes some wait past the timeout.
-    """
-    cfg = ClassBasedModuleConfig.for_settings(
-        {"model": MODEL, "baseURL": url, "requestsPerMinute": LIMITER_RPM}
-    )
-    query, documents = INPUTS[3]
-    lock = threading.Lock()
-    took: list[float] = []
-    notes: collections.Counter[str] = collections.Counter()
-    deadline = 0
-
-    def worker(client: Client) -> None:
-        nonlocal deadline
-        for _ in range(calls_each):
-            started = time.monotonic()
-            line = ""
-            try:
-                client.rank(query, list(documents), cfg)
-            except DeadlineExceededError as err:
-                line = f"{type(err).__name__}: {err}"[:200]
-                with lock:
-                    deadline += 1
-            except Exception as err:  # noqa: BLE001 - every failure is an error here
-                line = f"{type(err).__name__}: {err}"[:200]
+        def judged(i: int, started: float, outcome: object) -> None:
             with lock:
-                took.append(time.monotonic() - started)
-                if line:
-                    notes[masked(line, [url])] += 1
+                self._judge(tally, i, started, outcome, 1)
 
-    before = snapshot()
-    with Client(CANARY, timeout=LIMITER_TIMEOUT, retries=3) as client:
-        started = time.monotonic()
-        pool = [threading.Thread(target=worker, args=(client,)) for _ in range(LIMITER_THREADS)]
-        for thread in pool:
-            thread.start()
-        for thread in pool:
-            thread.join()
-        seconds = time.monotonic() - started
-    after = snapshot()
-    errors = sum(notes.values())
-    fifo = LIMITER_THREADS * 60 / LIMITER_RPM
-    name = (
-        f"limiter: {LIMITER_THREADS} threads at {LIMITER_RPM}/min, timeout {LIMITER_TIMEOUT:g} s"
-        f" (slowest call {max(took):.2f} s; a first-come queue: {fifo:.1f} s)"
-    )
-    row = load_row(
-        name,
-        calls=len(took) - errors,
-        errors=errors,
-        seconds=seconds,
-        before=before,
-        after=after,
-        note=notes,
-    )
-    row.update(
-        deadline_exceeded=deadline,
-        slowest_call_s=round(max(took), 3),
-        first_come_predicts_s=fifo,
-    )
-    return row
+        if not asynchronous:
+            client = self.sync_client(retries)
+            self.scan.text("client repr", repr(client))
+
+            def worker() -> None:
+                for i in calls:
+                    query, documents = INPUTS[i % len(INPUTS)]
+                    started = time.monotonic()
+                    try:
+                        outcome: object = client.rank(query, list(documents), self.cfg(base))
+                    except Exception as err:  # noqa: BLE001 - judged below
+                        outcome = err
+                    judged(i, started, outcome)
+
+            threads = [
+                threading.Thread(target=worker, daemon=True) for _ in range(self.fault.callers)
+            ]
+            for thread in threads:
+                thread.start()
+            ends = time.monotonic() + guard
+            for thread in threads:
+                thread.join(max(ends - time.monotonic(), 0.0))
+            stuck = sum(thread.is_alive() for thread in threads)
+            for _ in range(stuck):  # a caller still in a call: the harness's guard fired
+                judged(-1, ends - guard, _NeverReturnedError(f"not returned after {guard} s"))
+            if not stuck:
+                client.close()
+            return
+
+        async def main() -> None:
+            headers = {"X-Nvidia-Api-Key": CANARY}
+            async with self.async_client(retries) as client:
+                self.scan.text("client repr", repr(client))
+
+                async def worker() -> None:
+                    for i in calls:
+                        query, documents = INPUTS[i % len(INPUTS)]
+                        started = time.monotonic()
+                        try:
+                            outcome: object = await client.rank(
+                                query, list(documents), self.cfg(base), headers=headers
+                            )
+                        except Exception as err:  # noqa: BLE001 - judged below
+                            outcome = err
+                        judged(i, started, outcome)
+
+                tasks = [asyncio.ensure_future(worker()) for _ in range(self.fault.callers)]
+                _, stuck = await asyncio.wait(tasks, timeout=guard)
+                for task in stuck:
+                    task.cancel()
+                    judged(-1, time.monotonic() - guard, _NeverReturnedError("not returned"))
+
+        asyncio.run(main())
 
 
 # END limiter-edges block

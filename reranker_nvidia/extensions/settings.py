@@ -199,7 +199,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "requests_per_minute", "requestsPerMinute", "--rpm", "N", "positive", None, _rate,
-        "number > 0 (no limit)",
+        "number ≥ 0.001 (no limit)",
         "at most N request starts a minute (off by default)",
         "D-EXT-RPM",
     ),

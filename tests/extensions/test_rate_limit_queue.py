@@ -122,7 +122,8 @@ def test_real_threads_are_served_in_arrival_order() -> None:
         thread = threading.Thread(target=caller, args=(i,))
         thread.start()
         threads.append(thread)
-        time.sleep(0.005)  # arrivals 5 ms apart, well inside one interval
+        while limiter._issued < i + 2:  # the next arrives once this one holds its ticket
+            time.sleep(0.0005)
     for thread in threads:
         thread.join()
     assert order == list(range(8))
