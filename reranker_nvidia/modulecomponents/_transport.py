@@ -454,9 +454,9 @@ class _Connection(httpcore.HTTPConnection):
         # The pool asked has_expired when it chose this connection. Asked again now, and the
         # socket once more just before the request's first byte is written (_UNWRITTEN),
         # nothing that came while the connection was idle is taken as the answer: the pool
-        # then takes another connection, or dials one. Not closed here: another request may
-        # have been handed it too and be using it; the pool closes it, idle and expired.
+        # then takes another connection, or dials one.
         if self.has_expired():
+            self.close()
             raise _Unsolicited
         token = _UNWRITTEN.set(h11_state_of(self) is not None)  # a pooled connection
         try:
@@ -471,6 +471,7 @@ class _AsyncConnection(httpcore.AsyncHTTPConnection):
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         if self.has_expired():  # as _Connection.handle_request
+            await self.aclose()
             raise _Unsolicited
         token = _UNWRITTEN.set(h11_state_of(self) is not None)
         try:
