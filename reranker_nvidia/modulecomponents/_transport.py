@@ -15,10 +15,8 @@ is a pooled httpcore transport over a network backend of our own, which
   each bounded by what is left, and an operation that would start with
   nothing left is not started;
 - never reuses a pooled connection that holds bytes nobody asked for: a
-  connection with data beyond the answer it just gave, or that received
-  anything while idle, up to the moment its next request's first byte is
-  written, is closed and another taken (Go: "Unsolicited response received on
-  idle HTTP channel"; what lands after that byte is D-STRAY-ANSWER);
+  connection with data beyond the answer it just gave, or readable while
+  idle, is closed (Go: "Unsolicited response received on idle HTTP channel");
 - on the async side, sends at most :data:`MAX_IN_FLIGHT` requests at once per
   transport; more wait their turn, under their own deadline;
 - on the async side, reads what the server sends while a long request body goes
@@ -47,7 +45,6 @@ import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
@@ -159,24 +156,6 @@ def _dial_plan(host: str, port: int, resolver: Resolver, guard: DialGuard | None
     return allowed
 
 
-_UNWRITTEN: ContextVar[bool] = ContextVar("reranker_nvidia_unwritten", default=False)
-"""Set while a request goes out on a pooled connection, until its first byte is written."""
-
-
-class _Unsolicited(httpcore.ConnectionNotAvailable):
-    """A pooled connection had received bytes nobody asked for when a request was to be
-    written on it: the pool closes it and takes another (Go: "Unsolicited response received
-    on idle HTTP channel")."""
-
-
-def _check_unsolicited(readable: Callable[[], bool]) -> None:
-    """Refuse the connection if bytes came while it was idle, up to this first write."""
-    if _UNWRITTEN.get():
-        _UNWRITTEN.set(False)
-        if readable():
-            raise _Unsolicited
-
-
 class _DeadlineStream(httpcore.NetworkStream):
     """A socket stream whose every call is bounded by the deadline in force."""
 
@@ -187,7 +166,6 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, _bounded(timeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        _check_unsolicited(lambda: bool(self._inner.get_extra_info("is_readable")))
         # In pieces, each bounded afresh: a reader that takes every byte slowly but
         # steadily would otherwise keep one write going past the deadline.
         if len(buffer) <= _WRITE_PIECE:
@@ -274,7 +252,6 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
         return await self._inner.read(max_bytes, _bounded(timeout))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        _check_unsolicited(lambda: bool(self.get_extra_info("is_readable")))
         # In pieces, so the event loop's write buffer never holds more than one of them.
         if len(buffer) <= _WRITE_PIECE:
             await self._inner.write(buffer, _bounded(timeout))
@@ -450,34 +427,10 @@ class _Connection(httpcore.HTTPConnection):
     def has_expired(self) -> bool:
         return super().has_expired() or _holds_unsolicited_bytes(self)
 
-    def handle_request(self, request: httpcore.Request) -> httpcore.Response:
-        # The pool asked has_expired when it chose this connection. Asked again now, and the
-        # socket once more just before the request's first byte is written (_UNWRITTEN),
-        # nothing that came while the connection was idle is taken as the answer: the pool
-        # then takes another connection, or dials one.
-        if self.has_expired():
-            self.close()
-            raise _Unsolicited
-        token = _UNWRITTEN.set(h11_state_of(self) is not None)  # a pooled connection
-        try:
-            return super().handle_request(request)
-        finally:
-            _UNWRITTEN.reset(token)
-
 
 class _AsyncConnection(httpcore.AsyncHTTPConnection):
     def has_expired(self) -> bool:
         return super().has_expired() or _holds_unsolicited_bytes(self)
-
-    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
-        if self.has_expired():  # as _Connection.handle_request
-            await self.aclose()
-            raise _Unsolicited
-        token = _UNWRITTEN.set(h11_state_of(self) is not None)
-        try:
-            return await super().handle_async_request(request)
-        finally:
-            _UNWRITTEN.reset(token)
 
 
 @dataclasses.dataclass(frozen=True)
