@@ -20,12 +20,12 @@ import secrets
 from typing import Any, Protocol
 
 # What the constructors take, when the client does not say what it was given.
-_PUBLIC_SETTINGS = ("timeout", "max_documents", "max_concurrency", "max_response_bytes")
 _NOT_PICKLED = ("transport", "resolver", "api_key")
 
 
 class _Picklable(Protocol):
     api_key: Any
+    _init_kwargs: dict[str, object]
 
 
 class SealedKey:
@@ -62,14 +62,11 @@ def _custom_parts(client: object) -> list[str]:
 
 
 def client_settings(client: _Picklable) -> dict[str, object]:
-    """The constructor arguments a pickle carries: ``_init_kwargs`` if kept, else the public ones.
+    """The constructor arguments a pickle carries: what the client was built with.
 
     The key is left out here; :func:`reduce_client` adds it as it travels.
     """
-    given = getattr(client, "_init_kwargs", None)
-    if isinstance(given, dict):
-        return {k: v for k, v in given.items() if k not in _NOT_PICKLED}
-    return {name: getattr(client, name) for name in _PUBLIC_SETTINGS if hasattr(client, name)}
+    return {k: v for k, v in client._init_kwargs.items() if k not in _NOT_PICKLED}
 
 
 def reduce_client(client: _Picklable) -> tuple[Any, tuple[object, ...]]:

@@ -49,7 +49,7 @@ from .retries import RetryPolicy
 from .settings import SETTINGS, call_settings
 from .wait_ready import before_first_post
 
-__all__ = ["Plan", "Route", "WithDefaults", "checked_passages", "texts"]
+__all__ = ["Plan", "Route", "WithDefaults", "checked_passages"]
 
 
 class Plan:
@@ -104,7 +104,8 @@ class Plan:
         hooks: list[Hook] = []
         if self.settings["wait_ready"] is not None:
             turns = _state(c, "wait_ready", Turns)
-            hooks.append(before_first_post(turns, self.settings["wait_ready"], route.base_url_of))
+            seconds = self.settings["wait_ready"]
+            hooks.append(before_first_post(turns, seconds, lambda: route.base_url))
         if self.settings["requests_per_minute"] is not None:
             limiters = _state(c, "requests_per_minute", RateLimiters)
             hooks.append(limiters.get(self.settings["requests_per_minute"]).before_each_post)
@@ -149,11 +150,6 @@ class Route(GoRoute):
         self.base_url = base_url_of(c, settings.base_url(), headers)
         return self.base_url + routes.route_path(self.endpoint, settings.model())
 
-    def base_url_of(self, url: str) -> str:
-        """The base URL of the request this route made last (``url``)."""
-        del url
-        return self.base_url
-
     def api_key(self, c: _Client, headers: HeaderSource) -> str:
         if routes.needs_key(self.endpoint):
             return super().api_key(c, headers)
@@ -162,7 +158,8 @@ class Route(GoRoute):
         return self.checked_key(key, headers, c.api_key)
 
     def document_scores(self, answer: Answer, documents: Sequence[Any]) -> list[DocumentScore]:
-        shown = texts(documents)
+        # A score reports the passage's text; the call's documents were checked for it once.
+        shown = documents if self.all_text else [passage_text(d) for d in documents]
         if self.endpoint != routes.RERANK:
             return super().document_scores(answer, shown)
         results = routes.parse_rerank_response(answer.status, answer.body, len(documents))
@@ -228,13 +225,6 @@ def checked_passages(documents: Sequence[Any], endpoint: str) -> None:
     passages = wire_passages(documents)
     if endpoint == routes.RERANK:
         routes.refuse_images(passages, 0)
-
-
-def texts(documents: Sequence[Any]) -> Sequence[str]:
-    """The documents' texts, as scores report them (the list itself when all are text)."""
-    if all(type(document) is str for document in documents):
-        return documents
-    return [passage_text(document) for document in documents]
 
 
 def _state(client: _Client, name: str, make: type[Any]) -> Any:

@@ -133,13 +133,13 @@ def ready_flow(
 
 
 def before_first_post(
-    turns: Turns, seconds: float, base_url_of: Callable[[str], str]
+    turns: Turns, seconds: float, base_url: Callable[[], str]
 ) -> Callable[[Post], Flow[Post]]:
     """A hook (``_flows.before_posts``): one wait per base URL, before its first request."""
 
     def hook(post: Post) -> Flow[Post]:
-        base_url = base_url_of(post.url)
-        yield from once(turns, base_url, lambda: ready_flow(base_url, seconds))
+        base = base_url()  # the base URL the request was built for
+        yield from once(turns, base, lambda: ready_flow(base, seconds))
         return post
 
     return hook
