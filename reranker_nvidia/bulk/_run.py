@@ -57,6 +57,7 @@ from reranker_nvidia.errors import (
     RerankerError,
 )
 from reranker_nvidia.extensions.settings import call_settings
+from reranker_nvidia.modulecomponents.ent.rank_result import RankResult
 
 DEFAULT_COLUMNS = Columns()
 
@@ -354,7 +355,7 @@ class BulkRun:
             result = self._client.rank(group.query, group.documents, self._settings.cfg)
         except RerankerError as err:
             return err
-        return [entry.score for entry in result.document_scores]
+        return scores_of(result)
 
     def groups(self) -> Generator[ScoredGroup]:
         """The scored groups, in input order; ``close()`` it to stop (nothing more is sent)."""
@@ -515,7 +516,7 @@ class AsyncBulkRun:
             except RerankerError as err:
                 results[i] = err
                 return
-        results[i] = [entry.score for entry in result.document_scores]
+        results[i] = scores_of(result)
 
     async def groups(self) -> AsyncIterator[ScoredGroup]:
         """The scored groups, in input order."""
@@ -601,3 +602,15 @@ def arerank_table(
     """:func:`rerank_table` on an :class:`AsyncClient`; ``source`` may be an async iterable."""
     settings = _Settings(config, columns, skip, on_group, carried=carried, stop_after=stop_after)
     return AsyncBulkRun(source, client, settings, concurrency)
+
+
+def scores_of(result: RankResult) -> list[float] | RerankerError:
+    """A group's scores; a group the client failed open on (D-EXT-FAIL-OPEN) is its error."""
+    if not result.reranked:
+        err = result.error
+        return err if isinstance(err, RerankerError) else RerankerError(str(err))
+    scores: list[float] = []
+    for entry in result.document_scores:
+        assert entry.score is not None  # a reranked result scores every document
+        scores.append(entry.score)
+    return scores

@@ -48,9 +48,9 @@ def json_text(value: Any) -> str:
     return _JSON_UNSAFE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
-def format_score(score: float) -> str:
-    """A score for reading: four decimals."""
-    return f"{score:.4f}"
+def format_score(score: float | None) -> str:
+    """A score for reading: four decimals; empty for a document that was not reranked."""
+    return "" if score is None else f"{score:.4f}"
 
 
 def table(

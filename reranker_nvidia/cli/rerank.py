@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from reranker_nvidia.config.class_settings import NAME
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
 from reranker_nvidia.errors import RerankerError
+from reranker_nvidia.extensions.ranked import ranked
 from reranker_nvidia.extensions.settings import SETTINGS, Setting, checked_class_settings
 from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
@@ -144,6 +146,17 @@ def positive_number(text: str) -> float:
     return value
 
 
+def finite_number(text: str) -> float:
+    """Any finite number (a score threshold may be negative: logits are)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def seconds(text: str) -> float:
     try:
         value = float(text)
@@ -225,6 +238,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "at-least-1": positive_int,
     "per-request": documents_per_request,
     "positive": positive_number,
+    "number": finite_number,
 }
 """How the command line reads each kind of setting (``Setting.cli_type``)."""
 
@@ -245,6 +259,9 @@ def add_setting_flags(
             continue
         own = row.client_field or row.go_key
         help_text = f"class setting '{row.key}': {row.help}"
+        if row.cli_type == "flag":  # no value: given means true; not given, not set
+            group.add_argument(row.flag, action="store_const", const=True, help=help_text)
+            continue
         (fields if own and fields is not None else group).add_argument(
             row.flag,
             type=PARSERS[row.cli_type],
@@ -375,19 +392,18 @@ def _rerank_lines(job: _Job, data: bytes) -> str | None:
         result = job.client.rank(
             args.query, documents, job.cfg, headers=job.headers, on_progress=job.progress
         )
-    scores = [s.score for s in result.document_scores]
-    order = sorted(range(len(documents)), key=scores.__getitem__, reverse=True)[: args.top]
+    order = ranked(result, args.top)
     if args.output == "json":
         results = [
-            {"index": i, "line": lines[i].number, "score": scores[i], "document": documents[i]}
-            for i in order
+            {"index": i, "line": lines[i].number, "score": score, "document": document}
+            for i, score, document in order
         ]
         return _dump({"query": args.query, "results": results}) + "\n"
     if not documents:
         return None
     rows = [
-        [str(rank), str(lines[i].number), format_score(scores[i]), documents[i]]
-        for rank, i in enumerate(order, 1)
+        [str(rank), str(lines[r.index].number), format_score(r.score), r.document]
+        for rank, r in enumerate(order, 1)
     ]
     return table(["#", "line", "score", "document"], rows) + "\n"
 
@@ -428,7 +444,6 @@ def _rerank_objects(job: _Job, data: bytes) -> str | None:
 def _rerank_passages(job: _Job, data: bytes) -> str | None:
     """JSON Lines with images: each object's passage is its text property and its image."""
     from reranker_nvidia.extensions.images import Passage  # noqa: PLC0415 - only for images
-    from reranker_nvidia.extensions.ranked import ranked  # noqa: PLC0415
 
     args = job.args
     numbered = read_numbered_objects(data)

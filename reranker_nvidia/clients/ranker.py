@@ -179,15 +179,11 @@ class _Client:
         """A call's arguments checked, and its extensions settled, before anything is sent."""
         listed, all_text = checked_documents(query, documents)
         checked_config(cfg)
-        plan = None
         if self.extensions or not all_text or extensions_given(cfg):
             from ..extensions.plan import Plan  # noqa: PLC0415 - the extensions: not on Go's path
 
-            plan = Plan(self, cfg, listed, all_text)
-        size = self.max_documents if plan is None else plan.max_documents
-        workers = self.max_concurrency if plan is None else plan.max_concurrency
-        cfg = cfg if plan is None else plan.cfg  # D-EXT-CLIENT-DEFAULTS: base_url, model
-        return _Call(query, listed, cfg, headers, plan, size, workers)
+            return Plan(self, cfg, listed, all_text).call(query, headers)
+        return _Call(query, listed, cfg, headers, None, self.max_documents, self.max_concurrency)
 
     def _chunk_flow(self, call: _Call, index: int, chunk: list[Document]) -> RankFlow:
         first = index * call.size
@@ -265,8 +261,14 @@ class Client(_Client):
             results[i] = drive(self._chunk_flow(call, i, chunks[i]), self._send, time.sleep)
             progress.add(len(chunks[i]))
 
-        run_jobs(len(chunks), min(call.workers, len(chunks)), run, NAME, pool_of(self, NAME))
-        return to_rank_result(call.query, results)
+        try:
+            run_jobs(len(chunks), min(call.workers, len(chunks)), run, NAME, pool_of(self, NAME))
+        except BaseException as err:
+            if call.plan is None:
+                raise
+            return call.plan.failed(err)  # raises it, unless on_error says otherwise
+        result = to_rank_result(call.query, results)
+        return result if call.plan is None else call.plan.finished(result)
 
     def _send(self, post: Post) -> Answer:
         return send(self.http, post, self.max_response_bytes)
@@ -333,12 +335,18 @@ class AsyncClient(_Client):
                     return
                 progress.add(len(chunks[i]))
 
-        async with anyio.create_task_group() as group:
-            for i in range(len(chunks)):
-                group.start_soon(run, i, group.cancel_scope)
-        if errors:
-            raise errors[0]
-        return to_rank_result(call.query, results)
+        try:
+            async with anyio.create_task_group() as group:
+                for i in range(len(chunks)):
+                    group.start_soon(run, i, group.cancel_scope)
+            if errors:
+                raise errors[0]
+        except BaseException as err:
+            if call.plan is None:
+                raise
+            return call.plan.failed(err)  # raises it, unless on_error says otherwise
+        result = to_rank_result(call.query, results)
+        return result if call.plan is None else call.plan.finished(result)
 
     async def _send(self, post: Post) -> Answer:
         return await send_async(self.http, post, self.max_response_bytes)
@@ -441,7 +449,7 @@ def to_document_scores(
         raise invalid_rankings(
             f"passage {missing} has no ranking ({received} rankings for {count} passages)"
         )
-    return list(map(DocumentScore, documents, scores))  # type: ignore[arg-type]
+    return list(map(DocumentScore, documents, scores))
 
 
 def chunk_documents(documents: Sequence[_D], chunk_size: int) -> list[list[_D]]:

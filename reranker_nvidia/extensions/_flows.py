@@ -22,7 +22,7 @@ from typing import Any, TypeAlias, TypeVar
 from ..clients._sending import Post
 from ..modulecomponents._retry_drivers import Pause
 
-__all__ = ["WAIT_FOR_TURN_S", "Flow", "Hook", "Turns", "before_posts", "once"]
+__all__ = ["WAIT_FOR_TURN_S", "Flow", "Hook", "Turns", "before_posts", "observed", "once"]
 
 T = TypeVar("T")
 
@@ -53,6 +53,31 @@ def before_posts(flow: Flow[T], hooks: Sequence[Hook]) -> Flow[T]:
             except BaseException as err:  # noqa: BLE001 - the flow decides what it means
                 step = flow.throw(err)
             else:
+                step = flow.send(outcome)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    finally:
+        flow.close()
+
+
+def observed(flow: Flow[T], on_post: Callable[[Post, Any], None]) -> Flow[T]:
+    """``flow`` unchanged, with ``on_post(request, what came of it)`` called after each request.
+
+    What came of it is the answer, or the exception the send raised (then raised on).
+    """
+    try:
+        step = next(flow)
+        while True:
+            try:
+                outcome = yield step
+            except BaseException as err:  # noqa: BLE001 - seen, then the flow decides
+                if isinstance(step, Post):
+                    on_post(step, err)
+                step = flow.throw(err)
+            else:
+                if isinstance(step, Post):
+                    on_post(step, outcome)
                 step = flow.send(outcome)
     except StopIteration as done:
         result: T = done.value

@@ -11,7 +11,13 @@ chunk size and workers (D-EXT-LIMITS) and, for each chunk, a flow:
 - ``auto`` tries the routes in turn, once per base URL (``endpoint.auto``);
 - ``waitReady`` (D-EXT-WAIT-READY) and ``requestsPerMinute`` (D-EXT-RPM) run
   before each request (``_flows.before_posts``);
-- ``retries`` (D-EXT-RETRIES) runs the whole of ``perform_rank`` again.
+- ``retries`` (D-EXT-RETRIES) runs the whole of ``perform_rank`` again;
+- around each chunk's flow: ``usage`` counts what it sends (D-EXT-USAGE),
+  ``cache`` answers it from a store (D-EXT-CACHE), ``trace`` makes its span
+  (D-EXT-TRACE);
+- around the call: :meth:`Plan.finished` applies ``score_transform`` and
+  ``min_score`` (D-EXT-SCORES) and attaches the usage; :meth:`Plan.failed`
+  fails open with ``on_error`` (D-EXT-FAIL-OPEN).
 """
 
 from __future__ import annotations
@@ -37,16 +43,20 @@ from ..clients.ranker import (
 )
 from ..config.class_settings import NAME, ClassSettings
 from ..entities.moduletools.config import ClassConfig
-from ..modulecomponents.ent.rank_result import DocumentScore
+from ..modulecomponents.ent.rank_result import DocumentScore, RankResult
 from ..modulecomponents.header_values import get_value_from_context
 from ..modulecomponents.settings.class_settings_property_helper import PropertyValuesHelper
 from ..modulecomponents.validate_baseurl import validated_base_url_from_header
 from . import endpoint as routes
 from ._flows import Hook, Turns, before_posts
+from .cache import cache_key, cached, open_cache
+from .fail_open import fails_open, not_reranked
 from .images import has_images, passage_text, wire_passages
 from .rate_limit import RateLimiters
 from .retries import RetryPolicy
+from .scores import transformed
 from .settings import SETTINGS, call_settings
+from .usage import Tally, counted
 from .wait_ready import before_first_post
 
 __all__ = ["Plan", "Route", "WithDefaults", "checked_passages"]
@@ -56,7 +66,7 @@ class Plan:
     """The extensions in force for one call: the client's with the class settings over them."""
 
     def __init__(
-        self, client: _Client, cfg: ClassConfig | None, documents: Sequence[Any], all_text: bool
+        self, client: _Client, cfg: ClassConfig | None, documents: list[Any], all_text: bool
     ) -> None:
         own = {"max_documents": client.max_documents, "max_concurrency": client.max_concurrency}
         self.settings = call_settings({**own, **client.extensions}, cfg)  # ConfigError if bad
@@ -74,9 +84,48 @@ class Plan:
         """The call's class settings, the client's ``base_url``/``model`` under them."""
         if not all_text:
             checked_passages(documents, self.endpoint)  # D-EXT-IMAGES: before anything is sent
+        self.documents = documents
+        self.query = ""
+        self.tally = Tally() if self.settings["usage"] else None
+        spec = self.settings["cache"]
+        self.cache = None if spec is None else open_cache(client, spec)
+
+    def call(self, query: str, headers: HeaderSource) -> _Call:
+        """The call, checked, with this plan: its class settings, chunk size and workers."""
+        self.query = query
+        return _Call(
+            query, self.documents, self.cfg, headers, self, self.max_documents,
+            self.max_concurrency,
+        )  # fmt: skip
 
     def flow(self, call: _Call, chunk: Sequence[Any], first_index: int) -> RankFlow:
         """One chunk's flow: Go's, wrapped in the extensions this call sets."""
+        flow = self._route_flow(call, chunk, first_index)
+        if self.tally is not None:
+            flow = counted(flow, self.tally, len(chunk))
+        if self.cache is not None:
+            key = cache_key(call, chunk, self.settings)
+            flow = cached(flow, self.cache, key, chunk, self.tally)
+        return flow
+
+    def finished(self, result: RankResult) -> RankResult:
+        """The call's result, with the call-level extensions applied."""
+        if self.settings["score_transform"] != "raw":
+            result = transformed(result, self.settings["score_transform"])
+        result.min_score = self.settings["min_score"]
+        if self.tally is not None:
+            result.usage = self.tally.usage()
+        return result
+
+    def failed(self, err: BaseException) -> RankResult:
+        """Raises ``err``; with ``on_error="input_order"``, a reranker error is a result."""
+        if self.settings["on_error"] == "raise" or not fails_open(err):
+            raise err
+        assert isinstance(err, Exception)
+        usage = None if self.tally is None else self.tally.usage()
+        return not_reranked(self.query, self.documents, err, usage)
+
+    def _route_flow(self, call: _Call, chunk: Sequence[Any], first_index: int) -> RankFlow:
         if self.endpoint != routes.AUTO:
             return self._on(self.endpoint, call, chunk, first_index)
         base_url = base_url_of(self.client, ClassSettings(call.cfg).base_url(), call.headers)

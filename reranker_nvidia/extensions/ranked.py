@@ -22,17 +22,23 @@ class Ranked(NamedTuple):
 
     index: int  # type: ignore[assignment]  # the name the view promises; tuple.index is shadowed
     """Its position in the documents given to ``rank`` (from 0)."""
-    score: float
-    """The model's score (the raw logit)."""
+    score: float | None
+    """The model's score (the raw logit unless ``score_transform`` is set); ``None`` in a
+    result that was not reranked (D-EXT-FAIL-OPEN)."""
     document: str
     """The document itself."""
 
 
-def ranked(result: RankResult, top_n: int | None = None) -> list[Ranked]:
+def ranked(
+    result: RankResult, top_n: int | None = None, *, min_score: float | None = None
+) -> list[Ranked]:
     """``result``'s documents by score, highest first, ties in input order; at most ``top_n``.
 
     ``top_n`` must be at least 1 when given (``ValueError`` otherwise, or
-    ``TypeError`` for a value that is not an ``int``).
+    ``TypeError`` for a value that is not an ``int``). ``min_score`` (else the
+    call's own, ``result.min_score``) drops the documents scoring below it, after
+    the sort (D-EXT-SCORES). A result that was not reranked (D-EXT-FAIL-OPEN)
+    keeps its input order, every document, unscored.
     """
     if top_n is not None:
         if isinstance(top_n, bool) or not isinstance(top_n, int):
@@ -43,9 +49,14 @@ def ranked(result: RankResult, top_n: int | None = None) -> list[Ranked]:
         Ranked(index, scored.score, scored.document)
         for index, scored in enumerate(result.document_scores)
     ]
+    if not result.reranked:
+        return rows[:top_n]
+    threshold = result.min_score if min_score is None else min_score
+    if threshold is not None:
+        rows = [row for row in rows if row.score is not None and row.score >= threshold]
 
     def key(row: Ranked) -> tuple[float, int]:
-        return (-row.score, row.index)
+        return (-(row.score or 0.0), row.index)
 
     if top_n is not None and top_n < len(rows):
         return heapq.nsmallest(top_n, rows, key=key)

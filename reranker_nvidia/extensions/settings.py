@@ -41,7 +41,10 @@ __all__ = [
     "ENDPOINTS",
     "MAX_DOCUMENTS_LIMIT",
     "MIN_REQUESTS_PER_MINUTE",
+    "ON_ERROR",
+    "SCORE_TRANSFORMS",
     "SETTINGS",
+    "TRACE_MODES",
     "TRUNCATE_TYPES",
     "Setting",
     "call_settings",
@@ -56,6 +59,17 @@ ENDPOINTS = ("retrieval", "model", "ranking", "rerank", "auto")
 
 TRUNCATE_TYPES = ("NONE", "END")
 """The ``truncate`` values a NIM reranker takes."""
+
+ON_ERROR = ("raise", "input_order")
+"""The ``on_error`` values: ``raise`` is Go's; ``input_order`` fails open (D-EXT-FAIL-OPEN)."""
+
+SCORE_TRANSFORMS = ("raw", "sigmoid", "nvidia-rag")
+"""The ``score_transform`` values: ``raw`` is Go's logit; ``sigmoid`` is 1/(1+e^-x);
+``nvidia-rag`` is sigmoid(0.1·x), NVIDIA RAG's mapping (D-EXT-SCORES)."""
+
+TRACE_MODES = ("off", "on", "content")
+"""The ``trace`` values: ``on`` makes OpenTelemetry spans without any text, ``content`` adds
+the query and documents (D-EXT-TRACE)."""
 
 MAX_DOCUMENTS_LIMIT = 512
 """The most passages NIM takes in one request, so the most ``maxDocuments`` may be."""
@@ -76,8 +90,8 @@ class Setting:
     """The flag of ``reranker-nvidia rerank`` (and ``bulk``)."""
     metavar: str
     cli_type: str
-    """How the command line reads the flag: ``text``, ``whole``, ``at-least-1``, ``per-request``
-    or ``positive`` (cli/rerank.py holds the parsers)."""
+    """How the command line reads the flag: ``text``, ``whole``, ``at-least-1``, ``per-request``,
+    ``positive``, ``number`` or ``flag`` (no value; cli/rerank.py holds the parsers)."""
     default: Any
     check: Check
     values: str
@@ -142,6 +156,34 @@ def _positive(key: str, value: object, shown: str) -> Any:
     if not (math.isfinite(number) and number > 0):
         raise ConfigError(f"{key} must be a number greater than 0, not {shown}")
     return number
+
+
+def _number(key: str, value: object, shown: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number, not {shown}")
+    return float(value)
+
+
+def _flag(key: str, value: object, shown: str) -> Any:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, not {shown}")
+    return value
+
+
+def _cache(key: str, value: object, shown: str) -> Any:
+    """A cache's spec (``memory``, ``memory:N``, ``sqlite:PATH``), or, from Python, a store
+    with ``get`` and ``put`` (D-EXT-CACHE); ``extensions/cache.py`` reads the spec."""
+    if value is None or (hasattr(value, "get") and hasattr(value, "put")):
+        return value
+    if isinstance(value, str):
+        kind, _, rest = value.partition(":")
+        if (kind == "memory" and (not rest or (rest.isdigit() and int(rest) >= 1))) or (
+            kind == "sqlite" and rest
+        ):
+            return value
+    raise ConfigError(f"{key} must be memory, memory:N (N ≥ 1) or sqlite:PATH, not {shown}")
 
 
 MIN_REQUESTS_PER_MINUTE = 0.001
@@ -224,6 +266,50 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds > 0 (no wait)",
         "wait for GET /v1/health/ready before the first request (off by default)",
         "D-EXT-WAIT-READY",
+    ),
+    Setting(
+        "on_error", "onError", "--on-error", "raise|input_order", "text", "raise",
+        _one_of(ON_ERROR),
+        "`raise` (Go's), `input_order`",
+        "on a reranker error: raise (default, Go's), or input_order: the documents in their "
+        "input order, not reranked, no scores, and a warning",
+        "D-EXT-FAIL-OPEN",
+    ),
+    Setting(
+        "score_transform", "scoreTransform", "--score-transform", "T", "text", "raw",
+        _one_of(SCORE_TRANSFORMS),
+        "`raw` (Go's logits), `sigmoid`, `nvidia-rag`",
+        "the scores' scale: raw (default, the model's logits; the rerank endpoint's 0-1), "
+        "sigmoid (1/(1+e^-x)), nvidia-rag (sigmoid(0.1x), NVIDIA RAG's)",
+        "D-EXT-SCORES",
+    ),
+    Setting(
+        "min_score", "minScore", "--min-score", "X", "number", None, _number,
+        "number (keep every one)",
+        "drop documents scoring below X on the transformed scale, after the sort (off by "
+        "default)",
+        "D-EXT-SCORES",
+    ),
+    Setting(
+        "usage", "usage", "--usage", "", "flag", False, _flag,
+        "`true`, `false` (`false`)",
+        "report what the call cost: requests, chunks, passages, cache hits, NIM's tokens "
+        "(off by default)",
+        "D-EXT-USAGE",
+    ),
+    Setting(
+        "trace", "trace", "--trace", "off|on|content", "text", "off", _one_of(TRACE_MODES),
+        "`off`, `on`, `content` (`off`)",
+        "OpenTelemetry spans per call and chunk (the otel extra); content adds the texts "
+        "(off by default)",
+        "D-EXT-TRACE",
+    ),
+    Setting(
+        "cache", "cache", "--cache", "SPEC", "text", None, _cache,
+        "`memory`, `memory:N`, `sqlite:PATH` (none)",
+        "reuse a chunk's scores: memory (an LRU of 10000 chunks), memory:N, or sqlite:PATH "
+        "(kept on disk; off by default)",
+        "D-EXT-CACHE",
     ),
 )  # fmt: skip
 """Every setting, in the README's order: Go's two (as client keywords), then those beyond Go's."""

@@ -36,7 +36,7 @@ def readme_rows(text: str) -> list[str]:
 
 
 def table_row(row: Setting) -> str:
-    flag = row.flag if row.cli_type == "text" else f"{row.flag} {row.metavar}"
+    flag = row.flag if row.cli_type in ("text", "flag") else f"{row.flag} {row.metavar}"
     return f"| `{row.name}` | `{row.key}` | `{flag}` | {row.values} |"
 
 
