@@ -98,12 +98,13 @@ def port_sync(url: str, in_flight: str) -> Call:
     return call
 
 
-def port_async(url: str) -> Call:
+def port_async(url: str, in_flight: str) -> Call:
     from reranker_nvidia import NAME, AsyncClient, ClassBasedModuleConfig  # noqa: PLC0415
 
     cfg = ClassBasedModuleConfig.for_settings(NAME, {"baseURL": url})
     runner = asyncio.Runner()
-    client = AsyncClient(API_KEY, TIMEOUT, max_concurrency=1_000_000)
+    concurrency = None if in_flight == "default" else 1_000_000
+    client = AsyncClient(API_KEY, TIMEOUT, max_concurrency=concurrency)
 
     def call(docs: list[str]) -> int:
         result = runner.run(client.rank(QUERY, docs, cfg))
@@ -192,15 +193,19 @@ async def _async_httpx(limits: Any) -> Any:
 
 
 def floor_socket(url: str) -> Call:
-    """Raw asyncio streams, every chunk in flight, keep-alive, only ``json.loads``."""
+    """Raw asyncio streams, every chunk in flight, keep-alive, only ``json.loads``.
+
+    The port's exact request bytes: the body as the port writes it (``request_bodies``) and
+    its head, header for header; the scores placed by index."""
     host, port = url.removeprefix("http://").split(":")
     runner = asyncio.Runner()
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-    head = (
+    head = (  # the port's request head, header for header
         "POST /v1/retrieval/nvidia/reranking HTTP/1.1\r\n"
-        f"Host: {host}:{port}\r\nAuthorization: Bearer {API_KEY}\r\n"
-        "Content-Type: application/json\r\nAccept: application/json\r\n"
-        "Content-Length: {}\r\n\r\n"
+        f"Host: {host}:{port}\r\nConnection: keep-alive\r\n"
+        "User-Agent: reranker-nvidia (python-httpx)\r\nAccept-Encoding: gzip\r\n"
+        f"Authorization: Bearer {API_KEY}\r\nAccept: application/json\r\n"
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n"
     )
 
     async def post(body: bytes) -> Any:
@@ -295,7 +300,8 @@ def haystack(url: str) -> Call:
 CLIENTS: dict[str, Callable[[str], Call]] = {
     "port-sync-default": lambda url: port_sync(url, "default"),
     "port-sync-all": lambda url: port_sync(url, "all"),
-    "port-async-all": port_async,
+    "port-async-default": lambda url: port_async(url, "default"),
+    "port-async-all": lambda url: port_async(url, "all"),
     "cli": cli,
     "floor-httpx": floor_httpx,
     "floor-socket": floor_socket,
@@ -339,6 +345,13 @@ def main() -> None:
                 total = child.ru_utime + child.ru_stime
                 answer["child_cpu"], children_cpu = total - children_cpu, total
                 answer["child_peak_kib"] = child.ru_maxrss
+                # The interpreter and httpx alone, timed next to each call: the start-up target
+                # is the CLI's wall minus the library call minus this.
+                begun = time.perf_counter()
+                subprocess.run([sys.executable, "-c", "import httpx"], check=True)
+                answer["import_httpx_wall"] = time.perf_counter() - begun
+                child = resource.getrusage(resource.RUSAGE_CHILDREN)  # not the next call's CPU
+                children_cpu = child.ru_utime + child.ru_stime
             answer.update(wall=wall, cpu=cpu, scores=scores, rss_base_kib=base, rss_peak_kib=peak)
         print(json.dumps(answer), flush=True)
 

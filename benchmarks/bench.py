@@ -30,11 +30,15 @@ import argparse
 import contextlib
 import datetime
 import http.client
+import importlib.util
 import json
 import os
 import platform
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -50,7 +54,7 @@ PEER_PINS = (
     "nvidia-haystack==3.0.0",
     "matplotlib",
 )
-PORT_CLIENTS = ("port-sync-default", "port-sync-all", "port-async-all", "cli")
+PORT_CLIENTS = ("port-sync-default", "port-sync-all", "port-async-default", "port-async-all", "cli")
 FLOORS = ("floor-httpx", "floor-socket")
 PEERS = (
     "langchain-default",
@@ -59,16 +63,16 @@ PEERS = (
     "llamaindex-512",
     "haystack-default",
 )
-BIG = ("port-sync-default", "port-sync-all", "port-async-all", "floor-socket")
+BIG = ("port-sync-default", "port-sync-all", "port-async-default", "port-async-all", "floor-socket")
 """The clients of the 1 000 000-passage workload, at 0 ms: the port and the raw-socket floor
 (httpx's pool, with 1 954 requests in flight, spends minutes of CPU per call on itself)."""
 
 
-def runs_at(client: str, count: int) -> bool:
+def runs_at(client: str, count: int, peer_max: int) -> bool:
     if client == "haystack-default":
         return count <= 512
     if client in ("langchain-default", "llamaindex-default"):
-        return count <= 10_000
+        return count <= peer_max
     if client == "cli":
         return count <= 100_000
     return True
@@ -100,6 +104,7 @@ class Server:
             [sys.executable, str(HERE / "standin_nim.py"), "--latency-ms", str(latency_ms)],
             stdout=subprocess.PIPE,
             text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
         )
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().rsplit(" ", 1)[-1].strip()
@@ -195,7 +200,18 @@ def machine() -> dict[str, Any]:
         "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
         "load_average_start": os.getloadavg(),
         "commit": commit,
+        "command": [Path(sys.executable).name, *sys.argv],
     }
+
+
+def compile_bytecode() -> str:
+    """Compile the port's package as a wheel install has it; says what was compiled."""
+    spec = importlib.util.find_spec("reranker_nvidia")
+    if spec is None or not spec.submodule_search_locations:
+        return "reranker_nvidia not found"
+    folder = next(iter(spec.submodule_search_locations))
+    subprocess.run([sys.executable, "-m", "compileall", "-q", folder], check=False)
+    return f"python -m compileall -q {folder}, then a warm-up call of the CLI"
 
 
 def main() -> None:
@@ -226,12 +242,37 @@ def main() -> None:
     parser.add_argument(
         "--big", type=int, default=None, help="the 0 ms workload (default 1000000; 0: none)"
     )
+    parser.add_argument(
+        "--peer-max",
+        type=int,
+        default=100_000,
+        help="the largest workload for LangChain's and LlamaIndex's defaults (default 100000: "
+        "about 25 minutes more than 10000)",
+    )
+    parser.add_argument(
+        "--bulk-rows",
+        type=int,
+        default=None,
+        help="rows of the bulk workload, 1 000 passages per query (default 1000000; 0: none)",
+    )
+    parser.add_argument(
+        "--emulator-passages",
+        type=int,
+        default=None,
+        help="passages for the emulator's CPU (default 10000; 0: none)",
+    )
     args = parser.parse_args()
 
     latency, reps = args.latency_ms, args.reps
     workloads, big = [512, 1_000, 10_000, 100_000], 1_000_000
+    bulk_rows, emulator_passages = 1_000_000, 10_000
     if args.quick:
         latency, reps, workloads, big = 5.0, min(reps, 2), [512, 2_000], 20_000
+        bulk_rows, emulator_passages = 4_000, 1_000
+    if args.bulk_rows is not None:
+        bulk_rows = args.bulk_rows
+    if args.emulator_passages is not None:
+        emulator_passages = args.emulator_passages
     if args.workloads:
         workloads = [int(n) for n in args.workloads.split(",")]
     if args.big is not None:
@@ -250,6 +291,7 @@ def main() -> None:
     stem = args.out / (stamp + ("-quick" if args.quick else ""))
     server = Server(latency)
     workers: dict[str, Worker] = {}
+    parser_used = server.get("/_stats")["parser"]
     result: dict[str, Any] = {
         "machine": machine(),
         "settings": {
@@ -261,19 +303,27 @@ def main() -> None:
             "server": "benchmarks/standin_nim.py",
             "clients": clients,
             "started": started,
+            "peer_max": args.peer_max,
+            "bulk_rows": bulk_rows,
+            "emulator_passages": emulator_passages,
+            "bytecode": compile_bytecode(),
         },
         "cells": [],
         "failures": [],
     }
+    result["settings"]["server_parser"] = parser_used
     print(
-        f"server {server.url}, {latency:g} ms; {len(clients)} clients; {reps} repetitions",
+        f"server {server.url} (HTTP parser: {parser_used}), {latency:g} ms; {len(clients)} "
+        f"clients; {reps} repetitions; load average {os.getloadavg()}",
         flush=True,
     )
     try:
         for client in clients:
             chosen = python if client in PEERS and python is not None else Path(sys.executable)
             workers[client] = Worker(client, chosen, server.url)
-        plan = [(n, latency, [c for c in clients if runs_at(c, n)]) for n in workloads]
+        plan = [
+            (n, latency, [c for c in clients if runs_at(c, n, args.peer_max)]) for n in workloads
+        ]
         if big:
             plan.append((big, 0.0, [c for c in clients if c in BIG]))
         for count, cell_latency, cell_clients in plan:
@@ -311,6 +361,7 @@ def main() -> None:
                     answer["requests"] = after["requests"] - before["requests"]
                     answer["connections"] = after["connections"] - before["connections"]
                     answer["server_cpu"] = after["cpu"] - before["cpu"]
+                    answer["server_passages"] = after["passages"] - before["passages"]
                     cells[client].append(answer)
             for client in cell_clients:
                 workers[client].send(op="load", passages=0)
@@ -340,16 +391,117 @@ def main() -> None:
                     flush=True,
                 )
             save(result, stem)  # after every workload, so a run cut short keeps what it measured
+        for worker in workers.values():
+            worker.close()
+        workers.clear()
+        if bulk_rows:
+            server.get(f"/_latency?ms={latency}")
+            result["bulk"] = bulk_runs(server, bulk_rows, args.quick)
+            save(result, stem)
     finally:
         for worker in workers.values():
             worker.close()
         server.close()
+    if emulator_passages:
+        result["emulator"] = emulator_run(emulator_passages, 1 if args.quick else 3)
 
     table = save(result, stem)
     print()
     print(table)
     print(f"wrote {stem}.json and {stem}.md", flush=True)
     draw(stem, python if python is not None else peers_python(install=False))
+
+
+BULK_CONCURRENCY = (1, 2, 4, 8, 16, 32)
+"""Queries in flight tried for the bulk path and its floor (``--quick``: 1 and 4)."""
+
+
+def bulk_runs(server: Server, rows: int, quick: bool) -> dict[str, Any]:
+    """Target 7: ``reranker-nvidia bulk`` and the bulk floor, one run per concurrency each.
+
+    Both are whole processes (start-up and imports inside), timed with their CPU from
+    ``wait4``; the port's run with its defaults too. The outputs at each one's best
+    concurrency are compared column for column."""
+    import bench_bulk  # noqa: PLC0415 - pyarrow, only when the bulk part runs
+
+    queries = max(1, rows // 1_000)
+    work = Path(tempfile.mkdtemp(prefix="bench-bulk-"))
+    source = work / "pairs.parquet"
+    bench_bulk.write_table(source, queries, 1_000)
+    tool = str(Path(sys.executable).with_name("reranker-nvidia"))
+    env = {**os.environ, "NVIDIA_APIKEY": "bench"}
+    runs: list[dict[str, Any]] = []
+
+    def timed(kind: str, concurrency: int | None, argv: list[str], target: Path) -> None:
+        started = time.perf_counter()
+        child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{kind} at concurrency {concurrency} failed")
+        cpu = usage.ru_utime + usage.ru_stime
+        runs.append(
+            {
+                "kind": kind,
+                "concurrency": concurrency,
+                "rows": queries * 1_000,
+                "wall": wall,
+                "cpu": cpu,
+                "rows_per_s": queries * 1_000 / wall,
+                "cpu_per_row_us": cpu / (queries * 1_000) * 1e6,
+                "output": str(target),
+            }
+        )
+        print(
+            f"bulk {kind:<6} concurrency {concurrency or 'default'!s:>7}: {wall:6.2f} s, "
+            f"{queries * 1_000 / wall:9,.0f} rows/s, {cpu / (queries * 1_000) * 1e6:5.1f} µs "
+            "CPU per row",
+            flush=True,
+        )
+
+    try:
+        for concurrency in (1, 4) if quick else BULK_CONCURRENCY:
+            for kind in ("port", "floor"):
+                target = work / f"{kind}-{concurrency}.parquet"
+                if kind == "port":
+                    argv = [
+                        *(tool, "bulk", "--input", str(source), "--output", str(target)),
+                        *("--base-url", server.url, "--concurrency", str(concurrency)),
+                        *("--max-concurrency", "2"),
+                    ]
+                else:
+                    argv = [
+                        *(sys.executable, str(HERE / "bulk_floor.py"), str(source)),
+                        *(str(target), server.url, "--concurrency", str(concurrency)),
+                    ]
+                timed(kind, concurrency, argv, target)
+        target = work / "port-default.parquet"
+        argv = [tool, "bulk", "--input", str(source), "--output", str(target)]
+        timed("port", None, [*argv, "--base-url", server.url], target)
+        best = {
+            kind: max(
+                (r for r in runs if r["kind"] == kind and r["concurrency"]),
+                key=lambda r: r["rows_per_s"],
+            )
+            for kind in ("port", "floor")
+        }
+        import pyarrow.parquet as pq  # noqa: PLC0415
+
+        same = pq.read_table(best["port"]["output"]).equals(pq.read_table(best["floor"]["output"]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for run in runs:
+        del run["output"]
+    return {"rows": queries * 1_000, "queries": queries, "runs": runs, "identical_output": same}
+
+
+def emulator_run(count: int, repeat: int) -> dict[str, Any]:
+    """Target 8: the emulator's own CPU per passage with its default scoring."""
+    import emulator_cpu  # noqa: PLC0415 - httpx and the emulator, only here
+
+    figures = sorted(emulator_cpu.measure(count, [])[0] for _ in range(repeat))
+    print(f"emulator, default scoring: {statistics.median(figures):.2f} µs CPU per passage")
+    return {"passages": count, "repeat": repeat, "cpu_per_passage_us": figures}
 
 
 def save(result: dict[str, Any], stem: Path) -> str:
