@@ -1,5 +1,6 @@
 # Developer entry points. `make help` lists them.
-# `make bench BENCH_ARGS=--quick` is a smoke run of the benchmark, in seconds, without the peers.
+# `make bench BENCH_ARGS=--quick` is a smoke run of the benchmark, in about 20 s, without the peers;
+# the full run prints the nine targets (docs/benchmarks.md) and takes about 45 minutes with the peers.
 
 PYTHON ?= .venv/bin/python
 BENCH_ARGS ?=
