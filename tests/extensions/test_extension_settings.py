@@ -49,6 +49,12 @@ def test_the_defaults_are_gos() -> None:
         max_documents=512,
         max_concurrency=None,
         wait_ready=None,
+        on_error="raise",
+        score_transform="raw",
+        min_score=None,
+        usage=False,
+        trace="off",
+        cache=None,
     )
     assert checked_keywords({"endpoint": "retrieval", "retries": 0, "truncate": None}) == {}
     assert ENDPOINTS[0] == "retrieval"
@@ -70,6 +76,12 @@ def test_every_class_setting_key_is_known_to_for_settings() -> None:
         "maxDocuments",
         "maxConcurrency",
         "waitReady",
+        "onError",
+        "scoreTransform",
+        "minScore",
+        "usage",
+        "trace",
+        "cache",
     }
 
 
@@ -83,7 +95,9 @@ def test_good_keyword_arguments() -> None:
         max_concurrency=2,
         wait_ready=1.5,
     )
-    assert list(got.values()) == [None, None, "ranking", "END", 3, 40.0, 100, 2, 1.5]
+    assert list(got.values()) == [None, None, "ranking", "END", 3, 40.0, 100, 2, 1.5] + [
+        "raise", "raw", None, False, "off", None
+    ]  # fmt: skip
     assert isinstance(got["requests_per_minute"], float)
 
 
