@@ -95,9 +95,8 @@ def test_good_keyword_arguments() -> None:
         max_concurrency=2,
         wait_ready=1.5,
     )
-    assert list(got.values()) == [None, None, "ranking", "END", 3, 40.0, 100, 2, 1.5] + [
-        "raise", "raw", None, False, "off", None
-    ]  # fmt: skip
+    go_s = [None, None, "ranking", "END", 3, 40.0, 100, 2, 1.5]
+    assert list(got.values()) == [*go_s, "raise", "raw", None, False, "off", None]
     assert isinstance(got["requests_per_minute"], float)
 
 
