@@ -7,6 +7,7 @@ Calls go to the NIM emulator on 127.0.0.1, sync and async.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from opentelemetry.trace import StatusCode
 
 from nim_emulator import EmulatorConfig, FaultSpec, running_emulator
 from reranker_nvidia import AsyncClient, ClassBasedModuleConfig, Client, ConfigError, UpstreamError
+from reranker_nvidia.cli.main import main
 from reranker_nvidia.extensions.tracing import OTEL_MISSING
 
 KEY = "nvapi-CANARY-7f3c9a1e5b2d4c6f8a0e"
@@ -331,3 +333,19 @@ def test_with_trace_off_neither_the_module_nor_opentelemetry_is_imported() -> No
     )
     seen = json.loads(done.stdout)
     assert seen == {"plan": True, "loaded": []}
+
+
+def test_the_command_line_traces_into_the_provider_the_process_set_up(
+    spans: InMemorySpanExporter, base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI sets up no SDK of its own: under `opentelemetry-instrument` (or any code that sets
+    # a tracer provider first) its spans go where that provider sends them.
+    monkeypatch.setenv("NVIDIA_APIKEY", KEY)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("\n".join(DOCUMENTS).encode())))
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["rerank", "--query", QUERY, "--base-url", base_url, "--trace", "on"]
+    assert main(argv, stdout=out, stderr=err) == 0, err.getvalue()
+    call, [chunk] = split(spans)
+    assert attrs(call)["gen_ai.rerank.candidate.count"] == 3
+    assert attrs(chunk)["http.response.status_code"] == 200
+    assert "CANARY" not in everything_exported(spans)
