@@ -156,7 +156,11 @@ class UpstreamError(RerankerError):
     ``headers`` the response headers, with lower-case names (so a caller can
     read ``retry-after`` itself). ``hint`` is ``None`` or one sentence saying
     what setting would fit (the module docstring says when it ends the message).
+    ``successor`` is the model NVIDIA names in place of a retired or renamed one
+    that a 410 or 404 was about (D-EXT-LIFECYCLE), else ``None``.
     """
+
+    successor: str | None = None
 
     def __init__(
         self,
@@ -249,5 +253,9 @@ class SettingsWarning(UserWarning):
 class ModelDeprecationWarning(UserWarning):
     """An answer carried a ``Deprecation`` or ``Sunset`` header: the model is going away.
 
-    Given once per model per client (D-EXT-LIFECYCLE).
+    Given once per model per client (D-EXT-LIFECYCLE). ``model`` is the model the
+    answer was for; ``successor`` the model NVIDIA names in its place, or ``None``.
     """
+
+    model: str | None = None
+    successor: str | None = None

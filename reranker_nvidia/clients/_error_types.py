@@ -16,6 +16,7 @@ from .._gostd import url as gourl
 from ..errors import RedirectError, RerankerError, UpstreamError
 from ..extensions.endpoint import hint_for
 from ..extensions.lifecycle import retired
+from ..extensions.successors import successor_line, successor_of
 from ._error_dialects import token_limit
 
 
@@ -35,6 +36,8 @@ def refined_error(
     :class:`ModelRetiredError` (D-EXT-LIFECYCLE); a 404 from a route that does
     not fit gets a ``hint`` naming the endpoint that would (D-EXT-ENDPOINT), or,
     when the request ``url`` shows a base URL ending in ``/v1``, saying to drop it.
+    A 410 or 404 about a model whose successor NVIDIA has named names it, in
+    the hint and as ``successor`` (D-EXT-LIFECYCLE).
 
     The one rule for a hint: it is always ``err.hint``; the message is Go's on
     Go's route, and with ``hinted`` (an ``endpoint`` or ``truncate`` set, where
@@ -50,9 +53,19 @@ def refined_error(
         refined = token_limit(err, first_index, passages) or err
     elif err.status == 404:
         refined.hint = base_url_v1_hint(url) or hint_for(err, endpoint, model)
+        refined.successor = successor_named(refined.hint, model)
     if hinted and refined.hint:
         refined.args = (f"{refined.args[0]}; {refined.hint}", *refined.args[1:])
     return refined
+
+
+def successor_named(hint: str | None, model: str) -> str | None:
+    """The successor of ``model`` when ``hint`` names it (D-EXT-LIFECYCLE), else ``None``."""
+    line = successor_line(model)
+    row = successor_of(model)
+    if hint is None or line is None or row is None or line not in hint:
+        return None
+    return row.successor
 
 
 _ROUTE = re.compile(r"^(?P<base>.*?)(?P<route>/v1/(?:retrieval/.+/reranking|ranking|rerank))$")

@@ -45,6 +45,7 @@ from ..errors import (
 )
 from ..modulecomponents._retry_drivers import Pause
 from ._flows import WAIT_FOR_TURN_S, Flow, Turns
+from .successors import successor_line
 from .truncate import with_truncate
 
 __all__ = [
@@ -182,6 +183,8 @@ _PASSAGE_LEVEL = re.compile(
 )
 _PAGE_NOT_FOUND = "404 page not found"
 _AVAILABLE_MODELS = re.compile(r"available models|unknown model", re.IGNORECASE)
+_NOT_FOR_ACCOUNT = re.compile(r"not found for account", re.IGNORECASE)
+"""NVIDIA's hosted 404 for a model's route that the account cannot reach (a retired one, too)."""
 
 
 def does_not_fit(err: BaseException) -> bool:
@@ -239,10 +242,28 @@ def _is_passage_level(loc: list[Any]) -> bool:
 
 
 def hint_for(err: UpstreamError, endpoint: str, model: str) -> str | None:
-    """For a 404 from a route that does not fit, a sentence naming the ``endpoint`` that would."""
+    """For a 404 from a route that does not fit, a sentence naming the ``endpoint`` that would.
+
+    On NVIDIA's hosted routes, a model whose successor NVIDIA has named
+    (D-EXT-LIFECYCLE's table) is named with it: after the route's hint when
+    the answer lists the models the route serves, or alone when the answer
+    says the account cannot reach the model's route.
+    """
     if err.status != 404 or isinstance(err, RedirectError):
         return None
     text = err.body.decode("utf-8", "replace")
+    hint = _route_hint(text, endpoint, model)
+    successor = successor_line(model) if endpoint in (RETRIEVAL, MODEL) else None
+    if successor is None or _PAGE_NOT_FOUND in text.lower():
+        return hint
+    if hint is not None:
+        return f"{hint}; {successor}"
+    if _NOT_FOR_ACCOUNT.search(text):
+        return f"the hosted service does not serve {model} to this account; {successor}"
+    return None
+
+
+def _route_hint(text: str, endpoint: str, model: str) -> str | None:
     if _PAGE_NOT_FOUND in text.lower():
         if endpoint in (RETRIEVAL, MODEL):
             return (

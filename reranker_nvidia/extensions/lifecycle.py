@@ -5,7 +5,9 @@ with status: 410`` and a header is never looked at. Here a 410 is a
 :class:`ModelRetiredError` (its message unchanged, so NVIDIA's own line, which
 names the model and the date, follows Go's prefix), and an answer that
 announces a model's end of life gives one :class:`ModelDeprecationWarning`
-per model per client.
+per model per client. Where NVIDIA has named the model's successor
+(``successors.py``, a dated table with its sources), the hint, the warning and
+``successor`` name it too; Go's message on Go's route stays as it was.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from ..errors import ModelDeprecationWarning, ModelRetiredError, UpstreamError
+from .successors import successor_line, successor_of
 
 __all__ = ["DeprecationNotices", "retired"]
 
@@ -26,14 +29,19 @@ _END_OF_LIFE = re.compile(r"end of life on (\d{4}-\d{2}-\d{2})")
 def retired(err: UpstreamError, model: str, *, plain: bool = False) -> ModelRetiredError:
     """A 410's error as a :class:`ModelRetiredError`; its ``hint`` is one plain line.
 
-    With ``plain`` the message is Go's prefix and that line, in place of the
-    body's own words; otherwise the message is unchanged.
+    The line names the model's successor when the table knows it
+    (``…; its successor is M``). With ``plain`` the message is Go's prefix and
+    that line, in place of the body's own words; otherwise the message is
+    unchanged.
     """
     text = err.detail or ""
     found = _END_OF_LIFE.search(text)
     date = found.group(1) if found else None
     when = f" on {date}" if date else ""
     line = f"model {model} was retired{when} and is no longer available"
+    successor = successor_line(model)
+    if successor is not None:
+        line = f"{line}; {successor}"
     message = f"connection to NVIDIA API failed with status: {err.status} error: {line}"
     out = ModelRetiredError(
         message if plain else str(err),
@@ -46,6 +54,8 @@ def retired(err: UpstreamError, model: str, *, plain: bool = False) -> ModelReti
     )
     out.model = model
     out.retired_on = date
+    row = successor_of(model)
+    out.successor = None if row is None else row.successor
     return out
 
 
@@ -69,7 +79,13 @@ class DeprecationNotices:
             if model in self._seen:
                 return
             self._seen.add(model)
-        warnings.warn(deprecation_text(model, deprecation, sunset), ModelDeprecationWarning, 2)
+        text = deprecation_text(model, deprecation, sunset)
+        successor = successor_line(model)
+        warning = ModelDeprecationWarning(text if successor is None else f"{text}; {successor}")
+        row = successor_of(model)
+        warning.model = model
+        warning.successor = None if row is None else row.successor
+        warnings.warn(warning, stacklevel=2)
 
 
 def deprecation_text(model: str, deprecation: str | None, sunset: str | None) -> str:

@@ -23,7 +23,7 @@ chunk size and workers (D-EXT-LIMITS) and, for each chunk, a flow:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._gostd import json as gojson
 from .._gostd.context import HeaderSource
@@ -59,6 +59,9 @@ from .settings import SETTINGS, call_settings
 from .usage import Tally, counted
 from .wait_ready import before_first_post
 
+if TYPE_CHECKING:
+    from .tracing import CallSpan
+
 __all__ = ["Plan", "Route", "WithDefaults", "checked_passages"]
 
 
@@ -89,10 +92,24 @@ class Plan:
         self.tally = Tally() if self.settings["usage"] else None
         spec = self.settings["cache"]
         self.cache = None if spec is None else open_cache(client, spec)
+        self.trace: CallSpan | None = None
+        if self.settings["trace"] != "off":  # D-EXT-TRACE: OpenTelemetry is imported only now
+            from . import tracing  # noqa: PLC0415
+
+            model = ClassSettings(self.cfg).model()
+            cached = self.cache is not None
+            self.trace = tracing.CallSpan(
+                self.settings["trace"], model, len(documents), cached=cached
+            )
 
     def call(self, query: str, headers: HeaderSource) -> _Call:
         """The call, checked, with this plan: its class settings, chunk size and workers."""
         self.query = query
+        if self.trace is not None:
+            settings = ClassSettings(self.cfg)
+            base_url = get_value_from_context(headers, BASE_URL_HEADER) or settings.base_url()
+            key = get_value_from_context(headers, API_KEY_HEADER)
+            self.trace.called(query, base_url, (key, self.client.api_key.value))
         return _Call(
             query, self.documents, self.cfg, headers, self, self.max_documents,
             self.max_concurrency,
@@ -106,6 +123,8 @@ class Plan:
         if self.cache is not None:
             key = cache_key(call, chunk, self.settings)
             flow = cached(flow, self.cache, key, chunk, self.tally)
+        if self.trace is not None:
+            flow = self.trace.chunk(flow, chunk, first_index, self.endpoint)
         return flow
 
     def finished(self, result: RankResult) -> RankResult:
@@ -115,13 +134,19 @@ class Plan:
         result.min_score = self.settings["min_score"]
         if self.tally is not None:
             result.usage = self.tally.usage()
+        if self.trace is not None:
+            self.trace.finished(result)
         return result
 
     def failed(self, err: BaseException) -> RankResult:
         """Raises ``err``; with ``on_error="input_order"``, a reranker error is a result."""
         if self.settings["on_error"] == "raise" or not fails_open(err):
+            if self.trace is not None:
+                self.trace.failed(err)
             raise err
         assert isinstance(err, Exception)
+        if self.trace is not None:
+            self.trace.failed(err, failed_open=True)
         usage = None if self.tally is None else self.tally.usage()
         return not_reranked(self.query, self.documents, err, usage)
 

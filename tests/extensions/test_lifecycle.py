@@ -27,6 +27,11 @@ GONE = {
     "2026-05-18T00:00:00Z and is no longer available.",
 }
 MODEL = "nvidia/llama-3.2-nv-rerankqa-1b-v2"
+SUCCESSOR = (
+    "; its successor is nvidia/llama-nemotron-rerank-1b-v2 "
+    "(for images, nvidia/llama-nemotron-rerank-vl-1b-v2)"
+)
+"""What the successor table adds for MODEL (tests/extensions/test_successors.py)."""
 
 
 def cfg(model: str = MODEL) -> ClassBasedModuleConfig:
@@ -51,14 +56,16 @@ def test_a_410_keeps_its_message_by_default() -> None:
     assert str(err) == f"connection to NVIDIA API failed with status: 410 error: {GONE['detail']}"
     assert isinstance(err, UpstreamError)
     assert (err.model, err.retired_on, err.status) == (MODEL, "2026-05-18", 410)
-    assert err.hint == f"model {MODEL} was retired on 2026-05-18 and is no longer available"
+    assert err.hint == (
+        f"model {MODEL} was retired on 2026-05-18 and is no longer available{SUCCESSOR}"
+    )
 
 
 def test_with_an_endpoint_set_a_410_is_one_plain_line() -> None:
     err = retired(endpoint="model")
     assert str(err) == (
         "connection to NVIDIA API failed with status: 410 error: "
-        f"model {MODEL} was retired on 2026-05-18 and is no longer available"
+        f"model {MODEL} was retired on 2026-05-18 and is no longer available{SUCCESSOR}"
     )
 
 
@@ -73,7 +80,7 @@ def test_a_bare_410_says_no_date() -> None:
         client.rank("q", ["a"], cfg())
     assert str(caught.value) == "connection to NVIDIA API failed with status: 410"
     assert caught.value.retired_on is None
-    assert caught.value.hint == f"model {MODEL} was retired and is no longer available"
+    assert caught.value.hint == f"model {MODEL} was retired and is no longer available{SUCCESSOR}"
 
 
 def announcing(**headers: str) -> Any:
@@ -96,7 +103,7 @@ def test_a_deprecation_header_warns_once_per_model_per_client() -> None:
             client.rank("q", ["a"], cfg())
         assert [str(w.message) for w in caught] == [
             f"model {MODEL} is deprecated since 2026-05-18 00:00:00 UTC "
-            "(Deprecation/Sunset response headers)"
+            f"(Deprecation/Sunset response headers){SUCCESSOR}"
         ]
         with pytest.warns(ModelDeprecationWarning, match="^model other/m is deprecated"):
             client.rank("q", ["a"], cfg("other/m"))
@@ -116,7 +123,7 @@ def test_a_sunset_header_names_the_date() -> None:
         client.rank("q", ["a"], cfg())
     assert str(caught[0].message) == (
         f"model {MODEL} will be retired after Mon, 18 May 2026 00:00:00 GMT "
-        "(Deprecation/Sunset response headers)"
+        f"(Deprecation/Sunset response headers){SUCCESSOR}"
     )
 
 
