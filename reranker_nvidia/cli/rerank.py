@@ -252,14 +252,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "extensions", "each off by default (Go's behaviour), each also a class setting"
     )
     add_setting_flags(extensions, fields=parser)
-    extensions.add_argument(
-        "--fail-open",
-        dest=flag_dest(setting("on_error")),
-        action="store_const",
-        const="input_order",
-        help="the same as --on-error input_order: on a service error, the input order, "
-        f"unscored, a warning line, and exit status {NOT_RERANKED}",
-    )
+    add_fail_open_flag(extensions)
 
 
 PARSERS: dict[str, Callable[[str], Any]] = {
@@ -299,6 +292,18 @@ def add_setting_flags(
             metavar=row.metavar,
             help=row.help if row.client_field else help_text,
         )
+
+
+def add_fail_open_flag(group: argparse._ActionsContainer) -> None:
+    """``--fail-open``: the shorthand of ``--on-error input_order`` (D-EXT-FAIL-OPEN)."""
+    group.add_argument(
+        "--fail-open",
+        dest=flag_dest(setting("on_error")),
+        action="store_const",
+        const="input_order",
+        help="the same as --on-error input_order: on a service error, the input order, "
+        f"unscored, a warning line, and exit status {NOT_RERANKED}",
+    )
 
 
 def setting_values(args: argparse.Namespace) -> dict[str, Any]:
