@@ -31,7 +31,12 @@ from reranker_nvidia import (
     ReRankerProvider,
     SearchResult,
 )
-from reranker_nvidia.errors import ClientRankError, TransportError, UpstreamError
+from reranker_nvidia.errors import (
+    ClientRankError,
+    MissingAPIKeyError,
+    TransportError,
+    UpstreamError,
+)
 from reranker_nvidia.extensions.ranked import ranked
 from reranker_nvidia.modulecomponents.ent.rank_result import RankResult
 
@@ -206,6 +211,27 @@ def test_a_bad_passage_still_raises(rank: Rank) -> None:
 def test_documents_that_are_not_documents_still_raise_type_error(rank: Rank) -> None:
     with emulator() as (base, _), pytest.raises(TypeError):
         rank(base, [b"bytes"], {}, on_error="input_order")
+
+
+@RANKERS
+def test_no_api_key_still_raises(rank: Rank, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NVIDIA_APIKEY", raising=False)
+
+    def keyless(base: str, documents: list[str]) -> RankResult:
+        if rank is rank_sync:
+            with Client(None, on_error="input_order") as c:
+                return c.rank(QUERY, documents, cfg(base))
+
+        async def main() -> RankResult:
+            async with AsyncClient(None, on_error="input_order") as c:
+                return await c.rank(QUERY, documents, cfg(base))
+
+        return anyio.run(main)
+
+    with emulator() as (base, state):
+        with pytest.raises(MissingAPIKeyError):
+            keyless(base, DOCUMENTS)
+        assert state.requests == []
 
 
 def test_an_unknown_on_error_value_is_a_config_error() -> None:
