@@ -34,6 +34,9 @@ EXTENSION_SETTINGS = (
     "maxDocuments",
     "maxConcurrency",
     "waitReady",
+    "onError",
+    "scoreTransform",
+    "minScore",
 )
 EXTENSION_TAG = "extension"
 # Members of ``expect`` that only the extensions' cases use.

@@ -91,6 +91,11 @@ class ScoredGroup:
     kind: str | None = None
     hint: str | None = None
     carried: bool = False
+    reranked: bool = True
+    """``False`` for a group the client failed open on (``on_error="input_order"``,
+    D-EXT-FAIL-OPEN): its rows in input order, no score, the error on each; not a failure."""
+    dropped: int = 0
+    """Rows left out because they scored below ``min_score`` (D-EXT-SCORES)."""
 
 
 Where = Callable[[int], str]
@@ -209,14 +214,35 @@ def ranks(scores: Sequence[float]) -> list[int]:
     return out
 
 
-def scored(group: Group, scores: Sequence[float], max_documents: int) -> ScoredGroup:
-    """The group's rows with their scores, ranks and chunks."""
+def scored(
+    group: Group, scores: Sequence[float], max_documents: int, min_score: float | None = None
+) -> ScoredGroup:
+    """The group's rows with their scores, ranks and chunks.
+
+    With ``min_score`` (D-EXT-SCORES) the rows scoring below it are left out, after the
+    ranking: the rows kept are the query's best, ranked 1 to k, in input order.
+    """
     chunks = chunk_numbers(group.documents, max_documents)
     rows = [
         {**row, SCORE: score, RANK: rank, CHUNK: chunk, ERROR: None}
         for row, score, rank, chunk in zip(group.rows, scores, ranks(scores), chunks, strict=True)
     ]
-    return ScoredGroup(group.key, rows, None, (chunks[-1] + 1) if chunks else 0)
+    requests = (chunks[-1] + 1) if chunks else 0
+    if min_score is None:
+        return ScoredGroup(group.key, rows, None, requests)
+    kept = [row for row, score in zip(rows, scores, strict=True) if score >= min_score]
+    return ScoredGroup(group.key, kept, None, requests, dropped=len(rows) - len(kept))
+
+
+def not_reranked(group: Group, error: str, max_documents: int) -> ScoredGroup:
+    """A group the client failed open on (D-EXT-FAIL-OPEN): its rows in input order, each
+    with no score or rank and the error that kept it from being reranked."""
+    chunks = chunk_numbers(group.documents, max_documents)
+    rows = [
+        {**row, SCORE: None, RANK: None, CHUNK: chunk, ERROR: error}
+        for row, chunk in zip(group.rows, chunks, strict=True)
+    ]
+    return ScoredGroup(group.key, rows, None, 0, reranked=False)
 
 
 def failed(

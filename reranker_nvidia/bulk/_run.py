@@ -33,6 +33,7 @@ import httpx
 
 from reranker_nvidia.bulk._config import ClientConfig
 from reranker_nvidia.bulk._groups import (
+    ERROR,
     BulkStoppedError,
     Columns,
     Group,
@@ -43,6 +44,7 @@ from reranker_nvidia.bulk._groups import (
     failed,
     group_key,
     iter_groups,
+    not_reranked,
     row_label,
     scored,
 )
@@ -64,8 +66,8 @@ DEFAULT_COLUMNS = Columns()
 Source = Iterable[Any]
 """Rows (mappings), Arrow record batches or tables, or pandas data frames — or a mix."""
 
-_Outcome = list[float] | RerankerError | ScoredGroup
-"""What a group came to: its scores, its error, or its output rows (carried over, a bad cell)."""
+_Outcome = RankResult | RerankerError | ScoredGroup
+"""What a group came to: its result, its error, or its output rows (carried over, a bad cell)."""
 
 Carried = Callable[[str, list[Row]], list[Row] | None]
 """``(query id, the query's input rows)`` → its output rows from an earlier run, or ``None``."""
@@ -93,6 +95,14 @@ class BulkSummary:
     skipped_groups: int = 0
     """Groups not sent because the output has them already (resume)."""
     skipped_rows: int = 0
+    not_reranked_groups: int = 0
+    """Groups the client failed open on (``on_error="input_order"``, D-EXT-FAIL-OPEN): written
+    in input order, unscored, each row with the error; not counted as failed."""
+    not_reranked_rows: int = 0
+    first_not_reranked: str | None = None
+    """The error of the first group not reranked."""
+    dropped_rows: int = 0
+    """Rows left out because they scored below ``min_score`` (D-EXT-SCORES)."""
     requests: int = 0
     """Requests sent: every attempt, those that failed and retries included."""
     seconds: float = 0.0
@@ -119,6 +129,13 @@ class BulkSummary:
         )
         if self.skipped_groups:
             text += f"; {self.skipped_groups} groups ({self.skipped_rows} rows) already written"
+        if self.not_reranked_groups:
+            text += (
+                f"; {self.not_reranked_groups} groups ({self.not_reranked_rows} rows) "
+                "not reranked, in input order"
+            )
+        if self.dropped_rows:
+            text += f"; {self.dropped_rows} rows dropped below min_score"
         if self.stopped:
             text += "; stopped early"
         elif self.interrupted:
@@ -140,6 +157,13 @@ class BulkSummary:
             return
         self.rows += len(group.rows)
         self.groups += 1
+        self.dropped_rows += group.dropped
+        if not group.reranked:  # neither a failure nor a success: the streak stays as it was
+            self.not_reranked_groups += 1
+            self.not_reranked_rows += len(group.rows)
+            if self.first_not_reranked is None and group.rows:
+                self.first_not_reranked = str(group.rows[0][ERROR])
+            return
         if group.error is None:
             self.failures_in_a_row = 0
             self.last_kind = None
@@ -294,7 +318,13 @@ class _Settings:
                 kind=error_kind(scores),
                 hint=hint if isinstance(hint, str) and hint else None,
             )
-        return scored(group, scores, size)
+        if not scores.reranked:  # D-EXT-FAIL-OPEN: kept, in input order, unscored
+            return not_reranked(group, one_line(_first_line(scores.error)), size)
+        values: list[float] = []
+        for entry in scores.document_scores:
+            assert entry.score is not None  # a reranked result scores every document
+            values.append(entry.score)
+        return scored(group, values, size, scores.min_score)
 
     def done(self, group: ScoredGroup, started: float) -> None:
         self.summary.add(group)
@@ -350,12 +380,11 @@ class BulkRun:
         for group in self.groups():
             yield from group.rows
 
-    def _score(self, group: Group) -> list[float] | RerankerError:
+    def _score(self, group: Group) -> RankResult | RerankerError:
         try:
-            result = self._client.rank(group.query, group.documents, self._settings.cfg)
+            return self._client.rank(group.query, group.documents, self._settings.cfg)
         except RerankerError as err:
             return err
-        return scores_of(result)
 
     def groups(self) -> Generator[ScoredGroup]:
         """The scored groups, in input order; ``close()`` it to stop (nothing more is sent)."""
@@ -512,11 +541,11 @@ class AsyncBulkRun:
     ) -> None:
         async with limit:
             try:
-                result = await self._client.rank(group.query, group.documents, self._settings.cfg)
+                results[i] = await self._client.rank(
+                    group.query, group.documents, self._settings.cfg
+                )
             except RerankerError as err:
                 results[i] = err
-                return
-        results[i] = scores_of(result)
 
     async def groups(self) -> AsyncIterator[ScoredGroup]:
         """The scored groups, in input order."""
@@ -527,7 +556,7 @@ class AsyncBulkRun:
         settings.requests.attach(self._client.http)
         try:
             async for window in self._windows():
-                results: list[_Outcome] = [[] for _ in window]
+                results: list[_Outcome] = [RankResult("") for _ in window]
                 async with anyio.create_task_group() as tasks:
                     for i, group in enumerate(window):
                         ready = settings.ready(group, size)
@@ -604,13 +633,7 @@ def arerank_table(
     return AsyncBulkRun(source, client, settings, concurrency)
 
 
-def scores_of(result: RankResult) -> list[float] | RerankerError:
-    """A group's scores; a group the client failed open on (D-EXT-FAIL-OPEN) is its error."""
-    if not result.reranked:
-        err = result.error
-        return err if isinstance(err, RerankerError) else RerankerError(str(err))
-    scores: list[float] = []
-    for entry in result.document_scores:
-        assert entry.score is not None  # a reranked result scores every document
-        scores.append(entry.score)
-    return scores
+def _first_line(err: BaseException | None) -> str:
+    """An error's one line, as the fail-open warning gives it."""
+    text = str(err) if err is not None else ""
+    return text.splitlines()[0] if text else type(err).__name__

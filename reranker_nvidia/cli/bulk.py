@@ -38,7 +38,10 @@ from reranker_nvidia.bulk._resume import (
     plan_resume,
     unfinished,
 )
+from reranker_nvidia.cli.output import logged_warnings
 from reranker_nvidia.cli.rerank import (
+    NOT_RERANKED,
+    add_fail_open_flag,
     add_setting_flags,
     positive_int,
     seconds,
@@ -75,7 +78,9 @@ environment:
   NVIDIA_APIKEY   the API key
 
 exit status: 0 every query scored; 1 an error, or some queries failed (their rows
-  carry the error; --resume sends them again); 2 usage; 130 interrupted (Ctrl-C or
+  carry the error; --resume sends them again); 2 usage; 3 no query failed but some
+  were not reranked (--fail-open: their rows in input order, no score, the error
+  on each; --resume sends them again); 130 interrupted (Ctrl-C or
   SIGTERM: nothing more is sent, the output holds every query finished, --resume
   goes on; a third signal ends at once, leaving NAME.partial).
 
@@ -137,6 +142,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="per request; 0 means none (default: MODULES_CLIENT_TIMEOUT, else 50)",
     )
     add_setting_flags(settings)
+    add_fail_open_flag(settings)
 
 
 class ProgressBar:
@@ -155,7 +161,7 @@ class ProgressBar:
         if not self._active or (not force and now - self._last < 0.1):
             return
         self._last = now
-        done = self._already + summary.rows + summary.skipped_rows
+        done = self._already + summary.rows + summary.dropped_rows + summary.skipped_rows
         rate = summary.rows_per_second
         text = f"rows {done}"
         eta = ""
@@ -282,7 +288,11 @@ def run(
     signals = _Signals()
     signals.install()
     try:
-        return _run(args, source, target, signals=signals, out=out, err=err)
+        with logged_warnings() as warned:  # D-EXT-FAIL-OPEN: each distinct warning once
+            try:
+                return _run(args, source, target, signals=signals, out=out, err=err)
+            finally:
+                warned.write(err)
     finally:
         signals.restore()
 
@@ -370,6 +380,8 @@ def _run(
         if common is not None and common.hint and common.hint not in common.message:
             err.write(f"hint: {common.hint}\n")
         return 1
+    if summary.not_reranked_groups:
+        return NOT_RERANKED  # D-EXT-FAIL-OPEN: written, in input order, but not reranked
     return 0
 
 

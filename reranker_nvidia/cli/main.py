@@ -34,7 +34,9 @@ Run 'reranker-nvidia COMMAND --help' for a command's options.
 
 exit status: 0 success; 1 error, one line on stderr starting "error: " (and, when
 the error knows what would fit, a second line starting "hint: "); 2 usage
-error (a bare 'reranker-nvidia' too), the usage on stderr; 130 interrupted (Ctrl-C).
+error (a bare 'reranker-nvidia' too), the usage on stderr; 3 not reranked: the
+service failed and --fail-open (--on-error input_order) printed the input order,
+unscored, with a "warning: " line; 130 interrupted (Ctrl-C).
 A model's announced end of life is one line on stderr starting "warning: ".
 """
 

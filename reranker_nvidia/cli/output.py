@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import re
 import shutil
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -105,3 +107,41 @@ class Progress:
             self._stream.write("\r\x1b[K")
             self._stream.flush()
             self._shown = False
+
+
+class LoggedWarnings(logging.Handler):
+    """The ``reranker_nvidia`` logger's warnings of one run, to be written as ``warning:`` lines.
+
+    A call that fails open (D-EXT-FAIL-OPEN) logs one ``WARNING``; the command writes it as
+    one ``warning: …`` line, once the run's output is done, instead of Python's own format.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = printable(record.getMessage())
+        self.counts[text] = self.counts.get(text, 0) + 1
+
+    def write(self, stream: TextIO) -> None:
+        """Each distinct warning once, with how often it came when more than once."""
+        for text, count in self.counts.items():
+            times = f" ({count} times)" if count > 1 else ""
+            stream.write(f"warning: {text}{times}\n")
+        self.counts.clear()
+
+
+@contextlib.contextmanager
+def logged_warnings() -> Iterator[LoggedWarnings]:
+    """Collect the ``reranker_nvidia`` logger's warnings while the block runs (not printed)."""
+    logger = logging.getLogger("reranker_nvidia")
+    handler = LoggedWarnings()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate

@@ -17,14 +17,19 @@ from reranker_nvidia.cli.inputs import (
     read_lines,
     read_numbered_objects,
 )
-from reranker_nvidia.cli.output import Progress, format_score, json_text, table
+from reranker_nvidia.cli.output import Progress, format_score, json_text, logged_warnings, table
 from reranker_nvidia.clients.ranker import Client, HeaderSource
 from reranker_nvidia.config.class_settings import NAME
 from reranker_nvidia.entities.moduletools.config import ClassConfig
 from reranker_nvidia.entities.search.result import SearchResult
 from reranker_nvidia.errors import RerankerError
 from reranker_nvidia.extensions.ranked import ranked
-from reranker_nvidia.extensions.settings import SETTINGS, Setting, checked_class_settings
+from reranker_nvidia.extensions.settings import (
+    SETTINGS,
+    Setting,
+    checked_class_settings,
+    setting,
+)
 from reranker_nvidia.modulecomponents.additional.rank.rank import ReRankerProvider
 from reranker_nvidia.modulecomponents.additional.rank.rank_params import Params
 from reranker_nvidia.modulecomponents.additional.rank.rank_result import PROPERTY_RERANK
@@ -52,6 +57,18 @@ for a 64-bit float (1e400) are refused at input, as NaN and Infinity are.
 Results are sorted by score, highest first; equal scores keep input order.
 --top N keeps only the N best.
 
+Scores are on the model's scale: raw logits (any real number, higher is more
+relevant; NIM's retrieval, model and ranking routes), or, with --endpoint
+rerank, the gateway's 0-1 relevance_score. --score-transform sigmoid or
+nvidia-rag maps each score to 0-1 with a fixed function (never per query), and
+--min-score X drops what scores below X on that same scale, after the sort, on
+every input path.
+
+--fail-open (--on-error input_order): when the service fails, the documents
+are printed in their input order with an empty score (JSON: null; with
+--property, no "rerank" entry), one "warning:" line says why on stderr, and
+the exit status is 3.
+
 --image-property NAME reads JSON Lines too: each object's passage is its
 --property text (if given) and the image in field NAME, a base64 data: URL
 (PNG or JPEG), for NVIDIA's vision-language rerankers.
@@ -70,6 +87,7 @@ environment:
                              validate an X-Nvidia-Baseurl header (SSRF checks)
 
 exit status: 0 success, 1 error (one line on stderr, nothing on stdout), 2 usage,
+  3 not reranked (--fail-open: the input order printed, unscored, and a warning line),
   130 interrupted (Ctrl-C stops at once: no further request is sent).
 
 examples:
@@ -81,6 +99,9 @@ examples:
   reranker-nvidia rerank --query "library hours" --input docs.txt \\
       --base-url http://127.0.0.1:8000 --endpoint ranking --wait-ready 300
       (a self-hosted NIM, once it has loaded its model)
+  reranker-nvidia rerank --query "library hours" --input docs.txt \\
+      --score-transform sigmoid --min-score 0.5 --fail-open
+      (0-1 scores, those below 0.5 dropped; the input order if the service fails)
 """
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -94,6 +115,9 @@ def header_argument(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
     return name, value.strip(" \t")
 
+
+NOT_RERANKED = 3
+"""The exit status of a run that failed open (D-EXT-FAIL-OPEN): the input order, unscored."""
 
 NIM_MAX_PASSAGES = 512
 """The most passages a NIM reranking endpoint takes in one request."""
@@ -224,12 +248,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="read JSON Lines; each passage's image is field NAME, a base64 data: URL "
         "(off by default)",
     )
-    add_setting_flags(
-        parser.add_argument_group(
-            "extensions", "each off by default (Go's behaviour), each also a class setting"
-        ),
-        fields=parser,
+    extensions = parser.add_argument_group(
+        "extensions", "each off by default (Go's behaviour), each also a class setting"
     )
+    add_setting_flags(extensions, fields=parser)
+    add_fail_open_flag(extensions)
 
 
 PARSERS: dict[str, Callable[[str], Any]] = {
@@ -271,6 +294,18 @@ def add_setting_flags(
         )
 
 
+def add_fail_open_flag(group: argparse._ActionsContainer) -> None:
+    """``--fail-open``: the shorthand of ``--on-error input_order`` (D-EXT-FAIL-OPEN)."""
+    group.add_argument(
+        "--fail-open",
+        dest=flag_dest(setting("on_error")),
+        action="store_const",
+        const="input_order",
+        help="the same as --on-error input_order: on a service error, the input order, "
+        f"unscored, a warning line, and exit status {NOT_RERANKED}",
+    )
+
+
 def setting_values(args: argparse.Namespace) -> dict[str, Any]:
     """The table's settings beyond Go's given on the command line, by keyword name.
 
@@ -302,6 +337,8 @@ class _ProgressClient:
 
     client: Client
     progress: Progress
+    results: list[RankResult]
+    """Every result returned, so the command can tell one that was not reranked."""
 
     def rank(
         self,
@@ -311,7 +348,9 @@ class _ProgressClient:
         *,
         headers: HeaderSource = None,
     ) -> RankResult:
-        return self.client.rank(query, documents, cfg, headers=headers, on_progress=self.progress)
+        result = self.client.rank(query, documents, cfg, headers=headers, on_progress=self.progress)
+        self.results.append(result)
+        return result
 
 
 def _dump(value: Any) -> str:
@@ -328,10 +367,13 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     data = read_bytes(args.input, notice=stderr)
     headers: list[tuple[str, str]] = args.header
     progress = Progress(stderr)
-    with Client(
-        None, timeout, max_documents=args.max_documents, max_concurrency=args.max_concurrency
-    ) as client:
-        job = _Job(client, args, cfg, headers, progress)
+    with (
+        Client(
+            None, timeout, max_documents=args.max_documents, max_concurrency=args.max_concurrency
+        ) as client,
+        logged_warnings() as warned,
+    ):
+        job = _Job(client, args, cfg, headers, _ProgressClient(client, progress, []))
         try:
             if args.image_property is not None:
                 text = _rerank_passages(job, data)
@@ -341,11 +383,12 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
                 text = _rerank_lines(job, data)
         finally:
             progress.clear()
+            warned.write(stderr)  # D-EXT-FAIL-OPEN: the one warning line of a call failed open
     if text is None:
         stderr.write("nothing to rerank: the input holds no documents\n")
     elif text:
         stdout.write(text)
-    return 0
+    return NOT_RERANKED if any(not r.reranked for r in job.ranker.results) else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,7 +397,8 @@ class _Job:
     args: argparse.Namespace
     cfg: ClassConfig
     headers: HeaderSource
-    progress: Progress
+    ranker: _ProgressClient
+    """The client, reporting progress and keeping each result."""
 
 
 _NAMED_DOCUMENTS = re.compile(r"\((documents?) (\d+(?:, \d+)*)((?:, … \(\d+ in all\))?)\)")
@@ -389,9 +433,7 @@ def _rerank_lines(job: _Job, data: bytes) -> str | None:
     lines = read_lines(data)
     documents = [line.text for line in lines]
     with _naming_input_lines([line.number for line in lines]):
-        result = job.client.rank(
-            args.query, documents, job.cfg, headers=job.headers, on_progress=job.progress
-        )
+        result = job.ranker.rank(args.query, documents, job.cfg, headers=job.headers)
     order = ranked(result, args.top)
     if args.output == "json":
         results = [
@@ -415,7 +457,7 @@ def _rerank_objects(job: _Job, data: bytes) -> str | None:
     _check_property(objects, args.property)
     results = [SearchResult.from_json(obj) for obj in objects]
     position = {id(result): i for i, result in enumerate(results)}
-    provider = ReRankerProvider(_ProgressClient(job.client, job.progress))
+    provider = ReRankerProvider(job.ranker)
     params = Params(property=args.property, query=args.query)
     with _naming_input_lines([number for number, _ in numbered]):
         ranked = provider.additional_property_fn(
@@ -427,12 +469,9 @@ def _rerank_objects(job: _Job, data: bytes) -> str | None:
     rows: list[list[str]] = []
     for rank, result in enumerate(ranked[: args.top], 1):
         original = objects[position[id(result)]]
-        assert result.additional_properties is not None
-        score = result.additional_properties[PROPERTY_RERANK][0].score
-        merged = dict(original)
-        additional = original.get("_additional") or {}
-        merged["_additional"] = {**additional, PROPERTY_RERANK: [{"score": score}]}
-        lines.append(_dump(merged))
+        entry = (result.additional_properties or {}).get(PROPERTY_RERANK)
+        score = entry[0].score if entry else None  # None: not reranked (D-EXT-FAIL-OPEN)
+        lines.append(_dump(_with_score(original, score)))
         value = original.get(args.property)
         line = numbered[position[id(result)]][0]
         rows.append([str(rank), str(line), format_score(score), _shown(value)])
@@ -454,24 +493,26 @@ def _rerank_passages(job: _Job, data: bytes) -> str | None:
     _check_images(objects, image_name)
     passages = [_passage(obj, args.property, image_name, Passage) for obj in objects]
     with _naming_input_lines([number for number, _ in numbered]):
-        result = job.client.rank(
-            args.query, passages, job.cfg, headers=job.headers, on_progress=job.progress
-        )
+        result = job.ranker.rank(args.query, passages, job.cfg, headers=job.headers)
     lines: list[str] = []
     rows: list[list[str]] = []
     for rank, row in enumerate(ranked(result, args.top), 1):
         original = objects[row.index]
-        additional = original.get("_additional") or {}
-        merged = {
-            **original,
-            "_additional": {**additional, PROPERTY_RERANK: [{"score": row.score}]},
-        }
-        lines.append(_dump(merged))
+        lines.append(_dump(_with_score(original, row.score)))
         shown = _shown(original.get(args.property)) if args.property else "(image)"
         rows.append([str(rank), str(numbered[row.index][0]), format_score(row.score), shown])
     if args.output == "json":
         return "\n".join(lines) + "\n"
     return table(["#", "line", "score", args.property or image_name], rows) + "\n"
+
+
+def _with_score(original: dict[str, Any], score: float | None) -> dict[str, Any]:
+    """The input object with ``_additional.rerank = [{"score": s}]``; as it came if not
+    reranked (D-EXT-FAIL-OPEN), as the ``rerank`` property leaves it."""
+    if score is None:
+        return original
+    additional = original.get("_additional") or {}
+    return {**original, "_additional": {**additional, PROPERTY_RERANK: [{"score": score}]}}
 
 
 def _passage(obj: dict[str, Any], text_name: str | None, image_name: str, passage: Any) -> Any:

@@ -15,12 +15,17 @@ the protocol is exercised end to end by our own suite.
 The extensions' cases (contracts/README.md, "Extensions") need two things more:
 a document may be a passage object (``{"text", "image"}``), given to the
 client as a :class:`~reranker_nvidia.Passage`; and the model-deprecation
-warnings the client raises are reported as the outcome's ``warnings``.
+warnings the client raises, and the warnings it logs on the ``reranker_nvidia``
+logger (a call that failed open, D-EXT-FAIL-OPEN), are reported as the
+outcome's ``warnings``. A ``rank`` outcome that was not reranked also says
+``"reranked": false`` (its scores are ``null``); a reranked one says nothing
+more, as before.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import warnings
@@ -93,22 +98,43 @@ def _reporting_warnings(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     Other warnings are raised again, as if nothing had caught them.
     """
     category = _deprecation_category()
+    logged = _Logged()
+    logger = logging.getLogger("reranker_nvidia")
+    propagate = logger.propagate
+    logger.addHandler(logged)
+    logger.propagate = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if category is not None:
             # Each case starts afresh (catch_warnings forgets what was shown); within the
             # case, a warning repeated word for word is reported once, as Python shows it.
             warnings.simplefilter("default", category)
-        outcome = run()
+        try:
+            outcome = run()
+        finally:
+            logger.removeHandler(logged)
+            logger.propagate = propagate
     reported: list[str] = []
     for item in caught:
         if category is not None and issubclass(item.category, category):
             reported.append(str(item.message))
         else:
             warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    reported.extend(logged.messages)
     if reported:
         outcome["warnings"] = reported
     return outcome
+
+
+class _Logged(logging.Handler):
+    """The ``reranker_nvidia`` logger's warnings while a case runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def _graphql_params(arguments: str) -> Params:
@@ -151,7 +177,10 @@ def _outcome(kind: str, input_: Mapping[str, Any], environ: Mapping[str, str]) -
                     class_config(input_),
                     headers=_headers(input_),
                 )
-            return {"scores": [score.score for score in result.document_scores]}
+            outcome: dict[str, Any] = {"scores": [s.score for s in result.document_scores]}
+            if not result.reranked:  # D-EXT-FAIL-OPEN: the input order, unscored
+                outcome["reranked"] = False
+            return outcome
         if kind == "rerank":
             raw = input_["params"]
             rerank_params = None if raw is None else Params(raw.get("property"), raw.get("query"))

@@ -16,8 +16,9 @@ from typing import Any
 
 from reranker_nvidia.weaviate._client_import import MetadataReturn
 
-Order = list[tuple[int, float]]
-"""``(position in the input, score)`` for each result, best first."""
+Order = list[tuple[int, float | None]]
+"""``(position in the input, score)`` for each result, best first; the score is ``None`` for a
+batch that was not reranked (D-EXT-FAIL-OPEN): then the order is the search's."""
 
 
 def objects(items: Sequence[Any], order: Order) -> list[Any]:
@@ -25,7 +26,7 @@ def objects(items: Sequence[Any], order: Order) -> list[Any]:
     return [scored_object(items[index], score) for index, score in order]
 
 
-def scored_object(item: Any, score: float) -> Any:
+def scored_object(item: Any, score: float | None) -> Any:
     """A copy of ``item`` whose ``metadata.rerank_score`` is ``score``."""
     new = _copied_object(item)
     new.metadata = _scored_metadata(item.metadata, score)
@@ -71,6 +72,9 @@ def graphql_objects(items: Sequence[Mapping[str, Any]], order: Order) -> list[di
         item = items[index]
         additional = item.get("_additional")
         kept = dict(additional) if isinstance(additional, Mapping) else {}
+        if score is None:  # not reranked (D-EXT-FAIL-OPEN): no rerank entry
+            out.append(dict(item))
+            continue
         out.append({**item, "_additional": {**kept, "rerank": [{"score": score}]}})
     return out
 
@@ -93,7 +97,7 @@ def _copied_object(item: Any) -> Any:
     return new
 
 
-def _scored_metadata(metadata: Any, score: float) -> Any:
+def _scored_metadata(metadata: Any, score: float | None) -> Any:
     """A copy of ``metadata`` with ``rerank_score`` (``_inputs`` has checked that it has one)."""
     if metadata is None:
         return MetadataReturn(rerank_score=score)

@@ -142,13 +142,18 @@ def _refuse_unreturned(reading: _inputs.Reading, params: Params | None) -> None:
 
 
 def _order(batch: Sequence[SearchResult], ranked: Sequence[SearchResult]) -> _output.Order:
-    """Where each ranked result was in ``batch``, and its score, best first."""
+    """Where each ranked result was in ``batch``, and its score, best first.
+
+    A batch the client failed open on (D-EXT-FAIL-OPEN) comes back in its search order with
+    no ``rerank`` entry: each score is ``None``. With ``min_score`` (D-EXT-SCORES) the results
+    below it are not in ``ranked``, so not in the order.
+    """
     positions = {id(item): index for index, item in enumerate(batch)}
     order: _output.Order = []
     for item in ranked:
-        assert item.additional_properties is not None
-        score = item.additional_properties[PROPERTY_RERANK][0].score
-        order.append((positions[id(item)], float(score)))
+        rank = (item.additional_properties or {}).get(PROPERTY_RERANK)
+        score = rank[0].score if rank else None
+        order.append((positions[id(item)], None if score is None else float(score)))
     return order
 
 

@@ -9,7 +9,10 @@ Deliberate differences (docs/divergences.md), each a helper below: a
 property named ``id`` reads ``""`` without being deleted (D-RANK-ID, in
 ``SearchResult.object()``); a client that returns too few scores is an
 error, not a panic (D-RANK-SHORT); equal scores keep their input order
-(D-RANK-STABLE) and a new list is returned (D-RANK-INPLACE).
+(D-RANK-STABLE) and a new list is returned (D-RANK-INPLACE). Two opt-in
+extensions read the client's result: one the client failed open on keeps the
+search order with no ``rerank`` entry (D-EXT-FAIL-OPEN), and the call's
+``min_score`` drops, after the sort, the results scoring below it (D-EXT-SCORES).
 """
 
 from __future__ import annotations
@@ -88,6 +91,8 @@ def _rank_input(in_: Sequence[SearchResult], params: Params | None) -> tuple[str
 
 def _scored(in_: Sequence[SearchResult], result: RankResult) -> list[SearchResult]:
     """Each result's ``_additional.rerank = [{score}]``, then the results sorted by it."""
+    if not result.reranked:  # D-EXT-FAIL-OPEN: the search order, no rerank entry, no score
+        return list(in_)
     for item, document_score in zip(in_, _one_score_per_result(in_, result), strict=True):
         if item.additional_properties is None:
             item.additional_properties = {}
@@ -95,7 +100,11 @@ def _scored(in_: Sequence[SearchResult], result: RankResult) -> list[SearchResul
             rerankmodels.RankResult(score=document_score.score)
         ]
 
-    return _sorted_by_score(in_)
+    ordered = _sorted_by_score(in_)
+    if result.min_score is not None:  # D-EXT-SCORES: after the sort, on the call's scale
+        threshold = result.min_score
+        ordered = [item for item in ordered if _score(item) >= threshold]
+    return ordered
 
 
 def _property_text(result: SearchResult, rank_property: str) -> str:
