@@ -104,7 +104,7 @@ class Plan:
         if self.tally is not None:
             flow = counted(flow, self.tally, len(chunk))
         if self.cache is not None:
-            key = cache_key(call, chunk, self.settings)
+            key = cache_key(call, chunk, self.endpoint, self.settings["truncate"])
             flow = cached(flow, self.cache, key, chunk, self.tally)
         return flow
 
