@@ -17,7 +17,14 @@ from reranker_nvidia.cli.inputs import (
     read_lines,
     read_numbered_objects,
 )
-from reranker_nvidia.cli.output import Progress, format_score, json_text, table
+from reranker_nvidia.cli.output import (
+    Progress,
+    format_score,
+    json_text,
+    table,
+    usage_line,
+    usage_object,
+)
 from reranker_nvidia.clients.ranker import Client, HeaderSource
 from reranker_nvidia.config.class_settings import NAME
 from reranker_nvidia.entities.moduletools.config import ClassConfig
@@ -302,6 +309,7 @@ class _ProgressClient:
 
     client: Client
     progress: Progress
+    results: list[RankResult]
 
     def rank(
         self,
@@ -311,7 +319,9 @@ class _ProgressClient:
         *,
         headers: HeaderSource = None,
     ) -> RankResult:
-        return self.client.rank(query, documents, cfg, headers=headers, on_progress=self.progress)
+        result = self.client.rank(query, documents, cfg, headers=headers, on_progress=self.progress)
+        self.results.append(result)  # --usage reports it
+        return result
 
 
 def _dump(value: Any) -> str:
@@ -331,7 +341,7 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     with Client(
         None, timeout, max_documents=args.max_documents, max_concurrency=args.max_concurrency
     ) as client:
-        job = _Job(client, args, cfg, headers, progress)
+        job = _Job(client, args, cfg, headers, progress, [])
         try:
             if args.image_property is not None:
                 text = _rerank_passages(job, data)
@@ -345,7 +355,22 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
         stderr.write("nothing to rerank: the input holds no documents\n")
     elif text:
         stdout.write(text)
+    _write_usage(job, stderr)
     return 0
+
+
+def _write_usage(job: _Job, stderr: TextIO) -> None:
+    """``--usage``: one footer line on stderr, unless ``--output json`` carried it already."""
+    if not job.args.usage or (job.args.output == "json" and _carries_usage(job.args)):
+        return
+    for result in job.results:
+        if result.usage is not None:
+            stderr.write(usage_line(result.usage) + "\n")
+
+
+def _carries_usage(args: argparse.Namespace) -> bool:
+    """Whether the output is one JSON object (plain lines in), which holds ``usage``."""
+    return args.property is None and args.image_property is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +380,8 @@ class _Job:
     cfg: ClassConfig
     headers: HeaderSource
     progress: Progress
+    results: list[RankResult]
+    """The calls' results, for ``--usage``."""
 
 
 _NAMED_DOCUMENTS = re.compile(r"\((documents?) (\d+(?:, \d+)*)((?:, … \(\d+ in all\))?)\)")
@@ -392,13 +419,17 @@ def _rerank_lines(job: _Job, data: bytes) -> str | None:
         result = job.client.rank(
             args.query, documents, job.cfg, headers=job.headers, on_progress=job.progress
         )
+    job.results.append(result)
     order = ranked(result, args.top)
     if args.output == "json":
         results = [
             {"index": i, "line": lines[i].number, "score": score, "document": document}
             for i, score, document in order
         ]
-        return _dump({"query": args.query, "results": results}) + "\n"
+        out: dict[str, Any] = {"query": args.query, "results": results}
+        if result.usage is not None:
+            out["usage"] = usage_object(result.usage)
+        return _dump(out) + "\n"
     if not documents:
         return None
     rows = [
@@ -415,7 +446,7 @@ def _rerank_objects(job: _Job, data: bytes) -> str | None:
     _check_property(objects, args.property)
     results = [SearchResult.from_json(obj) for obj in objects]
     position = {id(result): i for i, result in enumerate(results)}
-    provider = ReRankerProvider(_ProgressClient(job.client, job.progress))
+    provider = ReRankerProvider(_ProgressClient(job.client, job.progress, job.results))
     params = Params(property=args.property, query=args.query)
     with _naming_input_lines([number for number, _ in numbered]):
         ranked = provider.additional_property_fn(
@@ -457,6 +488,7 @@ def _rerank_passages(job: _Job, data: bytes) -> str | None:
         result = job.client.rank(
             args.query, passages, job.cfg, headers=job.headers, on_progress=job.progress
         )
+    job.results.append(result)
     lines: list[str] = []
     rows: list[list[str]] = []
     for rank, row in enumerate(ranked(result, args.top), 1):
