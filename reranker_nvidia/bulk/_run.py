@@ -57,7 +57,7 @@ from reranker_nvidia.errors import (
     RerankerError,
 )
 from reranker_nvidia.extensions.settings import call_settings
-from reranker_nvidia.modulecomponents.ent.rank_result import RankResult
+from reranker_nvidia.modulecomponents.ent.rank_result import RankResult, Usage
 
 DEFAULT_COLUMNS = Columns()
 
@@ -105,6 +105,17 @@ class BulkSummary:
     """Groups failed in a row with the same kind of error, up to the last one."""
     last_kind: str | None = None
     """The kind of the last group's failure; ``None`` once a group was scored."""
+    usage: bool = False
+    """Whether the groups reported their usage (``usage=True``, D-EXT-USAGE)."""
+    cache_hits: int = 0
+    """Chunks answered from the cache (``cache=``, D-EXT-CACHE): nothing was sent for them."""
+    prompt_tokens: int | None = None
+    """NIM's ``usage.prompt_tokens`` summed over the scored groups; ``None`` unless every
+    answer that was sent carried it."""
+    total_tokens: int | None = None
+    """NIM's ``usage.total_tokens`` summed likewise."""
+    tokens_unknown: bool = False
+    """A group's answers carried no token counts: the sums stay ``None``."""
 
     @property
     def rows_per_second(self) -> float:
@@ -117,6 +128,11 @@ class BulkSummary:
             f"({self.failed_rows} rows), {self.requests} requests, "
             f"{self.seconds:.1f} s, {self.rows_per_second:.0f} rows/s"
         )
+        if self.usage:
+            tokens = (
+                "no token counts" if self.total_tokens is None else f"tokens {self.total_tokens}"
+            )
+            text += f", {self.cache_hits} cache hits, {tokens}"
         if self.skipped_groups:
             text += f"; {self.skipped_groups} groups ({self.skipped_rows} rows) already written"
         if self.stopped:
@@ -140,6 +156,8 @@ class BulkSummary:
             return
         self.rows += len(group.rows)
         self.groups += 1
+        if group.usage is not None:
+            self._count(group.usage)
         if group.error is None:
             self.failures_in_a_row = 0
             self.last_kind = None
@@ -157,6 +175,20 @@ class BulkSummary:
         else:
             self.failures_in_a_row = 1
             self.last_kind = kind
+
+    def _count(self, usage: Usage) -> None:
+        """A group's usage: its cache hits, and its tokens while every group's answers had them."""
+        self.usage = True
+        self.cache_hits += usage.cache_hits
+        if usage.chunks == usage.cache_hits:
+            return  # nothing was answered by the service: no tokens, none missing
+        if usage.prompt_tokens is None or usage.total_tokens is None:
+            self.tokens_unknown = True
+        if self.tokens_unknown:
+            self.prompt_tokens = self.total_tokens = None
+            return
+        self.prompt_tokens = (self.prompt_tokens or 0) + (usage.prompt_tokens or 0)
+        self.total_tokens = (self.total_tokens or 0) + (usage.total_tokens or 0)
 
 
 def _stops_the_run(err: RerankerError) -> bool:
@@ -294,7 +326,9 @@ class _Settings:
                 kind=error_kind(scores),
                 hint=hint if isinstance(hint, str) and hint else None,
             )
-        return scored(group, scores, size)
+        out = scored(group, scores, size)
+        out.usage = scores.usage if isinstance(scores, _Scores) else None
+        return out
 
     def done(self, group: ScoredGroup, started: float) -> None:
         self.summary.add(group)
@@ -355,7 +389,7 @@ class BulkRun:
             result = self._client.rank(group.query, group.documents, self._settings.cfg)
         except RerankerError as err:
             return err
-        return scores_of(result)
+        return _with_usage(scores_of(result), result)
 
     def groups(self) -> Generator[ScoredGroup]:
         """The scored groups, in input order; ``close()`` it to stop (nothing more is sent)."""
@@ -516,7 +550,7 @@ class AsyncBulkRun:
             except RerankerError as err:
                 results[i] = err
                 return
-        results[i] = scores_of(result)
+        results[i] = _with_usage(scores_of(result), result)
 
     async def groups(self) -> AsyncIterator[ScoredGroup]:
         """The scored groups, in input order."""
@@ -602,6 +636,22 @@ def arerank_table(
     """:func:`rerank_table` on an :class:`AsyncClient`; ``source`` may be an async iterable."""
     settings = _Settings(config, columns, skip, on_group, carried=carried, stop_after=stop_after)
     return AsyncBulkRun(source, client, settings, concurrency)
+
+
+class _Scores(list[float]):
+    """A group's scores, with what its call cost (D-EXT-USAGE)."""
+
+    usage: Usage | None = None
+
+
+def _with_usage(
+    scores: list[float] | RerankerError, result: RankResult
+) -> list[float] | RerankerError:
+    if result.usage is None or not isinstance(scores, list):
+        return scores
+    out = _Scores(scores)
+    out.usage = result.usage
+    return out
 
 
 def scores_of(result: RankResult) -> list[float] | RerankerError:
