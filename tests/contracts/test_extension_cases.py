@@ -50,6 +50,8 @@ EXTENSION_AREAS = {
     "passages-image-rules",
     "lifecycle",
     "extension-settings",
+    "usage",
+    "cache",
 }
 
 
