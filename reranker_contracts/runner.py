@@ -162,6 +162,8 @@ def _outcome_problems(expect: Mapping[str, Any], outcome: Mapping[str, Any]) -> 
     if "_runner_problem" in outcome:
         return [str(outcome["_runner_problem"])]
     problems = _warning_problems(expect["warnings"], outcome) if "warnings" in expect else []
+    if "usage" in expect and not _same(outcome.get("usage"), expect["usage"]):
+        problems.append(f"usage differs:\n{_diff(expect['usage'], outcome.get('usage'))}")
     if "error" in expect:
         wanted = expect["error"]
         if "error" not in outcome:

@@ -37,10 +37,14 @@ EXTENSION_SETTINGS = (
     "onError",
     "scoreTransform",
     "minScore",
+    "usage",
+    "cache",
 )
 EXTENSION_TAG = "extension"
 # Members of ``expect`` that only the extensions' cases use.
-EXTENSION_EXPECT = ("warnings", "min_request_gap")
+EXTENSION_EXPECT = ("warnings", "min_request_gap", "usage")
+# Members of ``input`` that only the extensions' cases use: ``calls``, one client's calls.
+EXTENSION_INPUT = ("calls",)
 # The tag of a case that gives the implementation an address that is not provably this
 # machine's loopback (contracts/README.md, "Tags"): the runner runs it only in a loopback-only
 # network namespace. The runner derives it from the input (``off_machine_addresses``), and
@@ -107,6 +111,7 @@ def extension_uses(raw: Mapping[str, Any]) -> list[str]:
     if any(isinstance(document, dict) for document in input_.get("documents") or []):
         found.append("a passage object")
     found.extend(f"expect.{key}" for key in EXTENSION_EXPECT if key in (raw.get("expect") or {}))
+    found.extend(f"input.{key}" for key in EXTENSION_INPUT if key in input_)
     return found
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, chunk_documents
 from reranker_nvidia.errors import ConfigError, RerankerError
 from reranker_nvidia.extensions.images import Passage
+from reranker_nvidia.modulecomponents.ent.rank_result import Usage
 
 SCORE, RANK, CHUNK, ERROR = "score", "rank", "chunk", "error"
 OUTPUT_COLUMNS = (SCORE, RANK, CHUNK, ERROR)
@@ -81,7 +82,8 @@ class ScoredGroup:
     ``kind`` names the failure's kind (its error class, and the HTTP status when
     there is one) and ``hint`` is the error's hint, if it has one. ``carried``
     is true for a group an earlier output held (``rerank_table(carried=…)``):
-    nothing was sent for it.
+    nothing was sent for it. ``usage`` is what its ``Client.rank`` call cost, with
+    ``usage=True`` (D-EXT-USAGE): its requests, cache hits and NIM's token counts.
     """
 
     key: str
@@ -96,6 +98,7 @@ class ScoredGroup:
     D-EXT-FAIL-OPEN): its rows in input order, no score, the error on each; not a failure."""
     dropped: int = 0
     """Rows left out because they scored below ``min_score`` (D-EXT-SCORES)."""
+    usage: Usage | None = None
 
 
 Where = Callable[[int], str]

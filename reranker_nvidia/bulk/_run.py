@@ -59,7 +59,7 @@ from reranker_nvidia.errors import (
     RerankerError,
 )
 from reranker_nvidia.extensions.settings import call_settings
-from reranker_nvidia.modulecomponents.ent.rank_result import RankResult
+from reranker_nvidia.modulecomponents.ent.rank_result import RankResult, Usage
 
 DEFAULT_COLUMNS = Columns()
 
@@ -115,6 +115,17 @@ class BulkSummary:
     """Groups failed in a row with the same kind of error, up to the last one."""
     last_kind: str | None = None
     """The kind of the last group's failure; ``None`` once a group was scored."""
+    usage: bool = False
+    """Whether the groups reported their usage (``usage=True``, D-EXT-USAGE)."""
+    cache_hits: int = 0
+    """Chunks answered from the cache (``cache=``, D-EXT-CACHE): nothing was sent for them."""
+    prompt_tokens: int | None = None
+    """NIM's ``usage.prompt_tokens`` summed over the scored groups; ``None`` unless every
+    answer that was sent carried it."""
+    total_tokens: int | None = None
+    """NIM's ``usage.total_tokens`` summed likewise."""
+    tokens_unknown: bool = False
+    """A group's answers carried no token counts: the sums stay ``None``."""
 
     @property
     def rows_per_second(self) -> float:
@@ -127,6 +138,11 @@ class BulkSummary:
             f"({self.failed_rows} rows), {self.requests} requests, "
             f"{self.seconds:.1f} s, {self.rows_per_second:.0f} rows/s"
         )
+        if self.usage:
+            tokens = (
+                "no token counts" if self.total_tokens is None else f"tokens {self.total_tokens}"
+            )
+            text += f", {self.cache_hits} cache hits, {tokens}"
         if self.skipped_groups:
             text += f"; {self.skipped_groups} groups ({self.skipped_rows} rows) already written"
         if self.not_reranked_groups:
@@ -157,6 +173,8 @@ class BulkSummary:
             return
         self.rows += len(group.rows)
         self.groups += 1
+        if group.usage is not None:
+            self._count(group.usage)
         self.dropped_rows += group.dropped
         if not group.reranked:  # neither a failure nor a success: the streak stays as it was
             self.not_reranked_groups += 1
@@ -181,6 +199,20 @@ class BulkSummary:
         else:
             self.failures_in_a_row = 1
             self.last_kind = kind
+
+    def _count(self, usage: Usage) -> None:
+        """A group's usage: its cache hits, and its tokens while every group's answers had them."""
+        self.usage = True
+        self.cache_hits += usage.cache_hits
+        if usage.chunks == usage.cache_hits:
+            return  # nothing was answered by the service: no tokens, none missing
+        if usage.prompt_tokens is None or usage.total_tokens is None:
+            self.tokens_unknown = True
+        if self.tokens_unknown:
+            self.prompt_tokens = self.total_tokens = None
+            return
+        self.prompt_tokens = (self.prompt_tokens or 0) + (usage.prompt_tokens or 0)
+        self.total_tokens = (self.total_tokens or 0) + (usage.total_tokens or 0)
 
 
 def _stops_the_run(err: RerankerError) -> bool:
@@ -319,12 +351,16 @@ class _Settings:
                 hint=hint if isinstance(hint, str) and hint else None,
             )
         if not scores.reranked:  # D-EXT-FAIL-OPEN: kept, in input order, unscored
-            return not_reranked(group, one_line(_first_line(scores.error)), size)
+            out = not_reranked(group, one_line(_first_line(scores.error)), size)
+            out.usage = scores.usage
+            return out
         values: list[float] = []
         for entry in scores.document_scores:
             assert entry.score is not None  # a reranked result scores every document
             values.append(entry.score)
-        return scored(group, values, size, scores.min_score)
+        out = scored(group, values, size, scores.min_score)
+        out.usage = scores.usage
+        return out
 
     def done(self, group: ScoredGroup, started: float) -> None:
         self.summary.add(group)

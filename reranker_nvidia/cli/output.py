@@ -145,3 +145,24 @@ def logged_warnings() -> Iterator[LoggedWarnings]:
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
+
+
+def usage_object(usage: Any) -> dict[str, Any]:
+    """``--usage``'s JSON: a call's :class:`Usage` as an object (``null`` for a count not sent)."""
+    return {
+        "requests": usage.requests,
+        "chunks": usage.chunks,
+        "passages": usage.passages,
+        "cache_hits": usage.cache_hits,
+        "prompt_tokens": usage.prompt_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def usage_line(usage: Any) -> str:
+    """``--usage``'s footer on stderr: ``usage: 3 requests, 3 chunks, 1200 passages, …``."""
+    tokens = "no token counts" if usage.total_tokens is None else f"tokens {usage.total_tokens}"
+    return (
+        f"usage: {usage.requests} requests, {usage.chunks} chunks, {usage.passages} passages, "
+        f"{usage.cache_hits} cache hits, {tokens}"
+    )

@@ -17,7 +17,15 @@ from reranker_nvidia.cli.inputs import (
     read_lines,
     read_numbered_objects,
 )
-from reranker_nvidia.cli.output import Progress, format_score, json_text, logged_warnings, table
+from reranker_nvidia.cli.output import (
+    Progress,
+    format_score,
+    json_text,
+    logged_warnings,
+    table,
+    usage_line,
+    usage_object,
+)
 from reranker_nvidia.clients.ranker import Client, HeaderSource
 from reranker_nvidia.config.class_settings import NAME
 from reranker_nvidia.entities.moduletools.config import ClassConfig
@@ -388,7 +396,22 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
         stderr.write("nothing to rerank: the input holds no documents\n")
     elif text:
         stdout.write(text)
+    _write_usage(job, stderr)
     return NOT_RERANKED if any(not r.reranked for r in job.ranker.results) else 0
+
+
+def _write_usage(job: _Job, stderr: TextIO) -> None:
+    """``--usage``: one footer line on stderr, unless ``--output json`` carried it already."""
+    if not job.args.usage or (job.args.output == "json" and _carries_usage(job.args)):
+        return
+    for result in job.ranker.results:
+        if result.usage is not None:
+            stderr.write(usage_line(result.usage) + "\n")
+
+
+def _carries_usage(args: argparse.Namespace) -> bool:
+    """Whether the output is one JSON object (plain lines in), which holds ``usage``."""
+    return args.property is None and args.image_property is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,7 +463,10 @@ def _rerank_lines(job: _Job, data: bytes) -> str | None:
             {"index": i, "line": lines[i].number, "score": score, "document": document}
             for i, score, document in order
         ]
-        return _dump({"query": args.query, "results": results}) + "\n"
+        out: dict[str, Any] = {"query": args.query, "results": results}
+        if result.usage is not None:
+            out["usage"] = usage_object(result.usage)
+        return _dump(out) + "\n"
     if not documents:
         return None
     rows = [

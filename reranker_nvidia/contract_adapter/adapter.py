@@ -12,18 +12,23 @@ answer carrying the ``id`` of its case's line.
 ``reranker-nvidia contracts adapter`` is this module as such a program, so
 the protocol is exercised end to end by our own suite.
 
-The extensions' cases (contracts/README.md, "Extensions") need two things more:
-a document may be a passage object (``{"text", "image"}``), given to the
-client as a :class:`~reranker_nvidia.Passage`; and the model-deprecation
-warnings the client raises, and the warnings it logs on the ``reranker_nvidia``
-logger (a call that failed open, D-EXT-FAIL-OPEN), are reported as the
-outcome's ``warnings``. A ``rank`` outcome that was not reranked also says
-``"reranked": false`` (its scores are ``null``); a reranked one says nothing
-more, as before.
+The extensions' cases (contracts/README.md, "Extensions") need a few things
+more: a document may be a passage object (``{"text", "image"}``), given to the
+client as a :class:`~reranker_nvidia.Passage`; the model-deprecation warnings
+the client raises, and the warnings it logs on the ``reranker_nvidia`` logger
+(a call that failed open, D-EXT-FAIL-OPEN), are reported as the outcome's
+``warnings``; a ``rank`` outcome that was not reranked also says
+``"reranked": false`` (its scores are ``null``), and a reranked one says
+nothing more, as before; a ``rank`` with the ``usage`` setting reports
+``result.usage`` as the outcome's ``usage``; and ``input.calls`` (N ≥ 1) makes
+the same ``rank`` call N times on one client, the outcome being the last call's
+(a cache's second call; an earlier call's error is not the outcome).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -171,16 +176,11 @@ def _outcome(kind: str, input_: Mapping[str, Any], environ: Mapping[str, str]) -
             return {"params": {"property": params.property, "query": params.query}}
         if kind == "rank":
             with _client(input_, environ) as client:
-                result = client.rank(
-                    str(input_["query"]),
-                    _documents(input_["documents"]),
-                    class_config(input_),
-                    headers=_headers(input_),
-                )
-            outcome: dict[str, Any] = {"scores": [s.score for s in result.document_scores]}
-            if not result.reranked:  # D-EXT-FAIL-OPEN: the input order, unscored
-                outcome["reranked"] = False
-            return outcome
+                for _ in range(int(input_.get("calls", 1)) - 1):  # their outcomes are not kept
+                    with contextlib.suppress(RerankerError):
+                        _rank(client, input_)
+                result = _rank(client, input_)
+            return _rank_outcome(result)
         if kind == "rerank":
             raw = input_["params"]
             rerank_params = None if raw is None else Params(raw.get("property"), raw.get("query"))
@@ -198,6 +198,26 @@ def _outcome(kind: str, input_: Mapping[str, Any], environ: Mapping[str, str]) -
     except RerankerError as err:
         return {"error": str(err)}
     raise AdapterError(f"unknown case kind {kind!r}")
+
+
+def _rank(client: Client, input_: Mapping[str, Any]) -> Any:
+    return client.rank(
+        str(input_["query"]),
+        _documents(input_["documents"]),
+        class_config(input_),
+        headers=_headers(input_),
+    )
+
+
+def _rank_outcome(result: Any) -> dict[str, Any]:
+    """A ``rank``'s scores, ``"reranked": false`` for one that failed open (D-EXT-FAIL-OPEN),
+    and its ``usage`` when the call reported one (D-EXT-USAGE)."""
+    outcome: dict[str, Any] = {"scores": [score.score for score in result.document_scores]}
+    if not result.reranked:  # the input order, unscored
+        outcome["reranked"] = False
+    if result.usage is not None:
+        outcome["usage"] = dataclasses.asdict(result.usage)
+    return outcome
 
 
 def main(

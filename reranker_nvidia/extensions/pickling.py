@@ -11,11 +11,16 @@ until its first request. The key's journey:
   whoever holds the bytes can recover it. Treat such a pickle as the key itself.
 
 A client built with its own ``transport`` or ``resolver`` cannot be pickled: those
-objects hold sockets, locks or callables of the sending process.
+objects hold sockets, locks or callables of the sending process. A ``cache=``
+spec travels as text (an ``sqlite:PATH`` names the same file where it is
+unpickled, a ``memory`` cache starts empty); a store object given as ``cache=``
+travels only if it pickles itself, else pickling the client is a ``TypeError``
+that says so (D-EXT-CACHE).
 """
 
 from __future__ import annotations
 
+import pickle
 import secrets
 from typing import Any, Protocol
 
@@ -78,10 +83,27 @@ def reduce_client(client: _Picklable) -> tuple[Any, tuple[object, ...]]:
             f"{' and '.join(custom)}; build the client where it is used, "
             "or pickle a reranker_nvidia.bulk.ClientConfig"
         )
+    _check_cache(client)
     key: SealedKey | None = None
     if not client.api_key.from_environment:
         key = SealedKey(client.api_key.value)
     return rebuild_client, (type(client), client_settings(client), key)
+
+
+def _check_cache(client: _Picklable) -> None:
+    """A store object given as ``cache=`` must pickle itself; a spec (text) always does."""
+    store = client._init_kwargs.get("cache")
+    if store is None or isinstance(store, str):
+        return
+    try:
+        pickle.dumps(store)
+    except Exception as err:  # noqa: BLE001 - whatever pickling the store raised, said in one line
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise TypeError(
+            f"cannot pickle {type(client).__name__}: its cache store {type(store).__name__} "
+            f"does not pickle ({reason}); give cache= a spec such as 'sqlite:PATH', "
+            "or build the client where it is used"
+        ) from None
 
 
 def rebuild_client(cls: type[Any], settings: dict[str, object], key: SealedKey | None) -> Any:

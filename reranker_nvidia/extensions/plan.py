@@ -121,7 +121,7 @@ class Plan:
         if self.tally is not None:
             flow = counted(flow, self.tally, len(chunk))
         if self.cache is not None:
-            key = cache_key(call, chunk, self.settings)
+            key = cache_key(call, chunk, self.endpoint, self.settings["truncate"])
             flow = cached(flow, self.cache, key, chunk, self.tally)
         if self.trace is not None:
             flow = self.trace.chunk(flow, chunk, first_index, self.endpoint)

@@ -5,7 +5,8 @@ With ``usage=True`` a call counts the requests it sent (retries, probes and
 readiness checks included), its chunks and passages, the chunks the cache
 answered (D-EXT-CACHE), and sums NIM's ``usage.prompt_tokens`` and
 ``usage.total_tokens`` over the chunks' answers. A token count is ``None``
-unless every answered chunk's answer carried it: never a guess.
+unless every chunk the service answered carried it (and at least one did):
+never a guess. A chunk the cache answered sent nothing and cost no tokens.
 """
 
 from __future__ import annotations
@@ -42,11 +43,16 @@ class Tally:
             self.requests += 1
 
     def chunk(self, passages: int, tokens: dict[str, int] | None, *, cached: bool = False) -> None:
-        """A chunk scored: from an answer carrying ``tokens`` (``None``: none), or the cache."""
+        """A chunk scored: from an answer carrying ``tokens`` (``None``: none), or the cache.
+
+        A chunk the cache answered cost no tokens: it leaves the token counts as they are.
+        """
         with self._lock:
             self.chunks += 1
             self.passages += passages
-            self.cache_hits += cached
+            if cached:
+                self.cache_hits += 1
+                return
             for name in _TOKENS:
                 have = self._tokens[name]
                 given = None if tokens is None else tokens.get(name)

@@ -52,6 +52,8 @@ EXTENSION_AREAS = {
     "extension-settings",
     "fail-open",
     "scores",
+    "usage",
+    "cache",
 }
 
 
