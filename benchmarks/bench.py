@@ -1,7 +1,9 @@
 """``make bench``: the port, the CLI, two floors and the peers, side by side, in one run.
 
-One loopback server (benchmarks/standin_nim.py: hash-scored, backlog 4 096,
-its own CPU measured) answers every client after ``--latency-ms``. Each client
+One loopback server answers every client after ``--latency-ms``: benchmarks/standin_nim.c,
+built with ``cc -O2`` into a temporary directory when a compiler is there, else
+benchmarks/standin_nim.py (``--standin c|python|auto``; the same scores, backlog 4 096,
+its own CPU measured). Each client
 runs in a process of its own (benchmarks/_bench_worker.py), started once and
 kept; for every workload each client is warmed up, then the repetitions are
 interleaved, one call per client in turn, the order rotated each round, so that
@@ -22,6 +24,7 @@ summaries, the targets), <date>.md (the table) and <date>.png (wall time
 against passages, log-log), and prints the table.
 
     python benchmarks/bench.py [--latency-ms 50] [--reps 5] [--quick] [--no-peers]
+        [--standin auto|c|python]
 """
 
 from __future__ import annotations
@@ -98,13 +101,45 @@ def peers_python(install: bool) -> Path | None:
     return python
 
 
+def build_c_standin(directory: Path) -> tuple[Path, str]:
+    """benchmarks/standin_nim.c compiled with ``cc -O2`` into directory; the binary and what
+    built it. Raises RuntimeError without a compiler or when the build fails."""
+    cc = shutil.which("cc")
+    if cc is None:
+        raise RuntimeError("no C compiler (cc) on PATH")
+    binary = directory / "standin_nim"
+    done = subprocess.run(
+        [cc, "-O2", "-o", str(binary), str(HERE / "standin_nim.c")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"cc -O2 benchmarks/standin_nim.c failed: {done.stderr.strip()[-500:]}")
+    version = subprocess.run([cc, "--version"], capture_output=True, text=True, check=False)
+    return binary, (version.stdout.splitlines() or ["cc"])[0]
+
+
 class Server:
-    def __init__(self, latency_ms: float) -> None:
+    """The stand-in NIM in a child process: ``kind`` is "c", "python" or "auto" (C when it
+    builds, else Python)."""
+
+    def __init__(self, latency_ms: float, kind: str = "auto") -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="bench-standin-"))
+        self.kind, self.compiler = "python", ""
+        command = [sys.executable, str(HERE / "standin_nim.py")]
+        if kind in ("c", "auto"):
+            try:
+                binary, self.compiler = build_c_standin(self.directory)
+                command, self.kind = [str(binary)], "c"
+            except RuntimeError as err:
+                if kind == "c":
+                    shutil.rmtree(self.directory, ignore_errors=True)
+                    raise
+                print(f"the C stand-in is not available ({err}); using the Python one", flush=True)
+        self.source = f"benchmarks/standin_nim.{'c' if self.kind == 'c' else 'py'}"
         self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "standin_nim.py"), "--latency-ms", str(latency_ms)],
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONHASHSEED": "0"},
+            [*command, "--latency-ms", str(latency_ms)], stdout=subprocess.PIPE, text=True
         )
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().rsplit(" ", 1)[-1].strip()
@@ -123,6 +158,7 @@ class Server:
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class Worker:
@@ -261,6 +297,13 @@ def main() -> None:
         default=None,
         help="passages for the emulator's CPU (default 10000; 0: none)",
     )
+    parser.add_argument(
+        "--standin",
+        choices=("auto", "c", "python"),
+        default="auto",
+        help="the server: benchmarks/standin_nim.c built with cc -O2, or benchmarks/standin_nim.py "
+        "(default auto: C when cc builds it, else Python)",
+    )
     args = parser.parse_args()
 
     latency, reps = args.latency_ms, args.reps
@@ -289,7 +332,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M%SZ")
     stem = args.out / (stamp + ("-quick" if args.quick else ""))
-    server = Server(latency)
+    server = Server(latency, args.standin)
     workers: dict[str, Worker] = {}
     parser_used = server.get("/_stats")["parser"]
     result: dict[str, Any] = {
@@ -300,7 +343,9 @@ def main() -> None:
             "workloads": workloads,
             "big_workload": big,
             "quick": args.quick,
-            "server": "benchmarks/standin_nim.py",
+            "server": server.source,
+            "standin": server.kind,
+            "standin_compiler": server.compiler,
             "clients": clients,
             "started": started,
             "peer_max": args.peer_max,

@@ -8,13 +8,15 @@ one ranking per passage, sorted by logit as NIM sorts them.
 
 The scores are made without decoding the JSON: the passages' region of the body is
 split on what stands between two passages (``"},{"text":"``, or json.dumps's spaced
-form), so every passage's text is read as the bytes it was sent as; its key is Python's
-``hash`` of those bytes (SipHash, with ``PYTHONHASHSEED=0``, which the server sets for
-itself) XOR the hash of the query's text, a deterministic function of the query and the
-passage. The passages are ranked by key, the logit written from a table of 65 536
-preformatted values (the key's top 16 bits, so the logits fall as the ranks rise), and
-the answer joined from preformatted pieces. A body of another shape (no
-``"passages"`` list of ``{"text": …}`` objects) is decoded with ``json``, the same scores.
+form), so every passage's text is read as the bytes it was sent as; its key is the
+CRC-32 (``zlib.crc32``) of those bytes XOR the CRC-32 of the query's text as sent, a
+deterministic function of the query and the passage. The passages are ranked by key,
+highest first (equal keys in input order), the logit written from a table of 65 536
+preformatted values, ``(k - 32768) / 3276.8`` for the key's top 16 bits ``k``, so the
+logits fall as the ranks rise, and the answer joined from preformatted pieces. A body
+of another shape (no ``"passages"`` list of ``{"text": …}`` objects) is decoded with
+``json``, the same scores. benchmarks/standin_nim.c applies the same rule byte for byte
+(tests/project/test_bench_quick.py compares the two answers).
 
 Any POST path is accepted (``/v1/retrieval/nvidia/reranking``, ``/v1/ranking``,
 ``{base}/ranking``…), so every client under test talks to the same server; ``GET
@@ -24,7 +26,8 @@ Two control routes, never counted as traffic:
 
 - ``GET /_stats``: ``{"requests", "connections", "passages", "cpu", "parser"}``: POSTs
   and model listings answered, TCP connections that carried one, passages scored, this
-  process's user+sys CPU seconds, and the HTTP parser in use;
+  process's user+sys CPU seconds (``time.process_time``: nanoseconds, not 10 ms ticks),
+  and the HTTP parser in use;
 - ``GET /_latency?ms=N``: sets the latency from now on.
 
 Prints its URL, then serves until killed.
@@ -37,21 +40,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import socket
-import sys
+import time
 from itertools import chain, repeat
 from operator import rshift, xor
 from typing import Any
+from zlib import crc32
 
 MODEL = "nvidia/rerank-qa-mistral-4b"
 BACKLOG = 4096
 _STRING = rb'"([^"\\]*(?:\\.[^"\\]*)*)"'
 QUERY = re.compile(rb'"query"\s*:\s*(?:\{\s*"text"\s*:\s*)?' + _STRING)
-LOGIT = [b"%.5f}," % ((k if k < 32768 else k - 65536) / 3276.8) for k in range(65536)]
-"""The logit of a key's top 16 bits (signed: ``LOGIT[-1]`` is the last entry), from -10 to
-10, with the piece's closing ``},``."""
+LOGIT = [b"%.5f}," % ((k - 32768) / 3276.8) for k in range(65536)]
+"""The logit of a key's top 16 bits, from -10 to 10, with the piece's closing ``},``
+(standin_nim.c builds the same table with ``"%.5f},"``)."""
 INDEX: list[bytes] = []
 """``{"index":i,"logit":`` for every index seen so far."""
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
@@ -81,9 +84,9 @@ def rankings(body: bytes) -> tuple[bytes, int]:
     count = len(texts)
     if count > len(INDEX):
         INDEX.extend(b'{"index":%d,"logit":' % i for i in range(len(INDEX), count))
-    keys = list(map(xor, map(hash, texts), repeat(hash(query.group(1)))))
+    keys = list(map(xor, map(crc32, texts), repeat(crc32(query.group(1)))))
     order = sorted(range(count), key=keys.__getitem__, reverse=True)
-    logits = map(LOGIT.__getitem__, map(rshift, map(keys.__getitem__, order), repeat(48)))
+    logits = map(LOGIT.__getitem__, map(rshift, map(keys.__getitem__, order), repeat(16)))
     pieces = b"".join(chain.from_iterable(zip(map(INDEX.__getitem__, order), logits, strict=True)))
     return b'{"rankings":[' + pieces[:-1] + b"]}", count
 
@@ -93,12 +96,12 @@ def _decoded(body: bytes) -> tuple[bytes, int]:
     request = json.loads(body) if body else {}
     query = request.get("query")
     query = query.get("text", "") if isinstance(query, dict) else str(query or "")
-    seed = hash(json.dumps(query, ensure_ascii=False)[1:-1].encode())
+    seed = crc32(json.dumps(query, ensure_ascii=False)[1:-1].encode())
     items = request.get("passages") or request.get("documents") or []
     texts = [item.get("text", "") if isinstance(item, dict) else str(item) for item in items]
-    keys = [hash(json.dumps(t, ensure_ascii=False)[1:-1].encode()) ^ seed for t in texts]
+    keys = [crc32(json.dumps(t, ensure_ascii=False)[1:-1].encode()) ^ seed for t in texts]
     order = sorted(range(len(keys)), key=keys.__getitem__, reverse=True)
-    pieces = b"".join(b'{"index":%d,"logit":%s' % (i, LOGIT[keys[i] >> 48]) for i in order)
+    pieces = b"".join(b'{"index":%d,"logit":%s' % (i, LOGIT[keys[i] >> 16]) for i in order)
     return b'{"rankings":[' + pieces[:-1] + b"]}", len(keys)
 
 
@@ -111,13 +114,12 @@ class Server:
         self.passages = 0
 
     def stats(self) -> bytes:
-        times = os.times()
         return json.dumps(
             {
                 "requests": self.requests,
                 "connections": self.connections,
                 "passages": self.passages,
-                "cpu": times.user + times.system,
+                "cpu": time.process_time(),
                 "parser": self.parser,
             }
         ).encode()
@@ -277,9 +279,6 @@ async def serve(latency_ms: float, port: int, parser: str) -> None:
 
 
 if __name__ == "__main__":
-    if os.environ.get("PYTHONHASHSEED") != "0":  # the scores use hash(): the same in every run
-        environment = {**os.environ, "PYTHONHASHSEED": "0"}
-        os.execve(sys.executable, [sys.executable, *sys.argv], environment)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
