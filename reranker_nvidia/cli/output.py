@@ -162,7 +162,14 @@ def usage_object(usage: Any) -> dict[str, Any]:
 def usage_line(usage: Any) -> str:
     """``--usage``'s footer on stderr: ``usage: 3 requests, 3 chunks, 1200 passages, …``."""
     tokens = "no token counts" if usage.total_tokens is None else f"tokens {usage.total_tokens}"
-    return (
-        f"usage: {usage.requests} requests, {usage.chunks} chunks, {usage.passages} passages, "
-        f"{usage.cache_hits} cache hits, {tokens}"
-    )
+    counts = [
+        _counted(usage.requests, "request"),
+        _counted(usage.chunks, "chunk"),
+        _counted(usage.passages, "passage"),
+        _counted(usage.cache_hits, "cache hit"),
+    ]
+    return f"usage: {', '.join(counts)}, {tokens}"
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -62,7 +62,7 @@ def test_usage_is_one_footer_line_on_stderr_in_table_mode(served: tuple[str, Any
     assert status == 0
     lines = err.splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("usage: 1 requests, 1 chunks, 4 passages, 0 cache hits, tokens ")
+    assert lines[0].startswith("usage: 1 request, 1 chunk, 4 passages, 0 cache hits, tokens ")
     assert "usage" not in out
 
 
@@ -72,7 +72,7 @@ def test_usage_with_search_results_is_a_footer_too(served: tuple[str, Any]) -> N
     status, out, err = rerank(base, "--usage", "--property", "t", "--output", "json", stdin=objects)
     assert status == 0
     assert len(out.splitlines()) == 2
-    assert err.startswith("usage: 1 requests, 1 chunks, 2 passages, 0 cache hits")
+    assert err.startswith("usage: 1 request, 1 chunk, 2 passages, 0 cache hits")
 
 
 def test_without_usage_nothing_is_reported(served: tuple[str, Any]) -> None:
