@@ -6,7 +6,6 @@ is a ``TypeError`` that names the argument, raised before anything is sent.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -103,10 +102,12 @@ class EventLoopBinding:
 
 def _current_loop() -> Any:
     """The running asyncio loop, or trio's run token; ``None`` when neither is found."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        pass
+    asyncio = sys.modules.get("asyncio")  # not imported: no loop runs (the sync client's case)
+    if asyncio is not None:
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            pass
     trio = sys.modules.get("trio")  # imported already by whoever runs trio
     if trio is None:
         return None

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic_core import ValidationError
 
 from .._gostd import json as gojson
 from ..errors import (
@@ -27,8 +27,9 @@ from ..errors import (
     UpstreamError,
 )
 from ._secrets import redact, redact_bytes
+from ._wire import WireStruct
 
-_Shape = TypeVar("_Shape", bound=BaseModel)
+_Shape = TypeVar("_Shape", bound=WireStruct)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,14 +284,14 @@ def token_limit(err: UpstreamError, first_index: int, passages: int) -> TokenLim
     return out
 
 
-def string_detail(answer: ErrorAnswer, shape: type[BaseModel]) -> str | None:
+def string_detail(answer: ErrorAnswer, shape: type[WireStruct]) -> str | None:
     """D-DETAIL-STRING: a string ``detail`` (NVIDIA's RFC 7807 body), read with ``shape``."""
     decoded = answer.decode(shape)
     detail = getattr(decoded, "detail", None)
     return detail if isinstance(detail, str) else None
 
 
-def list_detail(answer: ErrorAnswer, shape: type[BaseModel]) -> str | None:
+def list_detail(answer: ErrorAnswer, shape: type[WireStruct]) -> str | None:
     """D-DETAIL-LIST: a FastAPI ``detail`` list, read with ``shape``, for any status."""
     decoded = answer.decode(shape)
     detail = getattr(decoded, "detail", None)
@@ -406,7 +407,7 @@ def json_kind(value: Any) -> str:
 # --------------------------------------------------------------------------
 
 
-class ProblemDetails(BaseModel):
+class ProblemDetails(WireStruct):
     """NVIDIA's hosted error body (RFC 7807): ``detail`` is a string (D-DETAIL-STRING)."""
 
     type: str | None = None
@@ -417,7 +418,7 @@ class ProblemDetails(BaseModel):
     requestId: str | None = None  # noqa: N815 - the wire name
 
 
-class NimError(BaseModel):
+class NimError(WireStruct):
     """A self-hosted NIM's error body: ``{"object": "error", "message": …}`` (D-DETAIL-MESSAGE)."""
 
     object: str = "error"
@@ -438,7 +439,7 @@ def listed_detail(answer: ErrorAnswer, list_shape: type[Any]) -> RerankerError:
 
 
 def more_than_the_status(
-    answer: ErrorAnswer, string_shape: type[BaseModel], list_shape: type[BaseModel]
+    answer: ErrorAnswer, string_shape: type[WireStruct], list_shape: type[WireStruct]
 ) -> str | None:
     """For any other status, the first text a dialect gives; ``None`` keeps Go's bare status."""
     said = (

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 from .._gostd import url as gourl
 from ..errors import RedirectError, RerankerError, UpstreamError
-from ..extensions.endpoint import hint_for
 from ..extensions.lifecycle import retired
 from ..extensions.successors import successor_line, successor_of
 from ._error_dialects import token_limit
@@ -52,6 +51,8 @@ def refined_error(
     if err.status in (400, 422):
         refined = token_limit(err, first_index, passages) or err
     elif err.status == 404:
+        from ..extensions.endpoint import hint_for  # noqa: PLC0415 - a 404 only; it loads pydantic
+
         refined.hint = base_url_v1_hint(url) or hint_for(err, endpoint, model)
         refined.successor = successor_named(refined.hint, model)
     if hinted and refined.hint:

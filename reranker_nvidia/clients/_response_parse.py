@@ -17,16 +17,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from typing import Generic, TypeVar, overload
+from typing import Generic, Protocol, Self, TypeVar, overload
 
 import pydantic_core
-from pydantic import BaseModel, ValidationError
+from pydantic_core import ValidationError
 
 from ..errors import InvalidRankingsError, ResponseParseError
 from ._error_dialects import rank_response_fault
 
 T = TypeVar("T")
-_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class _ReadsJson(Protocol):
+    """A pydantic model, or a ``_wire.WireStruct``: what :func:`validated` reads a body into."""
+
+    @classmethod
+    def model_validate_json(cls, json_data: bytes, /) -> Self: ...
+
+
+_Model = TypeVar("_Model", bound=_ReadsJson)
 
 
 class PlainRankings(Sequence[T], Generic[T]):

@@ -25,11 +25,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Self, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeAlias, TypeVar
 
-import anyio
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from .._gostd import json as gojson
 from .._gostd import url as gourl
@@ -77,9 +75,12 @@ from ._response_parse import (
 )
 from ._secrets import check_api_key, scrubbed
 from ._sending import Answer, APIKey, Post, Progress, request_headers, send, send_async
+from ._wire import WireStruct
 from .ranker_meta import meta_info
 
 if TYPE_CHECKING:
+    import anyio
+
     from ..extensions.plan import Plan
 
 MAX_DOCUMENTS = 512
@@ -313,6 +314,8 @@ class AsyncClient(_Client):
         twice): pooled connections belong to the loop that opened them, so a new
         loop gets a new pool.
         """
+        import anyio  # noqa: PLC0415 - the sync client and the CLI never load anyio's core
+
         call = self._call(query, documents, cfg, headers)
         if self._loop.moved():
             self.http = self._new_http()
@@ -535,64 +538,56 @@ def get_response_error(
 # --------------------------------------------------------------------------
 # Wire shapes: Go's private structs at the bottom of ranker.go, in Go's order.
 # The request is written by get_rank_request for speed; RankRequest documents
-# it and generates its JSON Schema.
+# it and generates its JSON Schema. Plain classes: pydantic reads a body into
+# one, and writes a schema, only once one is needed (_wire.py).
 # --------------------------------------------------------------------------
 
 
-class RankRequest(BaseModel):
+class RankRequest(WireStruct, extra="forbid"):
     """The body of ``POST /v1/retrieval/nvidia/reranking``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     model: str
     query: Text
     passages: list[Text]
-    truncate: str | None = Field(default=None, description="Declared by Go, never sent.")
+    truncate: str | None = None
+    """Declared by Go, never sent."""
 
 
-class Text(BaseModel):
+class Text(WireStruct, extra="forbid"):
     """``{"text": …}``: the query, or one passage."""
-
-    model_config = ConfigDict(extra="forbid")
 
     text: str
 
 
-class RankResponse(BaseModel):
+class RankResponse(WireStruct):
     """The 200 body. Extra members (``usage``) are ignored, as in Go."""
 
     rankings: list[Ranking] | None = None
 
 
-class Ranking(BaseModel):
+class Ranking(WireStruct, strict=True, allow_inf_nan=False):
     """One passage's score: its position in the request and the raw logit."""
 
-    index: StrictInt
-    logit: Annotated[StrictFloat, Field(allow_inf_nan=False)]
+    index: int
+    logit: float
 
 
-class ResponseError402(BaseModel):
+class ResponseError402(WireStruct):
     """The 402/403 body Go expects: ``{"detail": "…"}``."""
 
     detail: str | None = None
 
 
-class ResponseError422(BaseModel):
+class ResponseError422(WireStruct):
     """The 422 body Go expects: ``{"detail": [{"msg": "…"}, …]}``."""
 
     detail: list[ErrorDetail] | None = None
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(WireStruct):
     """One entry of a FastAPI-style 422 ``detail`` list."""
 
     msg: str | None = None
-
-
-# In Go's order a struct may come before the one it holds: resolve those names now.
-RankRequest.model_rebuild()
-RankResponse.model_rebuild()
-ResponseError422.model_rebuild()
 
 
 # --------------------------------------------------------------------------
@@ -610,9 +605,7 @@ def parse_rank_response(status: int, body: bytes, passages: int | None = None) -
     """
     if passages is not None:
         refuse_more_rankings_than(passages, body)  # D-RANKINGS-BOUND
-        plain = plain_rankings(
-            body, passages, lambda i, x: Ranking.model_construct(index=i, logit=x)
-        )
+        plain = plain_rankings(body, passages, lambda i, x: Ranking(index=i, logit=x))
         if plain is not None:
             return plain
     read = validated(body, RankResponse)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from reranker_nvidia.clients.ranker import (
     NimError,
@@ -24,7 +24,14 @@ from reranker_nvidia.clients.ranker import (
 from reranker_nvidia.modulecomponents.additional.models.ranker import RankResult
 
 
-def _model(model: type[BaseModel], title: str, description: str) -> Callable[[], dict[str, Any]]:
+class _Shape(Protocol):
+    """A wire struct of clients/ranker.py (or any pydantic model): it writes its JSON Schema."""
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]: ...
+
+
+def _model(model: type[_Shape], title: str, description: str) -> Callable[[], dict[str, Any]]:
     def build() -> dict[str, Any]:
         schema = model.model_json_schema()
         return {

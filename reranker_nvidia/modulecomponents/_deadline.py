@@ -30,8 +30,6 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
-import anyio
-import anyio.lowlevel
 import httpx
 
 from ..errors import ConfigError, ResponseTooLargeError
@@ -324,6 +322,8 @@ class AsyncDeadlineBoundStream(_Bounds[httpx.AsyncByteStream], httpx.AsyncByteSt
     """The async twin of :class:`DeadlineBoundStream`."""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        import anyio.lowlevel  # noqa: PLC0415 - async only: the sync client and the CLI never load anyio
+
         iterator = self._inner.__aiter__()
         cap = _Cap(self._limit)
         while True:

@@ -17,12 +17,15 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import anyio
 import httpcore
 import httpx
 
 from .._gostd import url as gourl
+
+if TYPE_CHECKING:
+    import anyio
 
 
 def chain(err: BaseException) -> Iterator[BaseException]:
@@ -75,6 +78,8 @@ def _describe_broken(link: anyio.BrokenResourceError, reading: bool) -> str:
 
 def describe(err: BaseException, url: str, *, reading: bool = False) -> str:
     """Go's text for ``err``, raised while requesting ``url`` (``reading``: its body)."""
+    import anyio  # noqa: PLC0415 - only for a failed request: the sync client never loads anyio
+
     attempts, cause = getattr(err, "attempts", None), getattr(err, "cause", None)
     if isinstance(attempts, int) and isinstance(cause, BaseException):
         # The retry transport's RetriesExhausted: Go's "after N attempts: <error>".

@@ -47,8 +47,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-import anyio
-import anyio.lowlevel
 import httpcore
 import httpx
 
@@ -63,6 +61,7 @@ from .validate_baseurl import (
 )
 
 if TYPE_CHECKING:
+    import anyio
     import h11
 
 # Go's http.DefaultTransport: MaxIdleConns 100, IdleConnTimeout 90 s.
@@ -260,6 +259,8 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
         # server may close once it has answered, and a write that breaks then makes the
         # event loop drop the socket and the answer waiting in it. Go reads it, as does the
         # synchronous client (the kernel keeps it for a blocking socket).
+        import anyio  # noqa: PLC0415 - async only: the sync client and the CLI never load anyio
+
         failure: Exception | None = None
         async with anyio.create_task_group() as group:
             group.start_soon(self._watch, group.cancel_scope)
@@ -293,6 +294,8 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
             self._socket = self._inner.get_extra_info("socket")
         if self._socket is None:  # pragma: no cover - every stream of ours has a socket
             return
+        import anyio  # noqa: PLC0415 - async only: the sync client and the CLI never load anyio
+
         for _ in range(_LOOP_TURNS):  # a few turns of the loop suffice; never spin for long
             if self._early is not None or not (broken or _readable(self._socket)):
                 return
@@ -368,6 +371,8 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         if parse_ip(host) is not None:
             plan = _dial_plan(host, port, resolver, self._guard)
         else:
+            import anyio.to_thread  # noqa: PLC0415 - async only: the sync client and the CLI never load anyio
+
             # Abandoned, not awaited, when the deadline passes: a slow lookup cannot hold the call.
             plan = await anyio.to_thread.run_sync(
                 _dial_plan, host, port, resolver, self._guard, abandon_on_cancel=True
@@ -617,6 +622,8 @@ class AsyncBaseTransport(httpx.AsyncBaseTransport):
     def __init__(
         self, *, dial_guard: DialGuard | None = None, resolver: Resolver | None = None
     ) -> None:
+        import anyio.lowlevel  # noqa: PLC0415 - async only: the sync client and the CLI never load anyio
+
         backend = AsyncGuardedBackend(guard=dial_guard, resolver=resolver)
         count = max(MAX_IN_FLIGHT // POOL_SHARE, 1)
         made = _Made(_ssl_context(), IDLE_CONNECTION_TIMEOUT, max(MAX_IDLE_CONNECTIONS // count, 1))
@@ -631,6 +638,8 @@ class AsyncBaseTransport(httpx.AsyncBaseTransport):
         assert isinstance(request.stream, httpx.AsyncByteStream)
         permits = self._permits.get(None)
         if permits is None:  # one per event loop: a transport may outlive its loop
+            import anyio  # noqa: PLC0415 - async only: the sync client and the CLI never load anyio
+
             permits = anyio.Semaphore(MAX_IN_FLIGHT)
             self._permits.set(permits)
         await permits.acquire()

@@ -37,7 +37,6 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
-import anyio
 import httpcore
 import httpx
 
@@ -137,12 +136,14 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         base: httpx.AsyncBaseTransport,
         timeout: float = 0.0,
         *,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         max_response_bytes: int | None = None,
     ) -> None:
+        import anyio  # noqa: PLC0415 - async only: the sync client and the CLI never load anyio
+
         self._base = base
         self._timeout = checked_timeout(timeout)
-        self._sleep = sleep
+        self._sleep = anyio.sleep if sleep is None else sleep
         self._cap = (
             None if max_response_bytes is None else checked_max_response_bytes(max_response_bytes)
         )
@@ -150,6 +151,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Go's ``RoundTrip``."""
+        import anyio  # noqa: PLC0415 - async only: the sync client and the CLI never load anyio
+
         if self._timeout <= 0:
             response = await self._round_trip_with_retries(request)
             deadline = None
@@ -251,15 +254,17 @@ _BROKEN_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     BrokenPipeError,
     EOFError,
     ssl.SSLEOFError,
-    anyio.EndOfStream,
-    anyio.BrokenResourceError,
 )
+"""With anyio's ``EndOfStream`` and ``BrokenResourceError``, looked up when an error is judged."""
 
 
 def is_broken_conn_error(err: BaseException) -> bool:
     """EOF, unexpected EOF, connection reset or broken pipe, anywhere in the cause chain."""
+    import anyio  # noqa: PLC0415 - only for a failed request, never on the sync success path
+
+    broken = (*_BROKEN_CONNECTION_ERRORS, anyio.EndOfStream, anyio.BrokenResourceError)
     for link in chain(err):
-        if isinstance(link, _BROKEN_CONNECTION_ERRORS):
+        if isinstance(link, broken):
             return True
         if isinstance(link, httpx.RemoteProtocolError | httpcore.RemoteProtocolError):
             text = str(link)

@@ -26,10 +26,10 @@ from ....entities.moduletools.config import ClassConfig
 from ....entities.search.result import SearchResult
 from ....errors import ClientRankError, ParamsError, RerankerError
 from ...ent.rank_result import DocumentScore, RankResult
-from ..models import ranker as rerankmodels
 from .rank_params import Params
 
 if TYPE_CHECKING:
+    from ..models import ranker as rerankmodels
     from .rank import (
         AsyncReRankerClient,
         ReRankerClient,
@@ -93,6 +93,8 @@ def _scored(in_: Sequence[SearchResult], result: RankResult) -> list[SearchResul
     """Each result's ``_additional.rerank = [{score}]``, then the results sorted by it."""
     if not result.reranked:  # D-EXT-FAIL-OPEN: the search order, no rerank entry, no score
         return list(in_)
+    from ..models import ranker as rerankmodels  # noqa: PLC0415 - a pydantic model: loaded here
+
     for item, document_score in zip(in_, _one_score_per_result(in_, result), strict=True):
         if item.additional_properties is None:
             item.additional_properties = {}

@@ -1,0 +1,76 @@
+"""Go's wire structs as plain classes that pydantic validates on first need.
+
+Python only. ranker.py declares Go's structs (and ``_error_dialects`` the
+dialects' shapes) as subclasses of :class:`WireStruct`: each is a plain
+keyword-only dataclass, so declaring them costs no pydantic import, and a call
+that succeeds never needs one (a 200 is read by ``_response_parse``'s fast
+path). The first body that needs validating (an error answer, a 200 the fast
+check does not vouch for) or a JSON Schema builds a pydantic ``TypeAdapter``
+for the class, once; its errors and schemas are those of a ``BaseModel``
+with the same fields (the JSON Schemas under ``contracts/schemas/`` are
+generated from these classes and checked against them).
+
+Constraints are pydantic's configuration, given as class keywords
+(``class Text(WireStruct, extra="forbid")``, ``strict=True, allow_inf_nan=False``),
+as a model takes them; an attribute docstring is the field's description in
+the schema. As with Go's
+struct literals, building one by hand checks nothing: validation is for what
+comes off the wire.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, ClassVar, Self, dataclass_transform
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+
+@dataclass_transform(kw_only_default=True)
+class WireStruct:
+    """A plain keyword-only dataclass with a ``BaseModel``'s reading methods, built lazily."""
+
+    __slots__ = ()
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"use_attribute_docstrings": True}
+
+    def __init_subclass__(cls, **config: Any) -> None:
+        """``class Ranking(WireStruct, strict=True)``: the keywords are pydantic's configuration."""
+        super().__init_subclass__()
+        cls.__pydantic_config__ = {"use_attribute_docstrings": True, **config}
+        dataclasses.dataclass(kw_only=True)(cls)
+
+    @classmethod
+    def model_validate(cls, value: Any) -> Self:
+        """``value`` (decoded JSON) read into this struct, or a ``ValidationError``."""
+        result: Self = _adapter(cls).validate_python(value)
+        return result
+
+    @classmethod
+    def model_validate_json(cls, body: str | bytes | bytearray) -> Self:
+        """A JSON body read into this struct, or a ``ValidationError``."""
+        result: Self = _adapter(cls).validate_json(body)
+        return result
+
+    @classmethod
+    def model_construct(cls, **values: Any) -> Self:
+        """An instance from values known to be valid (as ``BaseModel.model_construct``)."""
+        return cls(**values)
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]:
+        """The struct's JSON Schema, as pydantic generates it for a model."""
+        return _adapter(cls).json_schema()
+
+
+_ADAPTERS: dict[type[WireStruct], TypeAdapter[Any]] = {}
+
+
+def _adapter(shape: type[WireStruct]) -> TypeAdapter[Any]:
+    """The struct's validator, built the first time it is needed (two threads may both build it)."""
+    adapter = _ADAPTERS.get(shape)
+    if adapter is None:
+        from pydantic import TypeAdapter  # noqa: PLC0415 - pydantic only once a body needs it
+
+        adapter = _ADAPTERS[shape] = TypeAdapter(shape)
+    return adapter
