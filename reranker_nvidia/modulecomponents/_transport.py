@@ -440,9 +440,13 @@ class _AsyncConnection(httpcore.AsyncHTTPConnection):
 
 @dataclasses.dataclass(frozen=True)
 class _Made:
-    """What a pool and each of its connections are built with: our own copy, not httpcore's."""
+    """What a pool and each of its connections are built with: our own copy, not httpcore's.
 
-    ssl_context: ssl.SSLContext
+    The TLS context is not among them: a connection to an ``https://`` origin takes the
+    process's one (:func:`_tls_context_for`), so a client that only speaks ``http://`` (a
+    self-hosted NIM) never loads the CA bundle.
+    """
+
     keepalive_expiry: float
     max_keepalive_connections: int
 
@@ -452,7 +456,7 @@ class _Pool(httpcore.ConnectionPool):
 
     def __init__(self, made: _Made, network_backend: httpcore.NetworkBackend) -> None:
         super().__init__(
-            ssl_context=made.ssl_context,
+            ssl_context=None,  # unused: create_connection below gives each connection its own
             max_connections=None,
             max_keepalive_connections=made.max_keepalive_connections,
             keepalive_expiry=made.keepalive_expiry,
@@ -463,7 +467,7 @@ class _Pool(httpcore.ConnectionPool):
     def create_connection(self, origin: httpcore.Origin) -> httpcore.ConnectionInterface:
         return _Connection(
             origin=origin,
-            ssl_context=self._made.ssl_context,
+            ssl_context=_tls_context_for(origin),
             keepalive_expiry=self._made.keepalive_expiry,
             network_backend=self._backend,
         )
@@ -474,7 +478,7 @@ class _AsyncPool(httpcore.AsyncConnectionPool):
 
     def __init__(self, made: _Made, network_backend: httpcore.AsyncNetworkBackend) -> None:
         super().__init__(
-            ssl_context=made.ssl_context,
+            ssl_context=None,  # unused: create_connection below gives each connection its own
             max_connections=None,
             max_keepalive_connections=made.max_keepalive_connections,
             keepalive_expiry=made.keepalive_expiry,
@@ -485,7 +489,7 @@ class _AsyncPool(httpcore.AsyncConnectionPool):
     def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
         return _AsyncConnection(
             origin=origin,
-            ssl_context=self._made.ssl_context,
+            ssl_context=_tls_context_for(origin),
             keepalive_expiry=self._made.keepalive_expiry,
             network_backend=self._backend,
         )
@@ -584,6 +588,12 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=False)
 
 
+def _tls_context_for(origin: httpcore.Origin) -> ssl.SSLContext | None:
+    """The shared TLS context for any origin but ``http://``, which needs none (and so not
+    the CA bundle's 70 ms), built the first time a connection needs it."""
+    return None if origin.scheme == b"http" else _ssl_context()
+
+
 class BaseTransport(httpx.BaseTransport):
     """Pooled HTTP/1.1 over :class:`GuardedBackend` (Go: ``http.DefaultTransport``).
 
@@ -595,7 +605,7 @@ class BaseTransport(httpx.BaseTransport):
         self, *, dial_guard: DialGuard | None = None, resolver: Resolver | None = None
     ) -> None:
         self._pool = _Pool(
-            _Made(_ssl_context(), IDLE_CONNECTION_TIMEOUT, MAX_IDLE_CONNECTIONS),
+            _Made(IDLE_CONNECTION_TIMEOUT, MAX_IDLE_CONNECTIONS),
             GuardedBackend(guard=dial_guard, resolver=resolver),
         )
 
@@ -626,7 +636,7 @@ class AsyncBaseTransport(httpx.AsyncBaseTransport):
 
         backend = AsyncGuardedBackend(guard=dial_guard, resolver=resolver)
         count = max(MAX_IN_FLIGHT // POOL_SHARE, 1)
-        made = _Made(_ssl_context(), IDLE_CONNECTION_TIMEOUT, max(MAX_IDLE_CONNECTIONS // count, 1))
+        made = _Made(IDLE_CONNECTION_TIMEOUT, max(MAX_IDLE_CONNECTIONS // count, 1))
         self._pools = [_AsyncPool(made, backend) for _ in range(count)]
         self._load = [0] * count  # requests each pool holds now
         self._permits: anyio.lowlevel.RunVar[anyio.Semaphore] = anyio.lowlevel.RunVar(
