@@ -6,21 +6,24 @@ keyword-only dataclass, so declaring them costs no pydantic import, and a call
 that succeeds never needs one (a 200 is read by ``_response_parse``'s fast
 path). The first body that needs validating (an error answer, a 200 the fast
 check does not vouch for) or a JSON Schema builds a pydantic ``TypeAdapter``
-for the class, once; its errors and schemas are those of a ``BaseModel``
-with the same fields (the JSON Schemas under ``contracts/schemas/`` are
-generated from these classes and checked against them).
+for the class, once. Its JSON Schemas are those the ``BaseModel`` with the same
+fields generates (``contracts/schemas/`` is checked against them), and so are
+its errors' locations, inputs and, for JSON, messages; only a value that is no
+object at all is a ``dataclass_type`` error where a model says ``model_type``,
+which no text the port shows is built from.
 
-Constraints are pydantic's configuration, given as class keywords
-(``class Text(WireStruct, extra="forbid")``, ``strict=True, allow_inf_nan=False``),
-as a model takes them; an attribute docstring is the field's description in
-the schema. As with Go's
-struct literals, building one by hand checks nothing: validation is for what
-comes off the wire.
+Constraints are pydantic's configuration, given as class keywords, as a model
+takes them: ``class Text(WireStruct, extra="forbid")``; ``strict=True`` holds
+for the whole struct (JSON is read as with strict fields; a Python value must
+already be the struct). An attribute docstring is the field's description in
+the schema. As with Go's struct literals, building one by hand checks nothing:
+validation is for what comes off the wire.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar, Self, dataclass_transform
 
 if TYPE_CHECKING:
@@ -64,13 +67,17 @@ class WireStruct:
 
 
 _ADAPTERS: dict[type[WireStruct], TypeAdapter[Any]] = {}
+_BUILDING = threading.Lock()
 
 
 def _adapter(shape: type[WireStruct]) -> TypeAdapter[Any]:
-    """The struct's validator, built the first time it is needed (two threads may both build it)."""
+    """The struct's validator, built once, the first time a chunk's thread needs it."""
     adapter = _ADAPTERS.get(shape)
     if adapter is None:
-        from pydantic import TypeAdapter  # noqa: PLC0415 - pydantic only once a body needs it
+        with _BUILDING:
+            adapter = _ADAPTERS.get(shape)
+            if adapter is None:
+                from pydantic import TypeAdapter  # noqa: PLC0415 - only once a body needs it
 
-        adapter = _ADAPTERS[shape] = TypeAdapter(shape)
+                adapter = _ADAPTERS[shape] = TypeAdapter(shape)
     return adapter
