@@ -11,6 +11,8 @@ value hypothesis makes up.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Annotated, Any
 
 import pytest
@@ -189,3 +191,48 @@ def test_a_struct_is_built_and_shown_as_the_model_was() -> None:
     assert ranker.NimError(message="m").object == "error"
     with pytest.raises(TypeError):
         ranker.Ranking(1, 0.5)  # type: ignore[misc] # keyword-only, as a model's fields are
+
+
+FIRST_USE = """
+import dataclasses, sys, threading
+from reranker_nvidia.clients import ranker
+assert not dataclasses.is_dataclass(ranker.Ranking)  # made one on first use, not at import
+{first}
+assert all(dataclasses.is_dataclass(s) for s in (ranker.Ranking, ranker.RankResponse, ranker.NimError))
+for bad in ({{"index": 1}}, {{"index": 1, "logit": 0.5, "rank": 2}}):
+    try:
+        ranker.Ranking(**bad)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError(bad)
+print(repr(ranker.Ranking(index=1, logit=0.5)))
+"""
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        pytest.param("ranker.Ranking(index=0, logit=0.0)", id="an-instance"),
+        pytest.param(
+            "threads = [threading.Thread(target=ranker.Text, kwargs={'text': 'x'}) for _ in range(8)]\n"
+            "for t in threads: t.start()\n"
+            "for t in threads: t.join()",
+            id="instances-on-threads",
+        ),
+        pytest.param(
+            "assert ranker.RankResponse.model_validate_json(b'{\"rankings\": null}').rankings is None",
+            id="a-validation",
+        ),
+    ],
+)
+def test_a_struct_is_the_same_whichever_use_comes_first(first: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_USE.format(first=first)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Ranking(index=1, logit=0.5)"
