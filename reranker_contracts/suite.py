@@ -39,6 +39,7 @@ EXTENSION_SETTINGS = (
     "minScore",
     "usage",
     "cache",
+    "trace",
 )
 EXTENSION_TAG = "extension"
 # Members of ``expect`` that only the extensions' cases use.

@@ -54,6 +54,7 @@ EXTENSION_AREAS = {
     "scores",
     "usage",
     "cache",
+    "trace",
 }
 
 
