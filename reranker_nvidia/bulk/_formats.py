@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from reranker_nvidia.bulk._columnar import ArrowRows
 from reranker_nvidia.bulk._groups import (
     CHUNK,
     ERROR,
@@ -233,7 +234,13 @@ class TableRows:
         except csv.Error as err:
             raise BulkInputError(f"{self.path} line {start}: not CSV: {err}") from None
 
-    def _arrow(self) -> Iterator[Row]:
+    def items(self) -> Iterator[Row | Any]:
+        """The rows, or for Parquet and Arrow the record batches (kept as Arrow), in order."""
+        if self.fmt in ("jsonl", "csv"):
+            return iter(self)
+        return self._batches()
+
+    def _batches(self) -> Iterator[Any]:
         pa = _pyarrow(self.fmt)
         errors = _arrow_errors(pa)
         batches = read_batches(self.path, self.fmt)
@@ -241,16 +248,18 @@ class TableRows:
         while True:
             try:
                 batch = next(batches, None)
-                rows = [] if batch is None else batch.to_pylist()
             except errors as err:
                 raise BulkInputError(
                     f"{self.path} row {ordinal + 1}: not readable: {' '.join(str(err).split())}"
                 ) from None
             if batch is None:
                 return
-            for row in rows:
-                ordinal += 1
-                yield row
+            ordinal += batch.num_rows
+            yield batch
+
+    def _arrow(self) -> Iterator[Row]:
+        for batch in self._batches():
+            yield from batch.to_pylist()
 
 
 def _json_kind(value: object) -> str:
@@ -657,7 +666,8 @@ class _ArrowWriter(_FileWriter):
         self._fmt = fmt
         self._schema = None if schema is None else output_schema(self._pa, schema)
         self._writer: Any = None
-        self._buffer: list[Row] = []
+        self._buffer: list[Any] = []  # output tables (from Arrow rows) and lists of rows
+        self._buffered = 0
         self._rows_written = 0
         try:
             self.partial.touch()  # a read-only or missing directory is found now, not later
@@ -667,10 +677,18 @@ class _ArrowWriter(_FileWriter):
     def write(self, rows: Sequence[Row]) -> None:
         if self.broken is not None:
             raise self.broken
-        if self._schema is not None:
-            self._check_columns(self._schema, rows)
-        self._buffer.extend(rows)
-        if len(self._buffer) >= BATCH_ROWS:
+        table = None
+        if isinstance(rows, ArrowRows) and self._schema is not None:
+            table = rows.output(self._schema)  # Arrow in, Arrow out: no row is made
+        if table is not None:
+            self._buffer.append(table)
+        else:
+            rows = list(rows)
+            if self._schema is not None:
+                self._check_columns(self._schema, rows)
+            self._buffer.append(rows)
+        self._buffered += len(rows)
+        if self._buffered >= BATCH_ROWS:
             self._flush()
 
     def _check_columns(self, schema: Any, rows: Sequence[Row]) -> None:
@@ -707,11 +725,19 @@ class _ArrowWriter(_FileWriter):
             return
         pa = self._pa
         schema = self._schema
-        if schema is None:
-            schema = output_schema(pa, pa.Table.from_pylist(self._buffer[:1000]).schema)
-            self._check_columns(schema, self._buffer)
-            self._schema = schema
-        table = self._table(schema, self._buffer)
+        if all(not isinstance(part, list) for part in self._buffer):
+            table = pa.concat_tables(self._buffer)
+            if self._fmt == "arrow":  # a record batch per write, as from rows
+                table = table.combine_chunks()
+        else:
+            rows: list[Row] = []
+            for part in self._buffer:
+                rows.extend(part if isinstance(part, list) else part.to_pylist())
+            if schema is None:
+                schema = output_schema(pa, pa.Table.from_pylist(rows[:1000]).schema)
+                self._check_columns(schema, rows)
+                self._schema = schema
+            table = self._table(schema, rows)
         try:
             if self._writer is None:
                 self._writer = self._open(schema)
@@ -721,6 +747,7 @@ class _ArrowWriter(_FileWriter):
             raise self.broken from None
         self._rows_written += table.num_rows
         self._buffer.clear()
+        self._buffered = 0
 
     def _open(self, schema: Any) -> Any:
         if self._fmt == "parquet":

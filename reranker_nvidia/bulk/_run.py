@@ -32,18 +32,19 @@ import anyio
 import httpx
 
 from reranker_nvidia.bulk._config import ClientConfig
+from reranker_nvidia.bulk._formats import TableRows
 from reranker_nvidia.bulk._groups import (
     ERROR,
+    BulkInputError,
     BulkStoppedError,
     Columns,
     Group,
+    Grouper,
     Row,
     ScoredGroup,
     Where,
     error_kind,
     failed,
-    group_key,
-    iter_groups,
     not_reranked,
     row_label,
     scored,
@@ -226,16 +227,22 @@ def one_line(message: str) -> str:
     return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
-def source_rows(source: Source) -> Iterator[Mapping[str, object]]:
-    """Every row of ``source``, read one batch at a time."""
+def source_items(source: Source) -> Iterator[Mapping[str, object] | Any]:
+    """Every row (a mapping) or Arrow record batch of ``source``, read one at a time.
+
+    Arrow stays Arrow: a Parquet or Arrow file (:func:`read_rows`), a table or a record
+    batch comes as record batches; pandas data frames come as rows.
+    """
+    if isinstance(source, TableRows):
+        yield from source.items()
+        return
     for item in source:
         if isinstance(item, Mapping):
             yield item
         elif hasattr(item, "to_batches"):  # a pyarrow Table
-            for batch in item.to_batches():
-                yield from batch.to_pylist()
-        elif hasattr(item, "to_pylist"):  # a pyarrow RecordBatch
-            yield from item.to_pylist()
+            yield from item.to_batches()
+        elif hasattr(item, "schema") and hasattr(item, "num_rows"):  # a pyarrow RecordBatch
+            yield item
         elif hasattr(item, "to_dict") and hasattr(item, "columns"):  # a pandas DataFrame
             yield from item.to_dict("records")
         else:
@@ -295,8 +302,7 @@ class _Settings:
         self.summary = BulkSummary()
         self.requests = _RequestCounter()
         self.where: Where = row_label
-        self._seen: set[str] = set()
-        self._rows_read = 0
+        self._grouper: Grouper | None = None
 
     def read_from(self, source: object) -> None:
         """Name rows as ``source`` does (a file's lines), if it can."""
@@ -309,27 +315,34 @@ class _Settings:
         settings = call_settings({"max_documents": client_max_documents}, self.cfg)
         return int(settings["max_documents"])
 
-    def groups(self, rows: Iterable[Mapping[str, object]]) -> Iterator[Group]:
-        def counted() -> Iterator[Mapping[str, object]]:
-            for row in rows:
-                self._rows_read += 1
-                yield row
+    def grouper(self) -> Grouper:
+        """The run's one grouper: it numbers the rows, and knows the queries read."""
+        if self._grouper is None:
+            self._grouper = Grouper(self.columns, where=self.where)
+        return self._grouper
 
-        first = self._rows_read + 1
-        groups = iter_groups(
-            counted(), self.columns, seen=self._seen, first_row=first, where=self.where
-        )
-        for group in groups:
+    def take(self, got: Iterable[Group | BulkInputError]) -> Iterator[Group]:
+        """The groups to score, in order: those to skip counted; an error raised in its place."""
+        for group in got:
+            if isinstance(group, BulkInputError):
+                raise group
             if group.key in self.skip:
                 self.summary.skipped_groups += 1
                 self.summary.skipped_rows += len(group.rows)
                 continue
             yield group
 
+    def groups(self, items: Iterable[Mapping[str, object] | Any]) -> Iterator[Group]:
+        grouper = self.grouper()
+        for item in items:
+            yield from self.take(grouper.push(item))
+        yield from self.take(grouper.finish())
+
     def ready(self, group: Group, size: int) -> ScoredGroup | None:
         """The group's outcome when nothing is to be sent: carried over, or a bad cell."""
         if self.carried is not None:
-            rows = self.carried(group.key, group.rows)
+            given = group.rows if isinstance(group.rows, list) else group.rows.rows()
+            rows = self.carried(group.key, given)
             if rows is not None:
                 return ScoredGroup(group.key, rows, None, 0, carried=True)
         if group.error is not None:
@@ -460,7 +473,7 @@ class BulkRun:
             return out
 
         try:
-            for group in settings.groups(source_rows(self._source)):
+            for group in settings.groups(source_items(self._source)):
                 future: Future[_Outcome] = Future()
                 ready = settings.ready(group, size)
                 if ready is None:
@@ -519,54 +532,28 @@ class AsyncBulkRun:
             for row in group.rows:
                 yield row
 
-    async def _rows(self) -> AsyncIterator[Mapping[str, object]]:
+    async def _items(self) -> AsyncIterator[Mapping[str, object] | Any]:
         if isinstance(self._source, AsyncIterable):
             async for item in self._source:
-                for row in source_rows([item]):
-                    yield row
+                for one in source_items([item]):
+                    yield one
         else:
-            for row in source_rows(self._source):
-                yield row
+            for one in source_items(self._source):
+                yield one
 
     async def _windows(self) -> AsyncIterator[list[Group]]:
+        settings = self._settings
+        grouper = settings.grouper()
         window: list[Group] = []
-        groups = self._settings.groups
-        pending: list[Mapping[str, object]] = []
-        # Groups are cut from the rows as they come; a group is complete when the next starts.
-        async for row in self._rows():
-            pending.append(row)
-            if len(pending) >= 1024:
-                window.extend(self._complete(groups, pending))
+        # Groups are cut as the rows come; a group is complete when the next starts.
+        async for item in self._items():
+            window.extend(settings.take(grouper.push(item)))
             if len(window) >= 2 * self._concurrency:
                 yield window
                 window = []
-        window.extend(groups(pending))
-        pending.clear()
+        window.extend(settings.take(grouper.finish()))
         if window:
             yield window
-
-    def _complete(
-        self,
-        groups: Callable[[Iterable[Mapping[str, object]]], Iterator[Group]],
-        pending: list[Mapping[str, object]],
-    ) -> list[Group]:
-        """The groups of ``pending`` but its last (maybe unfinished), which stays in it.
-
-        Query ids are compared as the groups compare them (as text), so a NaN id
-        groups here as it does in the synchronous run.
-        """
-        name = self._settings.columns.query_id
-
-        def key(row: Mapping[str, object]) -> str | None:
-            return group_key(row[name]) if name in row else None
-
-        last = key(pending[-1])
-        cut = len(pending)
-        while cut > 0 and key(pending[cut - 1]) == last:
-            cut -= 1
-        done = list(groups(pending[:cut]))
-        del pending[:cut]
-        return done
 
     async def _score(
         self,
