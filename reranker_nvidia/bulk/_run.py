@@ -10,7 +10,9 @@ same way (``_Settings.groups``), so they group, number and refuse rows alike.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import queue
 import threading
 import time
@@ -19,6 +21,7 @@ from collections.abc import (
     AsyncIterator,
     Callable,
     Collection,
+    Coroutine,
     Generator,
     Iterable,
     Iterator,
@@ -26,7 +29,7 @@ from collections.abc import (
 )
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import anyio
 import httpx
@@ -63,6 +66,11 @@ from reranker_nvidia.extensions.settings import call_settings
 from reranker_nvidia.modulecomponents.ent.rank_result import RankResult, Usage
 
 DEFAULT_COLUMNS = Columns()
+DEFAULT_CONCURRENCY = 16
+"""Queries in flight by default: a bulk job waits on the network, not on this machine's CPUs
+(docs/bulk.md says how it was chosen)."""
+
+_T = TypeVar("_T")
 
 Source = Iterable[Any]
 """Rows (mappings), Arrow record batches or tables, or pandas data frames — or a mix."""
@@ -397,12 +405,125 @@ class _Settings:
         )
 
 
+class _Threads:
+    """Groups scored on ``concurrency`` daemon threads, each calling ``Client.rank``."""
+
+    def __init__(self, client: Client, cfg: ClassConfig | None, concurrency: int) -> None:
+        self.client = client
+        self._cfg = cfg
+        self._jobs: queue.SimpleQueue[tuple[Group, Future[_Outcome]] | None] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"reranker-nvidia-bulk_{k}", daemon=True)
+            for k in range(concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            job = self._jobs.get()
+            if job is None or self._stop.is_set():
+                return
+            group, future = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(self._score(group))
+                except BaseException as err:  # noqa: BLE001 - handed to the caller
+                    future.set_exception(err)
+
+    def _score(self, group: Group) -> RankResult | RerankerError:
+        try:
+            return self.client.rank(group.query, group.documents, self._cfg)
+        except RerankerError as err:
+            return err
+
+    def submit(self, group: Group) -> Future[_Outcome]:
+        future: Future[_Outcome] = Future()
+        self._jobs.put((group, future))
+        return future
+
+    def stop(self, *, close: bool) -> None:
+        """Nothing more starts; what is in flight is abandoned, not awaited."""
+        self._stop.set()
+        for _ in self._threads:
+            self._jobs.put(None)
+        if close:
+            self.client.close()
+
+
+class _Loop:
+    """Groups scored by one :class:`AsyncClient` on one event-loop thread.
+
+    Every request of every group in flight shares that one thread (no thread per
+    chunk), so more groups in flight cost no more threads handing the GIL around.
+    Stopping sends nothing more; the requests in flight are left to end on that
+    thread, never awaited by the caller (as the threads of a given client are).
+    """
+
+    def __init__(self, client: AsyncClient, cfg: ClassConfig | None, concurrency: int) -> None:
+        self.client = client
+        self._cfg = cfg
+        self._stopping = False
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="reranker-nvidia-bulk", daemon=True)
+        self._thread.start()
+        self._slots = self._call(self._semaphore(concurrency)).result()
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
+
+    @staticmethod
+    async def _semaphore(concurrency: int) -> asyncio.Semaphore:
+        return asyncio.Semaphore(concurrency)
+
+    def _call(self, work: Coroutine[Any, Any, _T]) -> Future[_T]:
+        return asyncio.run_coroutine_threadsafe(work, self._loop)
+
+    async def _score(self, group: Group) -> RankResult | RerankerError:
+        async with self._slots:
+            if self._stopping:
+                raise asyncio.CancelledError  # the run stopped: nothing more is sent
+            try:
+                return await self.client.rank(group.query, group.documents, self._cfg)
+            except RerankerError as err:
+                return err
+
+    def submit(self, group: Group) -> Future[_Outcome]:
+        return cast("Future[_Outcome]", self._call(self._score(group)))
+
+    async def _shutdown(self, close: bool) -> None:
+        current = asyncio.current_task()
+        await asyncio.gather(
+            *(t for t in asyncio.all_tasks() if t is not current), return_exceptions=True
+        )
+        if close:
+            with contextlib.suppress(Exception):
+                await self.client.aclose()
+
+    def stop(self, *, close: bool, wait: bool) -> None:
+        """Nothing more is sent; the client is closed (if ``close``) once nothing is in flight.
+
+        ``wait``: until then (the run ended with nothing in flight, or ended normally).
+        """
+        self._stopping = True
+        done = self._call(self._shutdown(close))
+        done.add_done_callback(lambda _: self._loop.call_soon_threadsafe(self._loop.stop))
+        if wait:
+            self._thread.join()
+
+
 class BulkRun:
     """A synchronous run: iterate it for the output rows, or :meth:`groups` for whole groups.
 
     Nothing is sent before iteration starts. :attr:`summary` is up to date
     after each group. Leaving the iteration early (``break``, Ctrl-C) sends
-    nothing more.
+    nothing more. A run that builds its own client (from ``config``) scores on
+    one :class:`AsyncClient` on one event-loop thread; a ``client`` given is
+    called from ``concurrency`` threads.
     """
 
     def __init__(
@@ -414,9 +535,11 @@ class BulkRun:
     ) -> None:
         self._source = source
         self._own = client is None
-        self._client = client if client is not None else settings.config.client()
+        self._client: Client | AsyncClient = (
+            client if client is not None else settings.config.async_client()
+        )
         self._settings = settings
-        self._concurrency = concurrency or self._client.max_concurrency
+        self._concurrency = DEFAULT_CONCURRENCY if concurrency is None else concurrency
         if self._concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {self._concurrency}")
         settings.read_from(source)
@@ -429,40 +552,19 @@ class BulkRun:
         for group in self.groups():
             yield from group.rows
 
-    def _score(self, group: Group) -> RankResult | RerankerError:
-        try:
-            return self._client.rank(group.query, group.documents, self._settings.cfg)
-        except RerankerError as err:
-            return err
-
     def groups(self) -> Generator[ScoredGroup]:
         """The scored groups, in input order; ``close()`` it to stop (nothing more is sent)."""
         settings = self._settings
         size = self._settings.chunk_size(self._client.max_documents)
         started = time.monotonic()
-        jobs: queue.SimpleQueue[tuple[Group, Future[_Outcome]] | None] = queue.SimpleQueue()
-        stop = threading.Event()
-
-        def work() -> None:
-            while not stop.is_set():
-                job = jobs.get()
-                if job is None or stop.is_set():
-                    return
-                group, future = job
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(self._score(group))
-                    except BaseException as err:  # noqa: BLE001 - handed to the caller
-                        future.set_exception(err)
-
-        threads = [
-            threading.Thread(target=work, name=f"reranker-nvidia-bulk_{k}", daemon=True)
-            for k in range(self._concurrency)
-        ]
-        for thread in threads:
-            thread.start()
+        client = self._client
+        engine: _Threads | _Loop = (
+            _Threads(client, settings.cfg, self._concurrency)
+            if isinstance(client, Client)
+            else _Loop(client, settings.cfg, self._concurrency)
+        )
         window: collections.deque[tuple[Group, Future[_Outcome]]] = collections.deque()
-        settings.requests.attach(self._client.http)
+        settings.requests.attach(client.http)
 
         abandoned = False  # Ctrl-C: the process is ending; nothing is closed on the way out
 
@@ -472,13 +574,14 @@ class BulkRun:
             settings.done(out, started)
             return out
 
+        finished = False
         try:
             for group in settings.groups(source_items(self._source)):
-                future: Future[_Outcome] = Future()
                 ready = settings.ready(group, size)
                 if ready is None:
-                    jobs.put((group, future))
+                    future = engine.submit(group)
                 else:
+                    future = Future()
                     future.set_result(ready)
                 window.append((group, future))
                 while len(window) >= 2 * self._concurrency:
@@ -487,21 +590,22 @@ class BulkRun:
             while window:
                 yield head()
                 settings.check_stop()
+            finished = True
         except BaseException as exc:
             self.summary.interrupted = not isinstance(exc, RerankerError)  # errors say themselves
             abandoned = isinstance(exc, KeyboardInterrupt)
             raise
         finally:
-            stop.set()  # nothing more starts; what is in flight is abandoned, not awaited
-            for _, pending in window:
-                pending.cancel()
-            for _ in threads:
-                jobs.put(None)
-            settings.requests.detach(self._client.http)
+            close = self._own and not abandoned
+            if isinstance(engine, _Loop):
+                engine.stop(close=close, wait=finished)  # an early stop does not wait
+            else:
+                for _, pending in window:
+                    pending.cancel()
+                engine.stop(close=close)
+            settings.requests.detach(client.http)
             self.summary.requests = settings.requests.count
             self.summary.seconds = time.monotonic() - started
-            if self._own and not abandoned:
-                self._client.close()
 
 
 class AsyncBulkRun:
@@ -518,7 +622,7 @@ class AsyncBulkRun:
         self._own = client is None
         self._client = client if client is not None else settings.config.async_client()
         self._settings = settings
-        self._concurrency = concurrency or self._client.max_concurrency
+        self._concurrency = DEFAULT_CONCURRENCY if concurrency is None else concurrency
         if self._concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {self._concurrency}")
         settings.read_from(source)
@@ -627,7 +731,7 @@ def rerank_table(
     fails its query, unsent, with an error naming the row.
     ``config`` builds the client and gives the class settings (``base_url``,
     ``model``); a ``client`` given is used, and not closed. ``concurrency``
-    groups are in flight at once (the client's ``max_concurrency`` by default);
+    groups are in flight at once (``DEFAULT_CONCURRENCY``, 16, by default);
     groups whose query id is in ``skip`` are not sent, nor given back.
     ``carried(query_id, rows)`` may give a query's output rows from an earlier
     run: they are given back in the query's place, and nothing is sent for it.
