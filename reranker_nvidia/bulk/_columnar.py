@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 SCORE, RANK, CHUNK, ERROR = "score", "rank", "chunk", "error"
 OUTPUT_COLUMNS = (SCORE, RANK, CHUNK, ERROR)
 """What each output row adds to its input row."""
+USAGE_COLUMNS = ("prompt_tokens", "total_tokens")
+"""What it adds after them with ``usage=True`` (D-EXT-USAGE): its query's token counts."""
 
 Row = dict[str, object]
 

@@ -34,6 +34,7 @@ from typing import Any, TypeVar, cast
 import anyio
 import httpx
 
+from reranker_nvidia.bulk._columnar import USAGE_COLUMNS, Extra
 from reranker_nvidia.bulk._config import ClientConfig
 from reranker_nvidia.bulk._formats import TableRows
 from reranker_nvidia.bulk._groups import (
@@ -301,6 +302,8 @@ class _Settings:
         if stop_after is not None and stop_after < 0:
             raise ConfigError(f"stop_after must be 0 (never) or more, not {stop_after}")
         self.config = config or ClientConfig()
+        self.usage = bool(self.config.usage)
+        """The output rows carry their query's token counts (D-EXT-USAGE)."""
         self.cfg: ClassConfig | None = self.config.class_config()
         self.columns = columns
         self.skip = skip
@@ -346,15 +349,33 @@ class _Settings:
             yield from self.take(grouper.push(item))
         yield from self.take(grouper.finish())
 
+    def tokens(self, count: int, usage: Usage | None = None) -> Extra | None:
+        """The token columns of a group of ``count`` rows, with ``usage=True``; else none."""
+        if not self.usage:
+            return None
+        prompt = None if usage is None else usage.prompt_tokens
+        total = None if usage is None else usage.total_tokens
+        return {USAGE_COLUMNS[0]: [prompt] * count, USAGE_COLUMNS[1]: [total] * count}
+
     def ready(self, group: Group, size: int) -> ScoredGroup | None:
         """The group's outcome when nothing is to be sent: carried over, or a bad cell."""
         if self.carried is not None:
             given = group.rows if isinstance(group.rows, list) else group.rows.rows()
             rows = self.carried(group.key, given)
             if rows is not None:
+                if self.usage:
+                    for row in rows:  # what the earlier output said, else unknown
+                        for name in USAGE_COLUMNS:
+                            row.setdefault(name, None)
                 return ScoredGroup(group.key, rows, None, 0, carried=True)
         if group.error is not None:
-            return failed(group, one_line(group.error), size, kind="BulkInputError")
+            return failed(
+                group,
+                one_line(group.error),
+                size,
+                kind="BulkInputError",
+                extra=self.tokens(len(group.rows)),
+            )
         return None
 
     def outcome(self, group: Group, scores: _Outcome, size: int) -> ScoredGroup:
@@ -370,16 +391,18 @@ class _Settings:
                 size,
                 kind=error_kind(scores),
                 hint=hint if isinstance(hint, str) and hint else None,
+                extra=self.tokens(len(group.rows)),
             )
+        extra = self.tokens(len(group.rows), scores.usage)
         if not scores.reranked:  # D-EXT-FAIL-OPEN: kept, in input order, unscored
-            out = not_reranked(group, one_line(_first_line(scores.error)), size)
+            out = not_reranked(group, one_line(_first_line(scores.error)), size, extra)
             out.usage = scores.usage
             return out
         values: list[float] = []
         for entry in scores.document_scores:
             assert entry.score is not None  # a reranked result scores every document
             values.append(entry.score)
-        out = scored(group, values, size, scores.min_score)
+        out = scored(group, values, size, scores.min_score, extra)
         out.usage = scores.usage
         return out
 

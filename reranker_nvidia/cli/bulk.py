@@ -328,7 +328,7 @@ def _run(
         resume = plan_resume(first, sources, fmt_out, columns, first.where)
         for note in resume.notes:
             err.write(f"warning: {note}\n")
-    writer = open_writer(target, fmt_out, schema, names)
+    writer = open_writer(target, fmt_out, schema, names, usage=bool(config.usage))
     written = 0
     summary: BulkSummary | None = None
     progress: ProgressBar | None = None
