@@ -209,3 +209,17 @@ def plain_documents(table: Any, columns: Columns) -> tuple[str, list[str]] | Non
     if table.num_rows > 1 and not pc.all(pc.equal(query, first)).as_py():
         return None
     return first, passage.to_pylist()
+
+
+def arrow_ranks(scores: Sequence[float]) -> list[int] | None:
+    """Each score's rank, from 1 (the highest), equal scores in input order, by
+    ``pyarrow.compute.rank``: the ranks :func:`~reranker_nvidia.bulk._groups.ranks` gives.
+    ``None`` when a score is NaN (whose order only the row path's sort defines)."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    values = pa.array(scores, pa.float64())
+    if values.null_count or pc.any(pc.is_nan(values)).as_py():
+        return None
+    ranked: list[int] = pc.rank(values, sort_keys="descending", tiebreaker="first").to_pylist()
+    return ranked

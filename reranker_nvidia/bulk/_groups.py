@@ -26,6 +26,7 @@ from reranker_nvidia.bulk._columnar import (
     ArrowRows,
     Extra,
     Row,
+    arrow_ranks,
     group_key,
     plain_documents,
     runs,
@@ -268,7 +269,8 @@ def scored(
     count = len(group.rows)
     if len(scores) != count or len(chunks) != count:
         raise ValueError("one score and one chunk per row")
-    rows = _output(group, (scores, ranks(scores), chunks, [None] * count), extra)
+    order = arrow_ranks(scores) if isinstance(group.rows, ArrowRows) and scores else None
+    rows = _output(group, (scores, order or ranks(scores), chunks, [None] * count), extra)
     requests = (chunks[-1] + 1) if chunks else 0
     if min_score is None:
         return ScoredGroup(group.key, rows, None, requests)

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reranker_nvidia import Client
 from reranker_nvidia.bulk import ClientConfig, open_writer, read_rows, rerank_table
@@ -84,11 +86,11 @@ def test_the_file_written_from_arrow_is_the_file_written_from_rows(
             w.write_table(pa.Table.from_pylist(rows), max_chunksize=7)
     schema = pa.Table.from_pylist(rows).schema
     written = []
-    for name, given in (("arrow", read_rows(source)), ("rows", list(read_rows(source)))):
+    for name, source_of in (("arrow", read_rows(source)), ("rows", list(read_rows(source)))):
         target = tmp_path / f"{name}{suffix}"
         writer = open_writer(target, schema=schema)
         with Client(api_key="k", transport=_scoring_transport(), max_documents=2) as client:
-            for group in rerank_table(given, client=client).groups():
+            for group in rerank_table(source_of, client=client).groups():
                 writer.write(group.rows)
         writer.close()
         written.append(target.read_bytes())
@@ -110,3 +112,42 @@ def test_the_default_concurrency_is_not_the_cpu_count() -> None:
 
     run = rerank_table([], config=ClientConfig(api_key="k", max_concurrency=1))
     assert run._concurrency == DEFAULT_CONCURRENCY == 16
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [
+        [1.0, 3.0, 3.0, -2.0, 0.0, -0.0, 0.0, 3.0],
+        [0.5] * 5,
+        [float(i % 7) - 3.5 for i in range(600)],
+    ],
+)
+def test_arrow_ranks_are_the_row_path_s(scores: list[float]) -> None:
+    from reranker_nvidia.bulk._columnar import arrow_ranks
+    from reranker_nvidia.bulk._groups import ranks
+
+    assert arrow_ranks(scores) == ranks(scores)
+
+
+def test_a_nan_score_is_ranked_by_the_row_path() -> None:
+    from reranker_nvidia.bulk._columnar import arrow_ranks
+
+    assert arrow_ranks([1.0, float("nan")]) is None
+
+
+@given(st.lists(st.floats(allow_nan=False, width=64), max_size=60))
+def test_arrow_ranks_are_the_row_path_s_for_any_scores(scores: list[float]) -> None:
+    from reranker_nvidia.bulk._columnar import arrow_ranks
+    from reranker_nvidia.bulk._groups import ranks
+
+    assert arrow_ranks(scores) == ranks(scores)
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c"]), max_size=30))
+def test_a_batch_is_cut_where_the_row_path_cuts_it(ids: list[str]) -> None:
+    from reranker_nvidia.bulk._columnar import runs
+
+    cut = runs(pa.record_batch({"id": pa.array(ids, pa.string())}), "id")
+    expected = [i for i in range(len(ids)) if i == 0 or ids[i] != ids[i - 1]]
+    assert [start for start, _, _ in cut] == expected
+    assert [ids[start] for start, _, _ in cut] == [value for _, _, value in cut]
