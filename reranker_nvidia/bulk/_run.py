@@ -398,10 +398,8 @@ class _Settings:
             out = not_reranked(group, one_line(_first_line(scores.error)), size, extra)
             out.usage = scores.usage
             return out
-        values: list[float] = []
-        for entry in scores.document_scores:
-            assert entry.score is not None  # a reranked result scores every document
-            values.append(entry.score)
+        values = cast("list[float]", [entry.score for entry in scores.document_scores])
+        # (a reranked result scores every document: no score is None)
         out = scored(group, values, size, scores.min_score, extra)
         out.usage = scores.usage
         return out
