@@ -167,8 +167,12 @@ def iter_groups(
     seen: set[str] | None = None,
     first_row: int = 1,
     where: Where = row_label,
+    key: str | None = None,
 ) -> Iterator[Group]:
     """The groups of ``rows``, one at a time, in input order.
+
+    ``key``: every row is known to have this query id (one group; it is not worked out
+    again for each row).
 
     ``seen`` holds the query ids of the groups read so far (kept across calls
     that read one table in parts); rows are numbered from ``first_row``, and
@@ -180,6 +184,7 @@ def iter_groups(
     not sent.
     """
     seen = set() if seen is None else seen
+    known = key
     current: Group | None = None
     for number, row in enumerate(rows, first_row):
         if number == 1:
@@ -189,7 +194,7 @@ def iter_groups(
                 raise BulkInputError(f"{where(number)}: no column {names}")
         if columns.query_id not in row:
             raise BulkInputError(f"{where(number)}: no column {columns.query_id!r}")
-        key = group_key(row[columns.query_id])
+        key = known if known is not None else group_key(row[columns.query_id])
         query = row.get(columns.query)
         if current is None or key != current.key:
             if current is not None:
@@ -338,18 +343,33 @@ class Grouper:
         """Rows read so far (the last row's number)."""
         self._key: str | None = None
         self._first = 0
-        self._pieces: list[Any] = []  # Arrow slices and row mappings, in order
+        self._pieces: list[Any] = []  # Arrow slices and lists of row mappings, in order
 
     def push(self, item: Mapping[str, object] | Any) -> list[Group | BulkInputError]:
         out: list[Group | BulkInputError] = []
         try:
-            if isinstance(item, Mapping):
+            if type(item) is dict or isinstance(item, Mapping):
                 self._row(item, out)
             else:
                 self._batch(item, out)
         except BulkInputError as err:
             out.append(err)
         return out
+
+    def feed(self, items: Iterable[Mapping[str, object] | Any]) -> Iterator[Group | BulkInputError]:
+        """:meth:`push` for each of ``items``, then :meth:`finish`: every group, in order."""
+        name = self.columns.query_id
+        for item in items:
+            if type(item) is dict and self.read and name in item:  # the common case, inline
+                value = item[name]
+                key = value if type(value) is str else group_key(value)
+                pieces = self._pieces
+                if key == self._key and type(pieces[-1]) is list:
+                    self.read += 1
+                    pieces[-1].append(item)
+                    continue
+            yield from self.push(item)
+        yield from self.finish()
 
     def finish(self) -> list[Group]:
         if self._key is None:
@@ -368,7 +388,12 @@ class Grouper:
                 raise BulkInputError(f"{self.where(number)}: no column {names}")
         if self.columns.query_id not in row:
             raise BulkInputError(f"{self.where(number)}: no column {self.columns.query_id!r}")
-        self._add(group_key(row[self.columns.query_id]), number, row, out)
+        value = row[self.columns.query_id]
+        key = value if type(value) is str else group_key(value)
+        if key == self._key and type(self._pieces[-1]) is list:
+            self._pieces[-1].append(row)  # the common case: one more row of the query
+        else:
+            self._add(key, number, [row], out)
 
     def _batch(self, batch: Any, out: list[Group | BulkInputError]) -> None:
         first = self.read + 1
@@ -400,7 +425,10 @@ class Grouper:
                 )
             self.seen.add(key)
             self._key, self._first = key, number
-        self._pieces.append(piece)
+        if type(piece) is list and self._pieces and type(self._pieces[-1]) is list:
+            self._pieces[-1].extend(piece)
+        else:
+            self._pieces.append(piece)
 
     def _group(self) -> Group:
         assert self._key is not None
@@ -410,11 +438,14 @@ class Grouper:
             if plain is not None:
                 query, documents = plain
                 return Group(self._key, query, ArrowRows(table), list(documents))
-        rows: list[Mapping[str, object]] = []
-        for piece in self._pieces:
-            rows.extend([piece] if isinstance(piece, Mapping) else piece.to_pylist())
+        if len(self._pieces) == 1 and type(self._pieces[0]) is list:
+            rows: list[Mapping[str, object]] = self._pieces[0]  # rows given as rows
+        else:
+            rows = []
+            for piece in self._pieces:
+                rows.extend(piece if type(piece) is list else piece.to_pylist())
         groups = iter_groups(
-            rows, self.columns, seen=set(), first_row=self._first, where=self.where
+            rows, self.columns, seen=set(), first_row=self._first, where=self.where, key=self._key
         )
         group = next(groups)
         if table is not None:
@@ -424,10 +455,10 @@ class Grouper:
 
 def _arrow_table(pieces: list[Any]) -> Any | None:
     """The pieces as one Arrow table, if they are all slices of batches of one schema."""
-    if not pieces or isinstance(pieces[0], Mapping):
+    if not pieces or type(pieces[0]) is list:
         return None
     schema = pieces[0].schema
-    if any(isinstance(p, Mapping) or not p.schema.equals(schema) for p in pieces):
+    if any(type(p) is list or not p.schema.equals(schema) for p in pieces):
         return None
     import pyarrow as pa  # noqa: PLC0415 - only Arrow batches come here
 

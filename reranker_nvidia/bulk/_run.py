@@ -344,10 +344,7 @@ class _Settings:
             yield group
 
     def groups(self, items: Iterable[Mapping[str, object] | Any]) -> Iterator[Group]:
-        grouper = self.grouper()
-        for item in items:
-            yield from self.take(grouper.push(item))
-        yield from self.take(grouper.finish())
+        yield from self.take(self.grouper().feed(items))
 
     def tokens(self, count: int, usage: Usage | None = None) -> Extra | None:
         """The token columns of a group of ``count`` rows, with ``usage=True``; else none."""
