@@ -9,6 +9,7 @@ score. JSON Lines and CSV need only the core; Parquet and Arrow need the
 on Ray Data. docs/bulk.md describes it all.
 """
 
+from reranker_nvidia.bulk._columnar import USAGE_COLUMNS, ArrowRows
 from reranker_nvidia.bulk._config import ClientConfig
 from reranker_nvidia.bulk._formats import BulkOutputError, format_of, open_writer, read_rows
 from reranker_nvidia.bulk._groups import (
@@ -19,6 +20,7 @@ from reranker_nvidia.bulk._groups import (
     ScoredGroup,
 )
 from reranker_nvidia.bulk._run import (
+    DEFAULT_CONCURRENCY,
     AsyncBulkRun,
     BulkRun,
     BulkSummary,
@@ -28,7 +30,10 @@ from reranker_nvidia.bulk._run import (
 )
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "OUTPUT_COLUMNS",
+    "USAGE_COLUMNS",
+    "ArrowRows",
     "AsyncBulkRun",
     "BulkInputError",
     "BulkOutputError",

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from reranker_nvidia.bulk._columnar import USAGE_COLUMNS, ArrowRows
 from reranker_nvidia.bulk._groups import (
     CHUNK,
     ERROR,
@@ -233,7 +234,13 @@ class TableRows:
         except csv.Error as err:
             raise BulkInputError(f"{self.path} line {start}: not CSV: {err}") from None
 
-    def _arrow(self) -> Iterator[Row]:
+    def items(self) -> Iterator[Row | Any]:
+        """The rows, or for Parquet and Arrow the record batches (kept as Arrow), in order."""
+        if self.fmt in ("jsonl", "csv"):
+            return iter(self)
+        return self._batches()
+
+    def _batches(self) -> Iterator[Any]:
         pa = _pyarrow(self.fmt)
         errors = _arrow_errors(pa)
         batches = read_batches(self.path, self.fmt)
@@ -241,16 +248,18 @@ class TableRows:
         while True:
             try:
                 batch = next(batches, None)
-                rows = [] if batch is None else batch.to_pylist()
             except errors as err:
                 raise BulkInputError(
                     f"{self.path} row {ordinal + 1}: not readable: {' '.join(str(err).split())}"
                 ) from None
             if batch is None:
                 return
-            for row in rows:
-                ordinal += 1
-                yield row
+            ordinal += batch.num_rows
+            yield batch
+
+    def _arrow(self) -> Iterator[Row]:
+        for batch in self._batches():
+            yield from batch.to_pylist()
 
 
 def _json_kind(value: object) -> str:
@@ -456,15 +465,19 @@ def _joined(a: str, b: str) -> str | None:
     return None
 
 
-def output_schema(pa: Any, schema: Any) -> Any:
-    """The input's Arrow schema, its output columns replaced by the four the output adds."""
-    kept = [f for f in schema if f.name not in OUTPUT_COLUMNS]
+def output_schema(pa: Any, schema: Any, usage: bool = False) -> Any:
+    """The input's Arrow schema, its output columns replaced by the four the output adds
+    (and, with ``usage``, the two token counts)."""
+    own = OUTPUT_COLUMNS + (USAGE_COLUMNS if usage else ())
+    kept = [f for f in schema if f.name not in own]
     added = [
         pa.field(SCORE, pa.float64()),
         pa.field(RANK, pa.int64()),
         pa.field(CHUNK, pa.int64()),
         pa.field(ERROR, pa.string()),
     ]
+    if usage:
+        added += [pa.field(name, pa.int64()) for name in USAGE_COLUMNS]
     return pa.schema(kept + added)
 
 
@@ -610,16 +623,17 @@ def _csv_value(value: object) -> object:
 class _CsvWriter(_TextWriter):
     """A header made of the columns given (else the first group's), then the rows."""
 
-    def __init__(self, path: Path, columns: Sequence[str] | None) -> None:
+    def __init__(self, path: Path, columns: Sequence[str] | None, usage: bool = False) -> None:
         super().__init__(path)
+        self._own = OUTPUT_COLUMNS + (USAGE_COLUMNS if usage else ())
         self._names: list[str] | None = None
         if columns is not None:
-            self._names = [c for c in columns if c not in OUTPUT_COLUMNS] + list(OUTPUT_COLUMNS)
+            self._names = [c for c in columns if c not in self._own] + list(self._own)
         self._header_written = False
 
     def _render(self, rows: Sequence[Row]) -> bytes:
         if self._names is None:
-            self._names = [k for k in rows[0] if k not in OUTPUT_COLUMNS] + list(OUTPUT_COLUMNS)
+            self._names = [k for k in rows[0] if k not in self._own] + list(self._own)
         names = self._names
         known = set(names)
         for row in rows:
@@ -651,13 +665,15 @@ class _CsvWriter(_TextWriter):
 class _ArrowWriter(_FileWriter):
     """Parquet or an Arrow IPC file, a record batch per ``BATCH_ROWS`` rows or so."""
 
-    def __init__(self, path: Path, fmt: str, schema: Any) -> None:
+    def __init__(self, path: Path, fmt: str, schema: Any, usage: bool = False) -> None:
         super().__init__(path)
         self._pa = _pyarrow(fmt)
         self._fmt = fmt
-        self._schema = None if schema is None else output_schema(self._pa, schema)
+        self._usage = usage
+        self._schema = None if schema is None else output_schema(self._pa, schema, usage)
         self._writer: Any = None
-        self._buffer: list[Row] = []
+        self._buffer: list[Any] = []  # output tables (from Arrow rows) and lists of rows
+        self._buffered = 0
         self._rows_written = 0
         try:
             self.partial.touch()  # a read-only or missing directory is found now, not later
@@ -667,10 +683,18 @@ class _ArrowWriter(_FileWriter):
     def write(self, rows: Sequence[Row]) -> None:
         if self.broken is not None:
             raise self.broken
-        if self._schema is not None:
-            self._check_columns(self._schema, rows)
-        self._buffer.extend(rows)
-        if len(self._buffer) >= BATCH_ROWS:
+        table = None
+        if isinstance(rows, ArrowRows) and self._schema is not None:
+            table = rows.output(self._schema)  # Arrow in, Arrow out: no row is made
+        if table is not None:
+            self._buffer.append(table)
+        else:
+            rows = list(rows)
+            if self._schema is not None:
+                self._check_columns(self._schema, rows)
+            self._buffer.append(rows)
+        self._buffered += len(rows)
+        if self._buffered >= BATCH_ROWS:
             self._flush()
 
     def _check_columns(self, schema: Any, rows: Sequence[Row]) -> None:
@@ -707,11 +731,20 @@ class _ArrowWriter(_FileWriter):
             return
         pa = self._pa
         schema = self._schema
-        if schema is None:
-            schema = output_schema(pa, pa.Table.from_pylist(self._buffer[:1000]).schema)
-            self._check_columns(schema, self._buffer)
-            self._schema = schema
-        table = self._table(schema, self._buffer)
+        if all(not isinstance(part, list) for part in self._buffer):
+            table = pa.concat_tables(self._buffer)
+            if self._fmt == "arrow":  # a record batch per write, as from rows
+                table = table.combine_chunks()
+        else:
+            rows: list[Row] = []
+            for part in self._buffer:
+                rows.extend(part if isinstance(part, list) else part.to_pylist())
+            if schema is None:
+                inferred = pa.Table.from_pylist(rows[:1000]).schema
+                schema = output_schema(pa, inferred, self._usage)
+                self._check_columns(schema, rows)
+                self._schema = schema
+            table = self._table(schema, rows)
         try:
             if self._writer is None:
                 self._writer = self._open(schema)
@@ -721,6 +754,7 @@ class _ArrowWriter(_FileWriter):
             raise self.broken from None
         self._rows_written += table.num_rows
         self._buffer.clear()
+        self._buffered = 0
 
     def _open(self, schema: Any) -> Any:
         if self._fmt == "parquet":
@@ -733,7 +767,9 @@ class _ArrowWriter(_FileWriter):
         try:
             self._flush()
             if self._writer is None:  # no row at all: an empty table of the input's columns
-                schema = self._schema if self._schema is not None else output_schema(self._pa, [])
+                schema = self._schema
+                if schema is None:
+                    schema = output_schema(self._pa, [], self._usage)
                 self._schema = schema
                 self._writer = self._open(schema)
             writer, self._writer = self._writer, None
@@ -764,17 +800,20 @@ def open_writer(
     fmt: str | None = None,
     schema: Any = None,
     columns: Iterable[str] | None = None,
+    *,
+    usage: bool = False,
 ) -> Writer:
     """A writer of whole groups to ``NAME.partial``, renamed to ``path`` when closed.
 
     ``schema`` (Arrow) gives the Parquet or Arrow output's columns and types,
     ``columns`` the CSV header; without them they are taken from the first
-    rows written, and a later row with another column is refused.
+    rows written, and a later row with another column is refused. ``usage``: the
+    rows carry the token columns too (``prompt_tokens``, ``total_tokens``; D-EXT-USAGE).
     """
     target = Path(path)
     fmt = fmt or format_of(target)
     if fmt == "jsonl":
         return _JsonlWriter(target)
     if fmt == "csv":
-        return _CsvWriter(target, None if columns is None else list(columns))
-    return _ArrowWriter(target, fmt, schema)
+        return _CsvWriter(target, None if columns is None else list(columns), usage)
+    return _ArrowWriter(target, fmt, schema, usage)

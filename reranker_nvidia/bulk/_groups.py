@@ -14,17 +14,38 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from reranker_nvidia.bulk._columnar import (
+    CHUNK,
+    ERROR,
+    OUTPUT_COLUMNS,
+    RANK,
+    SCORE,
+    Added,
+    ArrowRows,
+    Extra,
+    Row,
+    arrow_ranks,
+    group_key,
+    plain_documents,
+    runs,
+)
 from reranker_nvidia.clients.ranker import MAX_DOCUMENTS, chunk_documents
 from reranker_nvidia.errors import ConfigError, RerankerError
 from reranker_nvidia.extensions.images import Passage
 from reranker_nvidia.modulecomponents.ent.rank_result import Usage
 
-SCORE, RANK, CHUNK, ERROR = "score", "rank", "chunk", "error"
-OUTPUT_COLUMNS = (SCORE, RANK, CHUNK, ERROR)
-"""What each output row adds to its input row."""
+__all__ = [
+    "CHUNK",
+    "ERROR",
+    "OUTPUT_COLUMNS",
+    "RANK",
+    "SCORE",
+    "Row",
+    "group_key",
+]
 
-Row = dict[str, object]
 Document = str | Passage
 
 
@@ -59,18 +80,14 @@ class Columns:
         return (self.query_id, self.query, self.passage_id, self.passage)
 
 
-def group_key(value: object) -> str:
-    """A query id as text, the same whether read from CSV, JSON Lines or Parquet."""
-    return value if isinstance(value, str) else str(value)
-
-
 @dataclass(slots=True)
 class Group:
     """One query's rows, in input order; ``error`` is a bad cell's, which fails it unsent."""
 
     key: str
     query: str
-    rows: list[Row] = field(default_factory=list)
+    rows: list[Row] | ArrowRows = field(default_factory=list)
+    """Dicts, or Arrow (a table's rows, kept as read: :class:`ArrowRows`)."""
     documents: list[Document] = field(default_factory=list)
     error: str | None = None
 
@@ -87,7 +104,8 @@ class ScoredGroup:
     """
 
     key: str
-    rows: list[Row]
+    rows: Sequence[Row]
+    """A list of dicts, or :class:`ArrowRows` (Arrow, made into dicts only when read so)."""
     error: str | None
     requests: int
     kind: str | None = None
@@ -149,8 +167,12 @@ def iter_groups(
     seen: set[str] | None = None,
     first_row: int = 1,
     where: Where = row_label,
+    key: str | None = None,
 ) -> Iterator[Group]:
     """The groups of ``rows``, one at a time, in input order.
+
+    ``key``: every row is known to have this query id (one group; it is not worked out
+    again for each row).
 
     ``seen`` holds the query ids of the groups read so far (kept across calls
     that read one table in parts); rows are numbered from ``first_row``, and
@@ -162,6 +184,7 @@ def iter_groups(
     not sent.
     """
     seen = set() if seen is None else seen
+    known = key
     current: Group | None = None
     for number, row in enumerate(rows, first_row):
         if number == 1:
@@ -171,7 +194,7 @@ def iter_groups(
                 raise BulkInputError(f"{where(number)}: no column {names}")
         if columns.query_id not in row:
             raise BulkInputError(f"{where(number)}: no column {columns.query_id!r}")
-        key = group_key(row[columns.query_id])
+        key = known if known is not None else group_key(row[columns.query_id])
         query = row.get(columns.query)
         if current is None or key != current.key:
             if current is not None:
@@ -195,6 +218,7 @@ def iter_groups(
                 current.error = document.message
             document = ""  # a place holder: the group is not sent
         current.documents.append(document)
+        assert isinstance(current.rows, list)  # rows read one at a time are dicts
         current.rows.append(dict(row))
     if current is not None:
         yield current
@@ -217,8 +241,29 @@ def ranks(scores: Sequence[float]) -> list[int]:
     return out
 
 
+def _output(group: Group, added: Added, extra: Extra | None) -> list[Row] | ArrowRows:
+    """The group's rows with the output's columns (and ``extra``): dicts, or still Arrow."""
+    if isinstance(group.rows, ArrowRows):
+        return group.rows.with_output(added, extra)
+    scores, ranks_, chunks, errors = added
+    rows: list[Row] = [
+        {**row, SCORE: score, RANK: rank, CHUNK: chunk, ERROR: error}
+        for row, score, rank, chunk, error in zip(
+            group.rows, scores, ranks_, chunks, errors, strict=True
+        )
+    ]
+    for name, values in (extra or {}).items():
+        for row, value in zip(rows, values, strict=True):
+            row[name] = value
+    return rows
+
+
 def scored(
-    group: Group, scores: Sequence[float], max_documents: int, min_score: float | None = None
+    group: Group,
+    scores: Sequence[float],
+    max_documents: int,
+    min_score: float | None = None,
+    extra: Extra | None = None,
 ) -> ScoredGroup:
     """The group's rows with their scores, ranks and chunks.
 
@@ -226,25 +271,36 @@ def scored(
     ranking: the rows kept are the query's best, ranked 1 to k, in input order.
     """
     chunks = chunk_numbers(group.documents, max_documents)
-    rows = [
-        {**row, SCORE: score, RANK: rank, CHUNK: chunk, ERROR: None}
-        for row, score, rank, chunk in zip(group.rows, scores, ranks(scores), chunks, strict=True)
-    ]
+    count = len(group.rows)
+    if len(scores) != count or len(chunks) != count:
+        raise ValueError("one score and one chunk per row")
+    order = arrow_ranks(scores) if isinstance(group.rows, ArrowRows) and scores else None
+    rows = _output(group, (scores, order or ranks(scores), chunks, [None] * count), extra)
     requests = (chunks[-1] + 1) if chunks else 0
     if min_score is None:
         return ScoredGroup(group.key, rows, None, requests)
-    kept = [row for row, score in zip(rows, scores, strict=True) if score >= min_score]
-    return ScoredGroup(group.key, kept, None, requests, dropped=len(rows) - len(kept))
+    mask = [score >= min_score for score in scores]
+    if isinstance(rows, ArrowRows):
+        kept: Sequence[Row] = rows.kept(mask)
+    else:
+        kept = [row for row, keep in zip(rows, mask, strict=True) if keep]
+    return ScoredGroup(group.key, kept, None, requests, dropped=count - len(kept))
 
 
-def not_reranked(group: Group, error: str, max_documents: int) -> ScoredGroup:
+def _unscored(group: Group, error: str, max_documents: int, extra: Extra | None) -> Sequence[Row]:
+    chunks = chunk_numbers(group.documents, max_documents)
+    count = len(group.rows)
+    if len(chunks) != count:
+        raise ValueError("one chunk per row")
+    return _output(group, ([None] * count, [None] * count, chunks, [error] * count), extra)
+
+
+def not_reranked(
+    group: Group, error: str, max_documents: int, extra: Extra | None = None
+) -> ScoredGroup:
     """A group the client failed open on (D-EXT-FAIL-OPEN): its rows in input order, each
     with no score or rank and the error that kept it from being reranked."""
-    chunks = chunk_numbers(group.documents, max_documents)
-    rows = [
-        {**row, SCORE: None, RANK: None, CHUNK: chunk, ERROR: error}
-        for row, chunk in zip(group.rows, chunks, strict=True)
-    ]
+    rows = _unscored(group, error, max_documents, extra)
     return ScoredGroup(group.key, rows, None, 0, reranked=False)
 
 
@@ -255,14 +311,158 @@ def failed(
     *,
     kind: str = "error",
     hint: str | None = None,
+    extra: Extra | None = None,
 ) -> ScoredGroup:
     """The group's rows with its error and no score: a failure is never a score."""
-    chunks = chunk_numbers(group.documents, max_documents)
-    rows = [
-        {**row, SCORE: None, RANK: None, CHUNK: chunk, ERROR: error}
-        for row, chunk in zip(group.rows, chunks, strict=True)
-    ]
+    rows = _unscored(group, error, max_documents, extra)
     return ScoredGroup(group.key, rows, error, 0, kind=kind, hint=hint)
+
+
+class Grouper:
+    """Cuts rows into groups as they come: mappings one at a time, Arrow record batches whole.
+
+    :meth:`push` takes one item and gives the groups it completed, then the error it
+    found, if any (the groups read before an error are given first, as a reader would
+    yield them); :meth:`finish` gives the last group. A batch's groups stay Arrow
+    (:class:`ArrowRows`) when their cells are plain; any other group is read row by row
+    by :func:`iter_groups`, so every error is worded, and numbered, as it always was.
+    """
+
+    def __init__(
+        self,
+        columns: Columns = Columns(),
+        *,
+        seen: set[str] | None = None,
+        first_row: int = 1,
+        where: Where = row_label,
+    ) -> None:
+        self.columns = columns
+        self.seen = set() if seen is None else seen
+        self.where = where
+        self.read = first_row - 1
+        """Rows read so far (the last row's number)."""
+        self._key: str | None = None
+        self._first = 0
+        self._pieces: list[Any] = []  # Arrow slices and lists of row mappings, in order
+
+    def push(self, item: Mapping[str, object] | Any) -> list[Group | BulkInputError]:
+        out: list[Group | BulkInputError] = []
+        try:
+            if type(item) is dict or isinstance(item, Mapping):
+                self._row(item, out)
+            else:
+                self._batch(item, out)
+        except BulkInputError as err:
+            out.append(err)
+        return out
+
+    def feed(self, items: Iterable[Mapping[str, object] | Any]) -> Iterator[Group | BulkInputError]:
+        """:meth:`push` for each of ``items``, then :meth:`finish`: every group, in order."""
+        name = self.columns.query_id
+        for item in items:
+            if type(item) is dict and self.read and name in item:  # the common case, inline
+                value = item[name]
+                key = value if type(value) is str else group_key(value)
+                pieces = self._pieces
+                if key == self._key and type(pieces[-1]) is list:
+                    self.read += 1
+                    pieces[-1].append(item)
+                    continue
+            yield from self.push(item)
+        yield from self.finish()
+
+    def finish(self) -> list[Group]:
+        if self._key is None:
+            return []
+        group = self._group()
+        self._key, self._pieces = None, []
+        return [group]
+
+    def _row(self, row: Mapping[str, object], out: list[Group | BulkInputError]) -> None:
+        number = self.read + 1
+        self.read = number
+        if number == 1:
+            missing = [name for name in self.columns.required() if name not in row]
+            if missing:
+                names = ", ".join(map(repr, missing))
+                raise BulkInputError(f"{self.where(number)}: no column {names}")
+        if self.columns.query_id not in row:
+            raise BulkInputError(f"{self.where(number)}: no column {self.columns.query_id!r}")
+        value = row[self.columns.query_id]
+        key = value if type(value) is str else group_key(value)
+        if key == self._key and type(self._pieces[-1]) is list:
+            self._pieces[-1].append(row)  # the common case: one more row of the query
+        else:
+            self._add(key, number, [row], out)
+
+    def _batch(self, batch: Any, out: list[Group | BulkInputError]) -> None:
+        first = self.read + 1
+        count = int(batch.num_rows)
+        if not count:
+            return
+        names = batch.schema.names
+        if first == 1:
+            missing = [name for name in self.columns.required() if name not in names]
+            if missing:
+                self.read = first
+                raise BulkInputError(f"{self.where(1)}: no column {', '.join(map(repr, missing))}")
+        if self.columns.query_id not in names:
+            self.read = first
+            raise BulkInputError(f"{self.where(first)}: no column {self.columns.query_id!r}")
+        for start, end, value in runs(batch, self.columns.query_id):
+            self.read = first + end - 1
+            self._add(group_key(value), first + start, batch.slice(start, end - start), out)
+
+    def _add(self, key: str, number: int, piece: Any, out: list[Group | BulkInputError]) -> None:
+        if self._key is None or key != self._key:
+            if self._key is not None:
+                out.append(self._group())
+            self._key, self._pieces = None, []
+            if key in self.seen:
+                raise BulkInputError(
+                    f"{self.where(number)}: the rows of query {key!r} are not together; "
+                    f"sort the input by {self.columns.query_id!r}"
+                )
+            self.seen.add(key)
+            self._key, self._first = key, number
+        if type(piece) is list and self._pieces and type(self._pieces[-1]) is list:
+            self._pieces[-1].extend(piece)
+        else:
+            self._pieces.append(piece)
+
+    def _group(self) -> Group:
+        assert self._key is not None
+        table = _arrow_table(self._pieces)
+        if table is not None:
+            plain = plain_documents(table, self.columns)
+            if plain is not None:
+                query, documents = plain
+                return Group(self._key, query, ArrowRows(table), list(documents))
+        if len(self._pieces) == 1 and type(self._pieces[0]) is list:
+            rows: list[Mapping[str, object]] = self._pieces[0]  # rows given as rows
+        else:
+            rows = []
+            for piece in self._pieces:
+                rows.extend(piece if type(piece) is list else piece.to_pylist())
+        groups = iter_groups(
+            rows, self.columns, seen=set(), first_row=self._first, where=self.where, key=self._key
+        )
+        group = next(groups)
+        if table is not None:
+            group.rows = ArrowRows(table)  # the same rows, written from Arrow
+        return group
+
+
+def _arrow_table(pieces: list[Any]) -> Any | None:
+    """The pieces as one Arrow table, if they are all slices of batches of one schema."""
+    if not pieces or type(pieces[0]) is list:
+        return None
+    schema = pieces[0].schema
+    if any(type(p) is list or not p.schema.equals(schema) for p in pieces):
+        return None
+    import pyarrow as pa  # noqa: PLC0415 - only Arrow batches come here
+
+    return pa.Table.from_batches(pieces, schema=schema)
 
 
 def error_kind(err: BaseException) -> str:

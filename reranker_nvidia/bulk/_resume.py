@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reranker_nvidia.bulk._columnar import USAGE_COLUMNS
 from reranker_nvidia.bulk._formats import TableRows, partial_path
 from reranker_nvidia.bulk._groups import (
     CHUNK,
@@ -219,10 +220,15 @@ class Resume:
         same = fingerprint(key, written, self.columns) == fingerprint(key, rows, self.columns)
         if scores is None or not same:
             return None
-        return [
+        out: list[Row] = [
             {**row, SCORE: score, RANK: rank, CHUNK: chunk, ERROR: None}
             for row, (score, rank, chunk) in zip(rows, scores, strict=True)
         ]
+        for row, old in zip(out, written, strict=True):
+            for name in USAGE_COLUMNS:  # the token counts of a usage run's output
+                if name in old:
+                    row[name] = old[name]
+        return out
 
 
 def plan_resume(

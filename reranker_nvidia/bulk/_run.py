@@ -10,7 +10,9 @@ same way (``_Settings.groups``), so they group, number and refuse rows alike.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import queue
 import threading
 import time
@@ -19,6 +21,7 @@ from collections.abc import (
     AsyncIterator,
     Callable,
     Collection,
+    Coroutine,
     Generator,
     Iterable,
     Iterator,
@@ -26,24 +29,26 @@ from collections.abc import (
 )
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import anyio
 import httpx
 
+from reranker_nvidia.bulk._columnar import USAGE_COLUMNS, Extra
 from reranker_nvidia.bulk._config import ClientConfig
+from reranker_nvidia.bulk._formats import TableRows
 from reranker_nvidia.bulk._groups import (
     ERROR,
+    BulkInputError,
     BulkStoppedError,
     Columns,
     Group,
+    Grouper,
     Row,
     ScoredGroup,
     Where,
     error_kind,
     failed,
-    group_key,
-    iter_groups,
     not_reranked,
     row_label,
     scored,
@@ -62,6 +67,11 @@ from reranker_nvidia.extensions.settings import call_settings
 from reranker_nvidia.modulecomponents.ent.rank_result import RankResult, Usage
 
 DEFAULT_COLUMNS = Columns()
+DEFAULT_CONCURRENCY = 16
+"""Queries in flight by default: a bulk job waits on the network, not on this machine's CPUs
+(docs/bulk.md says how it was chosen)."""
+
+_T = TypeVar("_T")
 
 Source = Iterable[Any]
 """Rows (mappings), Arrow record batches or tables, or pandas data frames — or a mix."""
@@ -226,16 +236,22 @@ def one_line(message: str) -> str:
     return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
-def source_rows(source: Source) -> Iterator[Mapping[str, object]]:
-    """Every row of ``source``, read one batch at a time."""
+def source_items(source: Source) -> Iterator[Mapping[str, object] | Any]:
+    """Every row (a mapping) or Arrow record batch of ``source``, read one at a time.
+
+    Arrow stays Arrow: a Parquet or Arrow file (:func:`read_rows`), a table or a record
+    batch comes as record batches; pandas data frames come as rows.
+    """
+    if isinstance(source, TableRows):
+        yield from source.items()
+        return
     for item in source:
         if isinstance(item, Mapping):
             yield item
         elif hasattr(item, "to_batches"):  # a pyarrow Table
-            for batch in item.to_batches():
-                yield from batch.to_pylist()
-        elif hasattr(item, "to_pylist"):  # a pyarrow RecordBatch
-            yield from item.to_pylist()
+            yield from item.to_batches()
+        elif hasattr(item, "schema") and hasattr(item, "num_rows"):  # a pyarrow RecordBatch
+            yield item
         elif hasattr(item, "to_dict") and hasattr(item, "columns"):  # a pandas DataFrame
             yield from item.to_dict("records")
         else:
@@ -286,6 +302,8 @@ class _Settings:
         if stop_after is not None and stop_after < 0:
             raise ConfigError(f"stop_after must be 0 (never) or more, not {stop_after}")
         self.config = config or ClientConfig()
+        self.usage = bool(self.config.usage)
+        """The output rows carry their query's token counts (D-EXT-USAGE)."""
         self.cfg: ClassConfig | None = self.config.class_config()
         self.columns = columns
         self.skip = skip
@@ -295,8 +313,7 @@ class _Settings:
         self.summary = BulkSummary()
         self.requests = _RequestCounter()
         self.where: Where = row_label
-        self._seen: set[str] = set()
-        self._rows_read = 0
+        self._grouper: Grouper | None = None
 
     def read_from(self, source: object) -> None:
         """Name rows as ``source`` does (a file's lines), if it can."""
@@ -309,31 +326,53 @@ class _Settings:
         settings = call_settings({"max_documents": client_max_documents}, self.cfg)
         return int(settings["max_documents"])
 
-    def groups(self, rows: Iterable[Mapping[str, object]]) -> Iterator[Group]:
-        def counted() -> Iterator[Mapping[str, object]]:
-            for row in rows:
-                self._rows_read += 1
-                yield row
+    def grouper(self) -> Grouper:
+        """The run's one grouper: it numbers the rows, and knows the queries read."""
+        if self._grouper is None:
+            self._grouper = Grouper(self.columns, where=self.where)
+        return self._grouper
 
-        first = self._rows_read + 1
-        groups = iter_groups(
-            counted(), self.columns, seen=self._seen, first_row=first, where=self.where
-        )
-        for group in groups:
+    def take(self, got: Iterable[Group | BulkInputError]) -> Iterator[Group]:
+        """The groups to score, in order: those to skip counted; an error raised in its place."""
+        for group in got:
+            if isinstance(group, BulkInputError):
+                raise group
             if group.key in self.skip:
                 self.summary.skipped_groups += 1
                 self.summary.skipped_rows += len(group.rows)
                 continue
             yield group
 
+    def groups(self, items: Iterable[Mapping[str, object] | Any]) -> Iterator[Group]:
+        yield from self.take(self.grouper().feed(items))
+
+    def tokens(self, count: int, usage: Usage | None = None) -> Extra | None:
+        """The token columns of a group of ``count`` rows, with ``usage=True``; else none."""
+        if not self.usage:
+            return None
+        prompt = None if usage is None else usage.prompt_tokens
+        total = None if usage is None else usage.total_tokens
+        return {USAGE_COLUMNS[0]: [prompt] * count, USAGE_COLUMNS[1]: [total] * count}
+
     def ready(self, group: Group, size: int) -> ScoredGroup | None:
         """The group's outcome when nothing is to be sent: carried over, or a bad cell."""
         if self.carried is not None:
-            rows = self.carried(group.key, group.rows)
+            given = group.rows if isinstance(group.rows, list) else group.rows.rows()
+            rows = self.carried(group.key, given)
             if rows is not None:
+                if self.usage:
+                    for row in rows:  # what the earlier output said, else unknown
+                        for name in USAGE_COLUMNS:
+                            row.setdefault(name, None)
                 return ScoredGroup(group.key, rows, None, 0, carried=True)
         if group.error is not None:
-            return failed(group, one_line(group.error), size, kind="BulkInputError")
+            return failed(
+                group,
+                one_line(group.error),
+                size,
+                kind="BulkInputError",
+                extra=self.tokens(len(group.rows)),
+            )
         return None
 
     def outcome(self, group: Group, scores: _Outcome, size: int) -> ScoredGroup:
@@ -349,16 +388,16 @@ class _Settings:
                 size,
                 kind=error_kind(scores),
                 hint=hint if isinstance(hint, str) and hint else None,
+                extra=self.tokens(len(group.rows)),
             )
+        extra = self.tokens(len(group.rows), scores.usage)
         if not scores.reranked:  # D-EXT-FAIL-OPEN: kept, in input order, unscored
-            out = not_reranked(group, one_line(_first_line(scores.error)), size)
+            out = not_reranked(group, one_line(_first_line(scores.error)), size, extra)
             out.usage = scores.usage
             return out
-        values: list[float] = []
-        for entry in scores.document_scores:
-            assert entry.score is not None  # a reranked result scores every document
-            values.append(entry.score)
-        out = scored(group, values, size, scores.min_score)
+        values = cast("list[float]", [entry.score for entry in scores.document_scores])
+        # (a reranked result scores every document: no score is None)
+        out = scored(group, values, size, scores.min_score, extra)
         out.usage = scores.usage
         return out
 
@@ -384,12 +423,125 @@ class _Settings:
         )
 
 
+class _Threads:
+    """Groups scored on ``concurrency`` daemon threads, each calling ``Client.rank``."""
+
+    def __init__(self, client: Client, cfg: ClassConfig | None, concurrency: int) -> None:
+        self.client = client
+        self._cfg = cfg
+        self._jobs: queue.SimpleQueue[tuple[Group, Future[_Outcome]] | None] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"reranker-nvidia-bulk_{k}", daemon=True)
+            for k in range(concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            job = self._jobs.get()
+            if job is None or self._stop.is_set():
+                return
+            group, future = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(self._score(group))
+                except BaseException as err:  # noqa: BLE001 - handed to the caller
+                    future.set_exception(err)
+
+    def _score(self, group: Group) -> RankResult | RerankerError:
+        try:
+            return self.client.rank(group.query, group.documents, self._cfg)
+        except RerankerError as err:
+            return err
+
+    def submit(self, group: Group) -> Future[_Outcome]:
+        future: Future[_Outcome] = Future()
+        self._jobs.put((group, future))
+        return future
+
+    def stop(self, *, close: bool) -> None:
+        """Nothing more starts; what is in flight is abandoned, not awaited."""
+        self._stop.set()
+        for _ in self._threads:
+            self._jobs.put(None)
+        if close:
+            self.client.close()
+
+
+class _Loop:
+    """Groups scored by one :class:`AsyncClient` on one event-loop thread.
+
+    Every request of every group in flight shares that one thread (no thread per
+    chunk), so more groups in flight cost no more threads handing the GIL around.
+    Stopping sends nothing more; the requests in flight are left to end on that
+    thread, never awaited by the caller (as the threads of a given client are).
+    """
+
+    def __init__(self, client: AsyncClient, cfg: ClassConfig | None, concurrency: int) -> None:
+        self.client = client
+        self._cfg = cfg
+        self._stopping = False
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="reranker-nvidia-bulk", daemon=True)
+        self._thread.start()
+        self._slots = self._call(self._semaphore(concurrency)).result()
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
+
+    @staticmethod
+    async def _semaphore(concurrency: int) -> asyncio.Semaphore:
+        return asyncio.Semaphore(concurrency)
+
+    def _call(self, work: Coroutine[Any, Any, _T]) -> Future[_T]:
+        return asyncio.run_coroutine_threadsafe(work, self._loop)
+
+    async def _score(self, group: Group) -> RankResult | RerankerError:
+        async with self._slots:
+            if self._stopping:
+                raise asyncio.CancelledError  # the run stopped: nothing more is sent
+            try:
+                return await self.client.rank(group.query, group.documents, self._cfg)
+            except RerankerError as err:
+                return err
+
+    def submit(self, group: Group) -> Future[_Outcome]:
+        return cast("Future[_Outcome]", self._call(self._score(group)))
+
+    async def _shutdown(self, close: bool) -> None:
+        current = asyncio.current_task()
+        await asyncio.gather(
+            *(t for t in asyncio.all_tasks() if t is not current), return_exceptions=True
+        )
+        if close:
+            with contextlib.suppress(Exception):
+                await self.client.aclose()
+
+    def stop(self, *, close: bool, wait: bool) -> None:
+        """Nothing more is sent; the client is closed (if ``close``) once nothing is in flight.
+
+        ``wait``: until then (the run ended with nothing in flight, or ended normally).
+        """
+        self._stopping = True
+        done = self._call(self._shutdown(close))
+        done.add_done_callback(lambda _: self._loop.call_soon_threadsafe(self._loop.stop))
+        if wait:
+            self._thread.join()
+
+
 class BulkRun:
     """A synchronous run: iterate it for the output rows, or :meth:`groups` for whole groups.
 
     Nothing is sent before iteration starts. :attr:`summary` is up to date
     after each group. Leaving the iteration early (``break``, Ctrl-C) sends
-    nothing more.
+    nothing more. A run that builds its own client (from ``config``) scores on
+    one :class:`AsyncClient` on one event-loop thread; a ``client`` given is
+    called from ``concurrency`` threads.
     """
 
     def __init__(
@@ -401,9 +553,11 @@ class BulkRun:
     ) -> None:
         self._source = source
         self._own = client is None
-        self._client = client if client is not None else settings.config.client()
+        self._client: Client | AsyncClient = (
+            client if client is not None else settings.config.async_client()
+        )
         self._settings = settings
-        self._concurrency = concurrency or self._client.max_concurrency
+        self._concurrency = DEFAULT_CONCURRENCY if concurrency is None else concurrency
         if self._concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {self._concurrency}")
         settings.read_from(source)
@@ -416,40 +570,19 @@ class BulkRun:
         for group in self.groups():
             yield from group.rows
 
-    def _score(self, group: Group) -> RankResult | RerankerError:
-        try:
-            return self._client.rank(group.query, group.documents, self._settings.cfg)
-        except RerankerError as err:
-            return err
-
     def groups(self) -> Generator[ScoredGroup]:
         """The scored groups, in input order; ``close()`` it to stop (nothing more is sent)."""
         settings = self._settings
         size = self._settings.chunk_size(self._client.max_documents)
         started = time.monotonic()
-        jobs: queue.SimpleQueue[tuple[Group, Future[_Outcome]] | None] = queue.SimpleQueue()
-        stop = threading.Event()
-
-        def work() -> None:
-            while not stop.is_set():
-                job = jobs.get()
-                if job is None or stop.is_set():
-                    return
-                group, future = job
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(self._score(group))
-                    except BaseException as err:  # noqa: BLE001 - handed to the caller
-                        future.set_exception(err)
-
-        threads = [
-            threading.Thread(target=work, name=f"reranker-nvidia-bulk_{k}", daemon=True)
-            for k in range(self._concurrency)
-        ]
-        for thread in threads:
-            thread.start()
+        client = self._client
+        engine: _Threads | _Loop = (
+            _Threads(client, settings.cfg, self._concurrency)
+            if isinstance(client, Client)
+            else _Loop(client, settings.cfg, self._concurrency)
+        )
         window: collections.deque[tuple[Group, Future[_Outcome]]] = collections.deque()
-        settings.requests.attach(self._client.http)
+        settings.requests.attach(client.http)
 
         abandoned = False  # Ctrl-C: the process is ending; nothing is closed on the way out
 
@@ -459,13 +592,14 @@ class BulkRun:
             settings.done(out, started)
             return out
 
+        finished = False
         try:
-            for group in settings.groups(source_rows(self._source)):
-                future: Future[_Outcome] = Future()
+            for group in settings.groups(source_items(self._source)):
                 ready = settings.ready(group, size)
                 if ready is None:
-                    jobs.put((group, future))
+                    future = engine.submit(group)
                 else:
+                    future = Future()
                     future.set_result(ready)
                 window.append((group, future))
                 while len(window) >= 2 * self._concurrency:
@@ -474,21 +608,22 @@ class BulkRun:
             while window:
                 yield head()
                 settings.check_stop()
+            finished = True
         except BaseException as exc:
             self.summary.interrupted = not isinstance(exc, RerankerError)  # errors say themselves
             abandoned = isinstance(exc, KeyboardInterrupt)
             raise
         finally:
-            stop.set()  # nothing more starts; what is in flight is abandoned, not awaited
-            for _, pending in window:
-                pending.cancel()
-            for _ in threads:
-                jobs.put(None)
-            settings.requests.detach(self._client.http)
+            close = self._own and not abandoned
+            if isinstance(engine, _Loop):
+                engine.stop(close=close, wait=finished)  # an early stop does not wait
+            else:
+                for _, pending in window:
+                    pending.cancel()
+                engine.stop(close=close)
+            settings.requests.detach(client.http)
             self.summary.requests = settings.requests.count
             self.summary.seconds = time.monotonic() - started
-            if self._own and not abandoned:
-                self._client.close()
 
 
 class AsyncBulkRun:
@@ -505,7 +640,7 @@ class AsyncBulkRun:
         self._own = client is None
         self._client = client if client is not None else settings.config.async_client()
         self._settings = settings
-        self._concurrency = concurrency or self._client.max_concurrency
+        self._concurrency = DEFAULT_CONCURRENCY if concurrency is None else concurrency
         if self._concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {self._concurrency}")
         settings.read_from(source)
@@ -519,54 +654,28 @@ class AsyncBulkRun:
             for row in group.rows:
                 yield row
 
-    async def _rows(self) -> AsyncIterator[Mapping[str, object]]:
+    async def _items(self) -> AsyncIterator[Mapping[str, object] | Any]:
         if isinstance(self._source, AsyncIterable):
             async for item in self._source:
-                for row in source_rows([item]):
-                    yield row
+                for one in source_items([item]):
+                    yield one
         else:
-            for row in source_rows(self._source):
-                yield row
+            for one in source_items(self._source):
+                yield one
 
     async def _windows(self) -> AsyncIterator[list[Group]]:
+        settings = self._settings
+        grouper = settings.grouper()
         window: list[Group] = []
-        groups = self._settings.groups
-        pending: list[Mapping[str, object]] = []
-        # Groups are cut from the rows as they come; a group is complete when the next starts.
-        async for row in self._rows():
-            pending.append(row)
-            if len(pending) >= 1024:
-                window.extend(self._complete(groups, pending))
+        # Groups are cut as the rows come; a group is complete when the next starts.
+        async for item in self._items():
+            window.extend(settings.take(grouper.push(item)))
             if len(window) >= 2 * self._concurrency:
                 yield window
                 window = []
-        window.extend(groups(pending))
-        pending.clear()
+        window.extend(settings.take(grouper.finish()))
         if window:
             yield window
-
-    def _complete(
-        self,
-        groups: Callable[[Iterable[Mapping[str, object]]], Iterator[Group]],
-        pending: list[Mapping[str, object]],
-    ) -> list[Group]:
-        """The groups of ``pending`` but its last (maybe unfinished), which stays in it.
-
-        Query ids are compared as the groups compare them (as text), so a NaN id
-        groups here as it does in the synchronous run.
-        """
-        name = self._settings.columns.query_id
-
-        def key(row: Mapping[str, object]) -> str | None:
-            return group_key(row[name]) if name in row else None
-
-        last = key(pending[-1])
-        cut = len(pending)
-        while cut > 0 and key(pending[cut - 1]) == last:
-            cut -= 1
-        done = list(groups(pending[:cut]))
-        del pending[:cut]
-        return done
 
     async def _score(
         self,
@@ -640,7 +749,7 @@ def rerank_table(
     fails its query, unsent, with an error naming the row.
     ``config`` builds the client and gives the class settings (``base_url``,
     ``model``); a ``client`` given is used, and not closed. ``concurrency``
-    groups are in flight at once (the client's ``max_concurrency`` by default);
+    groups are in flight at once (``DEFAULT_CONCURRENCY``, 16, by default);
     groups whose query id is in ``skip`` are not sent, nor given back.
     ``carried(query_id, rows)`` may give a query's output rows from an earlier
     run: they are given back in the query's place, and nothing is sent for it.

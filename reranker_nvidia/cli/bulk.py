@@ -63,7 +63,8 @@ failed query's error, on each of its rows, which then have no score).
 The rows of one query must be consecutive. Each query is one Client.rank call:
 its passages are cut into requests of --max-documents, in input order. A query
 that fails (a bad cell included) is recorded and the run goes on; the summary
-counts the failures and names the most common.
+counts the failures and names the most common. With --usage, two more columns:
+prompt_tokens and total_tokens, the query's token counts (empty when NIM sent none).
 
 Formats, by file name: .jsonl/.ndjson/.json and .csv (the core); .parquet and
 .arrow/.feather (pip install 'reranker-nvidia[parquet]'), read and written in
@@ -107,7 +108,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--concurrency",
         type=positive_int,
         metavar="N",
-        help="queries in flight at once (default: --max-concurrency)",
+        help="queries in flight at once, each sending up to --max-concurrency requests "
+        "(default 16: a bulk job waits on the network, not on this machine's CPUs)",
     )
     parser.add_argument(
         "--stop-after-failures",
@@ -328,7 +330,7 @@ def _run(
         resume = plan_resume(first, sources, fmt_out, columns, first.where)
         for note in resume.notes:
             err.write(f"warning: {note}\n")
-    writer = open_writer(target, fmt_out, schema, names)
+    writer = open_writer(target, fmt_out, schema, names, usage=bool(config.usage))
     written = 0
     summary: BulkSummary | None = None
     progress: ProgressBar | None = None

@@ -73,7 +73,7 @@ def test_a_failed_group_carries_its_error_and_no_score_and_the_run_goes_on(
     emulator: Emulator,
 ) -> None:
     emulator.fault("status=503,count=1,after=2")  # the third request
-    run = rerank_table(table(5, 10), config=_config(emulator, max_concurrency=1))
+    run = rerank_table(table(5, 10), config=_config(emulator, max_concurrency=1), concurrency=1)
     out = list(run)
     failed = [r for r in out if r["error"] is not None]
     assert {r["query_id"] for r in failed} == {"q002"}

@@ -44,7 +44,7 @@ def test_a_query_failed_open_is_written_in_input_order_and_not_counted_as_failed
 ) -> None:
     emulator.fault("status=503,count=1,after=2")  # the third query
     rows = table(5, 6)
-    run = rerank_table(rows, config=_config(emulator, on_error="input_order"))
+    run = rerank_table(rows, config=_config(emulator, on_error="input_order"), concurrency=1)
     out = list(run)
     _check_not_reranked(out, rows)
     s = run.summary
@@ -70,7 +70,7 @@ def test_the_async_run_fails_open_alike(emulator: Emulator) -> None:
 
 def test_by_default_the_query_fails_as_before(emulator: Emulator) -> None:
     emulator.fault("status=503,count=1,after=2")
-    run = rerank_table(table(5, 6), config=_config(emulator))
+    run = rerank_table(table(5, 6), config=_config(emulator), concurrency=1)
     list(run)
     s = run.summary
     assert (s.failed_groups, s.not_reranked_groups) == (1, 0)

@@ -126,3 +126,88 @@ def test_bulk_with_a_sqlite_cache_a_second_run_sends_nothing(
     assert _scores(two) == _scores(one)
     assert ", 4 requests, " in first and ", 0 cache hits, tokens " in first
     assert ", 0 requests, " in second and ", 4 cache hits, no token counts" in second
+
+
+def test_usage_puts_each_query_s_tokens_on_its_rows(served: tuple[str, Any]) -> None:
+    base, _ = served
+    run = rerank_table(table(3, [2, 5, 1]), config=config(base, usage=True, max_documents=2))
+    groups = list(run.groups())
+    for group in groups:
+        assert group.usage is not None
+        assert group.usage.prompt_tokens is not None and group.usage.total_tokens is not None
+        for row in group.rows:
+            assert list(row)[-2:] == ["prompt_tokens", "total_tokens"]
+            assert (row["prompt_tokens"], row["total_tokens"]) == (
+                group.usage.prompt_tokens,
+                group.usage.total_tokens,
+            )
+    plain = list(rerank_table(table(3, [2, 5, 1]), config=config(base, max_documents=2)))
+    assert all("total_tokens" not in row and "prompt_tokens" not in row for row in plain)
+
+
+def test_async_usage_columns_are_the_sync_run_s(served: tuple[str, Any]) -> None:
+    base, _ = served
+    rows = table(4, [3, 1, 4, 2])
+    sync = list(rerank_table(rows, config=config(base, usage=True, max_documents=2)))
+
+    async def collect() -> list[dict[str, object]]:
+        run = arerank_table(rows, config=config(base, usage=True, max_documents=2))
+        return [row async for row in run]
+
+    assert anyio.run(collect) == sync
+    assert all(isinstance(row["total_tokens"], int) for row in sync)
+
+
+def test_a_service_without_token_counts_gives_null_columns(
+    emulator_without_usage: str,
+) -> None:
+    run = rerank_table(table(2, 3), config=config(emulator_without_usage, usage=True))
+    rows = list(run)
+    assert len(rows) == 6
+    assert all(row["prompt_tokens"] is None and row["total_tokens"] is None for row in rows)
+
+
+@pytest.fixture(scope="module")
+def emulator_without_usage() -> Iterator[str]:
+    with running_emulator(app=create_app(EmulatorConfig(include_usage=False))) as base:
+        yield base
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_the_cli_writes_token_columns_with_usage_only(
+    served: tuple[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    suffix: str,
+) -> None:
+    base, _ = served
+    if suffix == ".parquet":
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+    monkeypatch.setenv("NVIDIA_APIKEY", "k")
+    source = tmp_path / "pairs.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in table(3, 4)))
+    argv = ["bulk", "--input", str(source), "--base-url", base, "--model", MODEL]
+    argv += ["--endpoint", "ranking"]
+    read: dict[str, list[str]] = {}
+    for name, more in (("plain", []), ("usage", ["--usage"])):
+        target = tmp_path / f"{name}{suffix}"
+        assert main([*argv, "--output", str(target), *more]) == 0
+        capsys.readouterr()
+        if suffix == ".parquet":
+            written = pq.read_table(target)
+            read[name] = written.column_names
+            if name == "usage":
+                assert written.schema.field("total_tokens").type == pa.int64()
+                assert written.column("total_tokens").null_count == 0
+        elif suffix == ".csv":
+            read[name] = target.read_text().splitlines()[0].split(",")
+        else:
+            rows = [json.loads(line) for line in target.read_text().splitlines()]
+            read[name] = list(rows[0])
+            if name == "usage":
+                assert all(isinstance(row["total_tokens"], int) for row in rows)
+    inputs = ["query_id", "query", "passage_id", "passage"]
+    assert read["plain"] == [*inputs, "score", "rank", "chunk", "error"]
+    assert read["usage"] == [*read["plain"], "prompt_tokens", "total_tokens"]
