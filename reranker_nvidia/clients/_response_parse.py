@@ -22,6 +22,7 @@ from typing import Generic, Protocol, Self, TypeVar, overload
 import pydantic_core
 from pydantic_core import ValidationError
 
+from .._gostd import json as gojson
 from ..errors import InvalidRankingsError, ResponseParseError
 from ._error_dialects import rank_response_fault
 
@@ -88,7 +89,7 @@ def plain_rankings(
 ) -> PlainRankings[T] | None:
     """The rankings of a body the fast check vouches for; ``None`` sends it the slow way."""
     try:
-        document = pydantic_core.from_json(body)
+        document = gojson.from_json(body)
     except ValueError:
         return None
     if type(document) is not dict:

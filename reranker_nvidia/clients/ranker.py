@@ -65,6 +65,7 @@ from ._error_dialects import (
 from ._error_dialects import NimError as NimError  # noqa: PLC0414 - NVIDIA's error bodies
 from ._error_dialects import ProblemDetails as ProblemDetails  # noqa: PLC0414
 from ._error_types import refined_error
+from ._gc_hold import gc_held
 from ._response_parse import (
     PlainRankings,
     invalid_rankings,
@@ -236,6 +237,7 @@ class Client(_Client):
             max_response_bytes=self.max_response_bytes,
         )
 
+    @gc_held
     def rank(
         self,
         query: str,
@@ -299,6 +301,7 @@ class AsyncClient(_Client):
             max_response_bytes=self.max_response_bytes,
         )
 
+    @gc_held
     async def rank(
         self,
         query: str,
@@ -626,7 +629,7 @@ class GoRoute:
     hinted = False
 
     def body(self, model: str, query: str, documents: Sequence[Any], first_index: int) -> bytes:
-        return gojson.marshal(get_rank_request(model, query, documents))
+        return gojson.marshal_strings(get_rank_request(model, query, documents))  # checked once
 
     def url(self, c: _Client, headers: HeaderSource, settings: ClassSettings) -> str:
         return get_nvidia_url(headers, settings.base_url(), resolver=c.resolver)
