@@ -118,6 +118,19 @@ def plain_rankings(
     return PlainRankings(indices, logits, passages, build)
 
 
+def placed_logits(rankings: object, passages: int) -> list[float] | None:
+    """The logits in passage order, when ``rankings`` came from :func:`plain_rankings` for
+    ``passages`` passages and rank each exactly once; else ``None``, and the caller places
+    them one by one, with its errors. At C speed: every index was checked to be in range,
+    so ``passages`` distinct ones are each passage once."""
+    if not isinstance(rankings, PlainRankings) or rankings.passages != passages:
+        return None
+    by_index = dict(zip(rankings.indices, rankings.logits, strict=True))
+    if len(rankings.indices) != passages or len(by_index) != passages:
+        return None
+    return list(map(by_index.__getitem__, range(passages)))
+
+
 # --------------------------------------------------------------------------
 # The slow path's parts: what parse_rank_response does with a body the fast
 # check does not vouch for.

@@ -70,6 +70,7 @@ from ._response_parse import (
     PlainRankings,
     invalid_rankings,
     parse_failure,
+    placed_logits,
     plain_rankings,
     refuse_more_rankings_than,
     validated,
@@ -437,6 +438,9 @@ def to_document_scores(
     are placed from their plain lists, with the same checks and the same errors.
     """
     count = len(documents)
+    placed = placed_logits(rankings, count)  # the fast path's, each passage once: at C speed
+    if placed is not None:
+        return list(map(DocumentScore, documents, placed))
     scores: list[float | None] = [None] * count
     if isinstance(rankings, PlainRankings) and rankings.passages == count:
         pairs: Iterable[tuple[int, float]] = zip(rankings.indices, rankings.logits, strict=True)

@@ -43,6 +43,7 @@ import functools
 import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -71,10 +72,11 @@ IDLE_CONNECTION_TIMEOUT = 90.0
 MAX_IN_FLIGHT = 96
 """Requests one async transport sends at once (D-ASYNC-INFLIGHT); more wait their turn."""
 
-POOL_SHARE = 16
+POOL_SHARE = 4
 """Requests one httpcore pool holds at once. Its work per request grows with the requests
 times the connections it holds, so the async transport spreads its requests over
-``MAX_IN_FLIGHT // POOL_SHARE`` pools rather than crowding one."""
+``MAX_IN_FLIGHT // POOL_SHARE`` pools rather than crowding one. Four rather than 16 took a
+third off the CPU of 100 000 passages with every chunk in flight (docs/benchmarks.md)."""
 
 _WRITE_PIECE = 64 * 1024  # a request body goes out this much at a time, each under the deadline
 _LOOP_TURNS = 16  # turns of the event loop a long write gives an answer waiting in the socket
@@ -553,18 +555,25 @@ def _core_request(request: httpx.Request, stream: Any) -> httpcore.Request:
 
 
 class _ResponseStream(httpx.SyncByteStream):
-    # Follows httpx's ResponseStream (httpx/_transports/default.py).
-    def __init__(self, inner: Iterable[bytes]) -> None:
+    # Follows httpx's ResponseStream (httpx/_transports/default.py); tells its transport,
+    # when closed, that its pool holds one request fewer.
+    def __init__(self, inner: Iterable[bytes], release: Callable[[], None]) -> None:
         self._inner = inner
+        self._release: Callable[[], None] | None = release
 
     def __iter__(self) -> Iterator[bytes]:
         with _httpx_errors():
             yield from self._inner
 
     def close(self) -> None:
-        close = getattr(self._inner, "close", None)
-        if close is not None:
-            close()
+        try:
+            close = getattr(self._inner, "close", None)
+            if close is not None:
+                close()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
 
 
 class _AsyncResponseStream(httpx.AsyncByteStream):
@@ -612,26 +621,41 @@ class BaseTransport(httpx.BaseTransport):
     def __init__(
         self, *, dial_guard: DialGuard | None = None, resolver: Resolver | None = None
     ) -> None:
-        self._pool = _Pool(
-            _Made(IDLE_CONNECTION_TIMEOUT, MAX_IDLE_CONNECTIONS),
-            GuardedBackend(guard=dial_guard, resolver=resolver),
-        )
+        backend = GuardedBackend(guard=dial_guard, resolver=resolver)
+        count = max(MAX_IN_FLIGHT // POOL_SHARE, 1)  # as the async transport: see POOL_SHARE
+        made = _Made(IDLE_CONNECTION_TIMEOUT, max(MAX_IDLE_CONNECTIONS // count, 1))
+        self._pools = [_Pool(made, backend) for _ in range(count)]
+        self._load = [0] * count  # requests each pool holds now
+        self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        # Follows httpx's HTTPTransport.handle_request.
+        # Follows httpx's HTTPTransport.handle_request, on the pool holding the fewest requests.
         assert isinstance(request.stream, httpx.SyncByteStream)
-        with _httpx_errors():
-            response = self._pool.handle_request(_core_request(request, request.stream))
+        with self._lock:
+            shard = self._load.index(min(self._load))
+            self._load[shard] += 1
+
+        def release() -> None:
+            with self._lock:
+                self._load[shard] -= 1
+
+        try:
+            with _httpx_errors():
+                response = self._pools[shard].handle_request(_core_request(request, request.stream))
+        except BaseException:
+            release()
+            raise
         assert isinstance(response.stream, Iterable)
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=_ResponseStream(response.stream),
+            stream=_ResponseStream(response.stream, release),
             extensions=response.extensions,
         )
 
     def close(self) -> None:
-        self._pool.close()
+        for pool in self._pools:
+            pool.close()
 
 
 class AsyncBaseTransport(httpx.AsyncBaseTransport):
