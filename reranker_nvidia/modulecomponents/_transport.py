@@ -43,7 +43,6 @@ import functools
 import select
 import socket
 import ssl
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -555,25 +554,18 @@ def _core_request(request: httpx.Request, stream: Any) -> httpcore.Request:
 
 
 class _ResponseStream(httpx.SyncByteStream):
-    # Follows httpx's ResponseStream (httpx/_transports/default.py); tells its transport,
-    # when closed, that its pool holds one request fewer.
-    def __init__(self, inner: Iterable[bytes], release: Callable[[], None]) -> None:
+    # Follows httpx's ResponseStream (httpx/_transports/default.py).
+    def __init__(self, inner: Iterable[bytes]) -> None:
         self._inner = inner
-        self._release: Callable[[], None] | None = release
 
     def __iter__(self) -> Iterator[bytes]:
         with _httpx_errors():
             yield from self._inner
 
     def close(self) -> None:
-        try:
-            close = getattr(self._inner, "close", None)
-            if close is not None:
-                close()
-        finally:
-            release, self._release = self._release, None
-            if release is not None:
-                release()
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
 
 
 class _AsyncResponseStream(httpx.AsyncByteStream):
@@ -621,41 +613,26 @@ class BaseTransport(httpx.BaseTransport):
     def __init__(
         self, *, dial_guard: DialGuard | None = None, resolver: Resolver | None = None
     ) -> None:
-        backend = GuardedBackend(guard=dial_guard, resolver=resolver)
-        count = max(MAX_IN_FLIGHT // POOL_SHARE, 1)  # as the async transport: see POOL_SHARE
-        made = _Made(IDLE_CONNECTION_TIMEOUT, max(MAX_IDLE_CONNECTIONS // count, 1))
-        self._pools = [_Pool(made, backend) for _ in range(count)]
-        self._load = [0] * count  # requests each pool holds now
-        self._lock = threading.Lock()
+        self._pool = _Pool(
+            _Made(IDLE_CONNECTION_TIMEOUT, MAX_IDLE_CONNECTIONS),
+            GuardedBackend(guard=dial_guard, resolver=resolver),
+        )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        # Follows httpx's HTTPTransport.handle_request, on the pool holding the fewest requests.
+        # Follows httpx's HTTPTransport.handle_request.
         assert isinstance(request.stream, httpx.SyncByteStream)
-        with self._lock:
-            shard = self._load.index(min(self._load))
-            self._load[shard] += 1
-
-        def release() -> None:
-            with self._lock:
-                self._load[shard] -= 1
-
-        try:
-            with _httpx_errors():
-                response = self._pools[shard].handle_request(_core_request(request, request.stream))
-        except BaseException:
-            release()
-            raise
+        with _httpx_errors():
+            response = self._pool.handle_request(_core_request(request, request.stream))
         assert isinstance(response.stream, Iterable)
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=_ResponseStream(response.stream, release),
+            stream=_ResponseStream(response.stream),
             extensions=response.extensions,
         )
 
     def close(self) -> None:
-        for pool in self._pools:
-            pool.close()
+        self._pool.close()
 
 
 class AsyncBaseTransport(httpx.AsyncBaseTransport):

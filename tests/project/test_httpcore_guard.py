@@ -66,19 +66,16 @@ def _trailing(connection: Connection) -> tuple[bytes, bool]:
 
 def _sync(url: str) -> Seen:
     transport = BaseTransport()
-
-    def pooled() -> list[Connection]:
-        return [c for pool in transport._pools for c in pool.connections]
-
     with httpx.Client(transport=transport) as client:
         with client.stream("GET", url) as response:
             # The body off the stream itself: Response.read() would close the answer.
             assert isinstance(response.stream, httpx.SyncByteStream)
             body = b"".join(response.stream)
-            (connection,) = pooled()
+            (connection,) = transport._pool.connections
             trailing = _trailing(connection)
+        pooled = list(transport._pool.connections)
         return Seen(
-            connection, body, trailing, pooled(), connection.is_idle(), connection.is_closed()
+            connection, body, trailing, pooled, connection.is_idle(), connection.is_closed()
         )
 
 
