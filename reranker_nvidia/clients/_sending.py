@@ -91,6 +91,7 @@ def send(http: httpx.Client, post: Post, cap: int | None) -> Answer:
         raise transport_error(err, post.url, reading=True) from err
     finally:
         response.close()
+        unbound(response)
     return Answer(response.status_code, response.headers, body)
 
 
@@ -109,7 +110,21 @@ async def send_async(http: httpx.AsyncClient, post: Post, cap: int | None) -> An
         raise transport_error(err, post.url, reading=True) from err
     finally:
         await response.aclose()
+        unbound(response)
     return Answer(response.status_code, response.headers, body)
+
+
+_SPENT = httpx.ByteStream(b"")
+
+
+def unbound(response: httpx.Response) -> None:
+    """Break the cycle httpx makes between a response and its body stream, once read.
+
+    httpx binds the stream to its response and the response to it; the cycle holds the
+    request, and with it the request body, until the garbage collector runs. Broken here,
+    a request's memory goes as soon as its answer has been read.
+    """
+    response.stream = _SPENT
 
 
 _SENT_EVENTS = frozenset(

@@ -65,10 +65,12 @@ from ._error_dialects import (
 from ._error_dialects import NimError as NimError  # noqa: PLC0414 - NVIDIA's error bodies
 from ._error_dialects import ProblemDetails as ProblemDetails  # noqa: PLC0414
 from ._error_types import refined_error
+from ._gc_hold import gc_held
 from ._response_parse import (
     PlainRankings,
     invalid_rankings,
     parse_failure,
+    placed_logits,
     plain_rankings,
     refuse_more_rankings_than,
     validated,
@@ -236,6 +238,7 @@ class Client(_Client):
             max_response_bytes=self.max_response_bytes,
         )
 
+    @gc_held
     def rank(
         self,
         query: str,
@@ -299,6 +302,7 @@ class AsyncClient(_Client):
             max_response_bytes=self.max_response_bytes,
         )
 
+    @gc_held
     async def rank(
         self,
         query: str,
@@ -434,6 +438,9 @@ def to_document_scores(
     are placed from their plain lists, with the same checks and the same errors.
     """
     count = len(documents)
+    placed = placed_logits(rankings, count)  # the fast path's, each passage once: at C speed
+    if placed is not None:
+        return list(map(DocumentScore, documents, placed))
     scores: list[float | None] = [None] * count
     if isinstance(rankings, PlainRankings) and rankings.passages == count:
         pairs: Iterable[tuple[int, float]] = zip(rankings.indices, rankings.logits, strict=True)
@@ -626,7 +633,7 @@ class GoRoute:
     hinted = False
 
     def body(self, model: str, query: str, documents: Sequence[Any], first_index: int) -> bytes:
-        return gojson.marshal(get_rank_request(model, query, documents))
+        return gojson.marshal_strings(get_rank_request(model, query, documents))  # checked once
 
     def url(self, c: _Client, headers: HeaderSource, settings: ClassSettings) -> str:
         return get_nvidia_url(headers, settings.base_url(), resolver=c.resolver)
