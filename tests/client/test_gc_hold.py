@@ -109,6 +109,29 @@ def test_hold_and_release_are_counted() -> None:
     assert gc.isenabled()
 
 
+def test_calls_that_overlap_without_a_gap_give_the_collector_back_after_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(_gc_hold.time, "monotonic", lambda: clock[0])
+    _gc_hold.hold()  # the first call: held
+    clock[0] += _gc_hold.MAX_HOLD_S / 2
+    _gc_hold.hold()  # a second one overlaps, within the bound: still held
+    assert not gc.isenabled()
+    _gc_hold.release()
+    clock[0] += _gc_hold.MAX_HOLD_S
+    _gc_hold.hold()  # a third overlaps past the bound: the collector runs again
+    assert gc.isenabled()
+    _gc_hold.release()
+    assert gc.isenabled()  # and stays on while the overlap lasts
+    _gc_hold.release()
+    assert gc.isenabled() and _gc_hold.holders() == 0
+    _gc_hold.hold()  # the next call, after a gap, holds it afresh
+    assert not gc.isenabled()
+    _gc_hold.release()
+    assert gc.isenabled()
+
+
 async def _async_calls(url: str, seen: list[bool]) -> None:
     async with AsyncClient("k", max_documents=1, max_concurrency=4) as client:
         await client.rank("q", ["a", "b", "c"], cfg_for(url))
