@@ -61,10 +61,11 @@ def before_posts(flow: Flow[T], hooks: Sequence[Hook]) -> Flow[T]:
         flow.close()
 
 
-def observed(flow: Flow[T], on_post: Callable[[Post, Any], None]) -> Flow[T]:
-    """``flow`` unchanged, with ``on_post(request, what came of it)`` called after each request.
+def observed(flow: Flow[T], on_step: Callable[[Post | Pause, Any], None]) -> Flow[T]:
+    """``flow`` unchanged, with ``on_step(step, what came of it)`` called after each step.
 
-    What came of it is the answer, or the exception the send raised (then raised on).
+    A step is a request or a pause; what came of it is the answer (``None`` for a
+    pause), or the exception raised into the flow there (then raised on).
     """
     try:
         step = next(flow)
@@ -72,12 +73,10 @@ def observed(flow: Flow[T], on_post: Callable[[Post, Any], None]) -> Flow[T]:
             try:
                 outcome = yield step
             except BaseException as err:  # noqa: BLE001 - seen, then the flow decides
-                if isinstance(step, Post):
-                    on_post(step, err)
+                on_step(step, err)
                 step = flow.throw(err)
             else:
-                if isinstance(step, Post):
-                    on_post(step, outcome)
+                on_step(step, outcome)
                 step = flow.send(outcome)
     except StopIteration as done:
         result: T = done.value

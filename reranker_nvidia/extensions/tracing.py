@@ -42,7 +42,8 @@ from ..clients._secrets import redact
 from ..clients._sending import Answer, Post
 from ..errors import ConfigError
 from ..modulecomponents._retry_drivers import Pause
-from ..modulecomponents.ent.rank_result import DocumentScore, RankResult
+from ..modulecomponents.ent.rank_result import RankResult
+from ._flows import observed
 from .images import passage_text
 
 if TYPE_CHECKING:
@@ -132,31 +133,22 @@ class CallSpan:
             texts = [self._shown(passage_text(d)) for d in chunk]
             span.set_attribute("reranker_nvidia.chunk.documents", texts)
         seen = _Seen()
+
+        def watch(step: Post | Pause, outcome: Any) -> None:
+            seen.step(step)
+            seen.outcome(step, outcome, span, self._shown)
+
         try:
-            step = next(flow)
-            while True:
-                seen.step(step)
-                try:
-                    outcome = yield step
-                except BaseException as err:  # noqa: BLE001 - seen, then the flow decides
-                    seen.outcome(step, err, span, self._shown)
-                    step = flow.throw(err)
-                else:
-                    seen.outcome(step, outcome, span, self._shown)
-                    step = flow.send(outcome)
-        except StopIteration as done:
-            seen.close(span, cache=self.cached)
-            span.set_status(otel.Status(otel.StatusCode.OK))
-            span.end()
-            scores: list[DocumentScore] = done.value
-            return scores
+            scores = yield from observed(flow, watch)
         except BaseException as err:
             seen.close(span, cache=False)
             self._error(span, err)
             span.end()
             raise
-        finally:
-            flow.close()
+        seen.close(span, cache=self.cached)
+        span.set_status(otel.Status(otel.StatusCode.OK))
+        span.end()
+        return scores
 
     def finished(self, result: RankResult) -> None:
         """End the call's span: it succeeded, with what the result says."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..clients._sending import Answer, Post
 from ..clients.ranker import RankFlow
+from ..modulecomponents._retry_drivers import Pause
 from ..modulecomponents.ent.rank_result import Usage
 from ._flows import observed
 
@@ -76,7 +77,9 @@ def counted(flow: RankFlow, tally: Tally, passages: int) -> RankFlow:
     """One chunk's ``flow``, its requests and its scoring answer's tokens counted in ``tally``."""
     last: list[Answer] = []
 
-    def seen(post: Post, outcome: Any) -> None:
+    def seen(step: Post | Pause, outcome: Any) -> None:
+        if not isinstance(step, Post):
+            return
         tally.request()
         if isinstance(outcome, Answer) and outcome.status == 200:
             last[:] = [outcome]
